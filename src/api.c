@@ -1,0 +1,242 @@
+/* api.c — the handlers: submit, get, list, cancel, logs, health.
+ * Validation is request.c's; state is tasks.c's; this file maps them to
+ * HTTP.  Runs in: the front's HTTP threads. */
+#include "api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "front.h"
+#include "ipc.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "request.h"
+
+#include "jc_build_config.h"
+
+static int new_id(char out[JC_ID_LEN], struct jc_err *err)
+{
+    uint8_t b[16];
+
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        return jc_fail(err, errno, "getrandom");
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    snprintf(out, JC_ID_LEN,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    return 0;
+}
+
+void api_wake(void *waiter) { http_resume(waiter); }
+
+/* The second entry, after the warden answered. */
+static enum http_result post_answer(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    char *json = NULL;
+    int status = tasks_spawn_answer(f->tasks, r->id, &json);
+
+    if (status == 0) { /* not answered yet: wait again */
+        MHD_suspend_connection(r->conn);
+        return HTTP_SUSPEND;
+    }
+    http_json(out, (unsigned)status, json);
+    if (status == 202)
+        snprintf(out->location, sizeof out->location, "/api/tasks/%s", r->id);
+    return HTTP_ANSWER;
+}
+
+static enum http_result post_task(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    struct jc_spec *spec;
+    union ipc_msg *m;
+    struct jc_err err = {0};
+    const struct jc_policy *pol;
+
+    if (r->suspended)
+        return post_answer(f, r, out);
+    if (!(m = calloc(1, sizeof *m))) {
+        http_error_msg(out, 500, "out of memory");
+        return HTTP_ANSWER;
+    }
+    r->state = m; /* freed with the request */
+    spec = &m->spawn.spec;
+    if (request_parse(f->cfg, f->policies, r->body ? r->body : "", r->len, spec, &err) < 0 ||
+        new_id(spec->id, &err) < 0)
+        goto fail;
+    pol = policy_find(f->policies, spec->policy);
+    memcpy(r->id, spec->id, JC_ID_LEN);
+    memcpy(m->h.id, spec->id, JC_ID_LEN);
+    if (tasks_add(f->tasks, spec, pol ? pol->sha256 : "", r, &err) < 0)
+        goto fail;
+    /* Suspend before asking: the answer may come back at once. */
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+    if (ipc_send(f->sock, m, IPC_SPAWN, &err) < 0) {
+        union ipc_msg fm = {0};
+        memcpy(fm.h.id, spec->id, JC_ID_LEN);
+        fm.h.type = IPC_SPAWN_FAILED;
+        snprintf(fm.failed.msg, sizeof fm.failed.msg, "warden unreachable: %s", err.msg);
+        tasks_apply(f->tasks, &fm); /* records the failure and resumes us */
+    }
+    return HTTP_SUSPEND;
+fail:
+    if (err.status == 503)
+        out->retry_after = 1;
+    http_error(out, &err);
+    return HTTP_ANSWER;
+}
+
+static enum http_result get_task(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    struct jc_err err;
+    char *json;
+
+    if (tasks_get_json(f->tasks, r->id, &json, &err) < 0)
+        http_error(out, &err);
+    else
+        http_json(out, 200, json);
+    return HTTP_ANSWER;
+}
+
+static const char *query(struct http_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static enum http_result list_tasks(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    const char *limit_s = query(r, "limit");
+    uint32_t limit = 100;
+    struct jc_err err;
+    char *json, *end;
+
+    if (limit_s) {
+        unsigned long v = strtoul(limit_s, &end, 10);
+        if (*end || !limit_s[0] || v < 1 || v > 1000) {
+            http_error_msg(out, 400, "Parameter 'limit' must be an integer from 1 to 1000");
+            return HTTP_ANSWER;
+        }
+        limit = (uint32_t)v;
+    }
+    if (tasks_list_json(f->tasks, query(r, "state"), limit, query(r, "cursor"), &json, &err) < 0)
+        http_error(out, &err);
+    else
+        http_json(out, 200, json);
+    return HTTP_ANSWER;
+}
+
+static enum http_result cancel_task(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    union ipc_msg m = {0};
+    struct jc_err err;
+    char json[160];
+
+    if (tasks_can_cancel(f->tasks, r->id, &err) < 0) {
+        http_error(out, &err);
+        return HTTP_ANSWER;
+    }
+    memcpy(m.h.id, r->id, JC_ID_LEN);
+    if (ipc_send(f->sock, &m, IPC_KILL, &err) < 0) {
+        http_error(out, &err);
+        return HTTP_ANSWER;
+    }
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"state\":\"running\",\"message\":\"cancel requested\"}", r->id);
+    http_json(out, 202, strdup(json));
+    return HTTP_ANSWER;
+}
+
+static enum http_result get_logs(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    struct jc_err err;
+    char *json, name[JC_ID_LEN + 8];
+    struct stat st;
+    int fd;
+
+    if (tasks_get_json(f->tasks, r->id, &json, &err) < 0) { /* 404 for unknown ids */
+        http_error(out, &err);
+        return HTTP_ANSWER;
+    }
+    free(json);
+    out->status = 200;
+    out->content_type = "text/plain; charset=utf-8";
+    snprintf(name, sizeof name, "%s.log", r->id);
+    fd = openat(f->logs_dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) /* spawn failed before any output: an empty log */
+        return HTTP_ANSWER;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        http_error_msg(out, 500, "task log is not a regular file");
+        return HTTP_ANSWER;
+    }
+    out->fd = fd;
+    out->fd_size = (size_t)st.st_size;
+    return HTTP_ANSWER;
+}
+
+static json_object *health_cgroup(const struct front *f)
+{
+    json_object *o = json_object_new_object(), *ctl = json_object_new_array();
+    char buf[64];
+
+    cg_controllers_str(f->cg, buf, sizeof buf);
+    for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+        json_object_array_add(ctl, json_object_new_string(tok));
+    json_object_object_add(o, "mode", json_object_new_string(cg_mode_name(f->cg)));
+    json_object_object_add(o, "controllers", ctl);
+    json_object_object_add(o, "memsw", json_object_new_boolean(f->cg->memsw));
+    return o;
+}
+
+static json_object *health_seccomp(const struct front *f)
+{
+    json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+    for (size_t i = 0; i < f->policies->count; i++) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string(f->policies->items[i].name));
+        json_object_object_add(p, "sha256", json_object_new_string(f->policies->items[i].sha256));
+        json_object_array_add(arr, p);
+    }
+    json_object_object_add(o, "default", json_object_new_string("default"));
+    json_object_object_add(o, "policies", arr);
+    return o;
+}
+
+static enum http_result healthz(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    static const char *const ns[] = {"user", "pid", "mount", "uts", "ipc", "net", "cgroup"};
+    json_object *o = json_object_new_object(), *nsa = json_object_new_array(), *t = json_object_new_object();
+
+    for (unsigned i = 0; i < JC_ARRAY_LEN(ns); i++)
+        json_object_array_add(nsa, json_object_new_string(ns[i]));
+    json_object_object_add(t, "running", json_object_new_int((int)tasks_alive(f->tasks)));
+    json_object_object_add(t, "max_running", json_object_new_int((int)f->cfg->max_running));
+    json_object_object_add(o, "status", json_object_new_string("ok"));
+    json_object_object_add(o, "version", json_object_new_string(JC_VERSION));
+    json_object_object_add(o, "cgroup", health_cgroup(f));
+    json_object_object_add(o, "namespaces", nsa);
+    json_object_object_add(o, "seccomp", health_seccomp(f));
+    json_object_object_add(o, "rootfs", json_object_new_string(f->cfg->rootfs));
+    json_object_object_add(o, "capabilities", json_object_new_string("none"));
+    json_object_object_add(o, "tasks", t);
+    http_json(out, 200, strdup(json_object_to_json_string_ext(o, JU_PRINT)));
+    json_object_put(o);
+    return HTTP_ANSWER;
+}
+
+const struct http_route api_routes[] = {
+    {"POST", "/api/tasks", post_task},
+    {"GET", "/api/tasks", list_tasks},
+    {"GET", "/api/tasks/{id}", get_task},
+    {"DELETE", "/api/tasks/{id}", cancel_task},
+    {"GET", "/api/tasks/{id}/logs", get_logs},
+    {"GET", "/healthz", healthz},
+};
+const size_t api_nroutes = JC_ARRAY_LEN(api_routes);

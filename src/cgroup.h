@@ -1,0 +1,76 @@
+/* cgroup.h — per-task cgroups behind one interface, with a cgroup v2 backend
+ * (unified hierarchy: delegated subtree, CLONE_INTO_CGROUP, cgroup.kill) and
+ * a cgroup v1 backend (memory, pids, cpu, cpuacct hierarchies, as on hybrid
+ * hosts).  The mode is detected once, at start-up.
+ *
+ * Layout: v2 <root>/<name>/<task-id>, v1 /sys/fs/cgroup/<ctl>/<name>/<task-id>.
+ * At start-up leftovers of a previous run under <name> are killed and removed.
+ *
+ * Runs in: the warden (root): cg_init() in main() before the privsep fork;
+ * create/attach in the warden's main thread (spawn path); usage/kill/destroy
+ * in the monitor thread.  Functions touch only their own task's files, so no
+ * locking is needed. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "task.h"
+
+enum cg_mode { CG_V1 = 1, CG_V2 = 2 };
+
+enum cg_controller {
+    CG_MEMORY = 1 << 0,
+    CG_PIDS = 1 << 1,
+    CG_CPU = 1 << 2,
+    CG_CPUACCT = 1 << 3, /* v1 only: CPU time accounting */
+};
+
+enum { CG_V1_NCTL = 4 };
+
+struct cg_ctx {
+    enum cg_mode mode;
+    unsigned controllers;      /* enum cg_controller bits available */
+    bool memsw;                /* v1: memory.memsw.* exists (swap accounting) */
+    bool delegated;            /* v2: running in a delegated (systemd) subtree */
+    char base[PATH_MAX];       /* v2: the subtree holding task cgroups */
+    char v1_base[CG_V1_NCTL][PATH_MAX]; /* v1: per controller, "" if absent */
+};
+
+struct cg_task {
+    char id[JC_ID_LEN];
+    int dirfd; /* v2: the task cgroup, for CLONE_INTO_CGROUP; else -1 */
+};
+
+struct cg_events {
+    uint64_t oom_kills;
+    uint64_t pids_max; /* times a fork failed on pids.max */
+};
+
+int cg_init(struct cg_ctx *cg, const char *name, struct jc_err *err);
+/* Remove jobcell's (now empty) subtree at shutdown. */
+void cg_fini(const struct cg_ctx *cg);
+
+int cg_task_create(const struct cg_ctx *cg, const char *id, const struct jc_limits *lim,
+                   struct cg_task *t, struct jc_err *err);
+/* v1: move pid into the task's cgroups (v2 used CLONE_INTO_CGROUP). */
+int cg_task_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid,
+                   struct jc_err *err);
+/* Kill every process in the task's cgroup (v2 cgroup.kill; v1 cgroup.procs). */
+void cg_task_kill(const struct cg_ctx *cg, const struct cg_task *t);
+void cg_task_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
+                   struct cg_events *ev);
+/* rmdir, retrying briefly while the kernel finishes tearing tasks down. */
+int cg_task_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err);
+
+const char *cg_mode_name(const struct cg_ctx *cg);
+/* "memory pids cpu" — the controllers in effect. */
+void cg_controllers_str(const struct cg_ctx *cg, char *buf, size_t len);
+
+/* Small file helpers, shared by both backends. */
+int cg_write(const char *dir, const char *file, const char *val, struct jc_err *err);
+int cg_read_u64(const char *dir, const char *file, uint64_t *out);
+int cg_read_key(const char *dir, const char *file, const char *key, uint64_t *out);

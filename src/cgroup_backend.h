@@ -1,0 +1,29 @@
+/* cgroup_backend.h — internal: the two backends behind cgroup.h.
+ * Runs in: the warden. */
+#pragma once
+
+#include "cgroup.h"
+
+int cg_v1_init(struct cg_ctx *cg, const char *name, struct jc_err *err);
+void cg_v1_fini(const struct cg_ctx *cg);
+int cg_v1_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg_task *t,
+                 struct jc_err *err);
+int cg_v1_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err);
+void cg_v1_kill(const struct cg_ctx *cg, const struct cg_task *t);
+void cg_v1_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
+                 struct cg_events *ev);
+int cg_v1_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err);
+
+int cg_v2_init(struct cg_ctx *cg, const char *name, struct jc_err *err);
+void cg_v2_fini(const struct cg_ctx *cg);
+int cg_v2_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg_task *t,
+                 struct jc_err *err);
+void cg_v2_kill(const struct cg_ctx *cg, const struct cg_task *t);
+void cg_v2_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
+                 struct cg_events *ev);
+int cg_v2_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err);
+
+int cg_rmdir_retry(const char *path, struct jc_err *err);
+void cg_kill_procs(const char *dir);
+/* Kill and remove every task cgroup left under dir (a previous run's). */
+void cg_sweep(const char *dir, const char *skip);

@@ -1,0 +1,168 @@
+/* cgroup_v1.c — the cgroup v1 backend: one directory per task in each of the
+ * memory, pids, cpu and cpuacct hierarchies (hybrid hosts such as the
+ * development machines).  The task's pid is written to each cgroup.procs
+ * before the child is released, so it never runs outside its limits.
+ * Runs in: the warden (see cgroup.h for which thread calls what). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup_backend.h"
+#include "log.h"
+
+static const char *const v1_names[CG_V1_NCTL] = {"memory", "pids", "cpu", "cpuacct"};
+static const unsigned v1_bits[CG_V1_NCTL] = {CG_MEMORY, CG_PIDS, CG_CPU, CG_CPUACCT};
+
+static void task_dir(const struct cg_ctx *cg, int i, const struct cg_task *t, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", cg->v1_base[i], t->id);
+}
+
+int cg_v1_init(struct cg_ctx *cg, const char *name, struct jc_err *err)
+{
+    char root[PATH_MAX];
+    struct stat st;
+
+    for (int i = 0; i < CG_V1_NCTL; i++) {
+        snprintf(root, sizeof root, "/sys/fs/cgroup/%s", v1_names[i]);
+        if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        snprintf(cg->v1_base[i], sizeof cg->v1_base[i], "%s/%s", root, name);
+        if (mkdir(cg->v1_base[i], 0755) < 0 && errno != EEXIST)
+            return jc_fail(err, errno, "cgroup v1: mkdir %s", cg->v1_base[i]);
+        cg_sweep(cg->v1_base[i], NULL);
+        cg->controllers |= v1_bits[i];
+    }
+    if (!(cg->controllers & (CG_MEMORY | CG_PIDS)))
+        return jc_fail(err, 0, "cgroup v1: neither the memory nor the pids controller is mounted under /sys/fs/cgroup");
+    snprintf(root, sizeof root, "%s/memory.memsw.limit_in_bytes", cg->v1_base[0]);
+    cg->memsw = (cg->controllers & CG_MEMORY) && access(root, F_OK) == 0;
+    return 0;
+}
+
+void cg_v1_fini(const struct cg_ctx *cg)
+{
+    for (int i = 0; i < CG_V1_NCTL; i++)
+        if (cg->v1_base[i][0] && rmdir(cg->v1_base[i]) < 0 && errno != ENOENT)
+            log_warn("cgroup v1: rmdir %s", cg->v1_base[i]);
+}
+
+static int set_memory(const struct cg_ctx *cg, const char *dir, const struct jc_limits *lim,
+                      struct jc_err *err)
+{
+    char v[32];
+
+    snprintf(v, sizeof v, "%llu", (unsigned long long)lim->memory_mb << 20);
+    if (cg_write(dir, "memory.limit_in_bytes", v, err) < 0)
+        return -1;
+    /* memory+swap = memory: the task cannot swap. */
+    if (cg->memsw && cg_write(dir, "memory.memsw.limit_in_bytes", v, err) < 0)
+        return -1;
+    (void)cg_write(dir, "memory.swappiness", "0", NULL); /* absent on some kernels */
+    return 0;
+}
+
+static int set_limits(const struct cg_ctx *cg, int i, const char *dir, const struct jc_limits *lim,
+                      struct jc_err *err)
+{
+    char v[32];
+
+    switch (v1_bits[i]) {
+    case CG_MEMORY:
+        return set_memory(cg, dir, lim, err);
+    case CG_PIDS:
+        snprintf(v, sizeof v, "%u", lim->pids);
+        return cg_write(dir, "pids.max", v, err);
+    case CG_CPU:
+        if (cg_write(dir, "cpu.cfs_period_us", "100000", err) < 0)
+            return -1;
+        snprintf(v, sizeof v, "%lld", (long long)(lim->cpus * 100000.0 + 0.5));
+        return cg_write(dir, "cpu.cfs_quota_us", v, err);
+    default:
+        return 0;
+    }
+}
+
+int cg_v1_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg_task *t,
+                 struct jc_err *err)
+{
+    char dir[PATH_MAX];
+    struct jc_err ignored;
+
+    for (int i = 0; i < CG_V1_NCTL; i++) {
+        if (!cg->v1_base[i][0])
+            continue;
+        task_dir(cg, i, t, dir, sizeof dir);
+        if (mkdir(dir, 0755) < 0) {
+            jc_fail(err, errno, "cgroup v1: mkdir %s", dir);
+            goto fail;
+        }
+        if (set_limits(cg, i, dir, lim, err) < 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    cg_v1_destroy(cg, t, &ignored);
+    return -1;
+}
+
+int cg_v1_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err)
+{
+    char dir[PATH_MAX], v[16];
+
+    snprintf(v, sizeof v, "%d", (int)pid);
+    for (int i = 0; i < CG_V1_NCTL; i++) {
+        if (!cg->v1_base[i][0])
+            continue;
+        task_dir(cg, i, t, dir, sizeof dir);
+        if (cg_write(dir, "cgroup.procs", v, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void cg_v1_kill(const struct cg_ctx *cg, const struct cg_task *t)
+{
+    char dir[PATH_MAX];
+
+    for (int i = 0; i < CG_V1_NCTL; i++) {
+        if (!cg->v1_base[i][0])
+            continue;
+        task_dir(cg, i, t, dir, sizeof dir);
+        cg_kill_procs(dir);
+        return; /* every process is in every hierarchy: one list is enough */
+    }
+}
+
+void cg_v1_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
+                 struct cg_events *ev)
+{
+    char dir[PATH_MAX];
+    uint64_t ns = 0;
+
+    task_dir(cg, 0, t, dir, sizeof dir);
+    (void)cg_read_u64(dir, "memory.max_usage_in_bytes", &u->memory_peak_bytes);
+    (void)cg_read_key(dir, "memory.oom_control", "oom_kill", &ev->oom_kills);
+    task_dir(cg, 1, t, dir, sizeof dir);
+    (void)cg_read_key(dir, "pids.events", "max", &ev->pids_max);
+    task_dir(cg, 3, t, dir, sizeof dir);
+    if (cg_read_u64(dir, "cpuacct.usage", &ns) == 0)
+        u->cpu_usec = ns / 1000;
+}
+
+int cg_v1_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err)
+{
+    char dir[PATH_MAX];
+    int rc = 0;
+
+    for (int i = 0; i < CG_V1_NCTL; i++) {
+        if (!cg->v1_base[i][0])
+            continue;
+        task_dir(cg, i, t, dir, sizeof dir);
+        if (cg_rmdir_retry(dir, err) < 0)
+            rc = -1;
+    }
+    return rc;
+}

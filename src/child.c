@@ -1,0 +1,173 @@
+/* child.c — the child side of a spawn: from clone3() to execve().
+ *
+ * Runs in: the freshly cloned child of the warden's main thread, inside new
+ * user, pid, mount, uts, ipc and net namespaces.  The warden has other
+ * threads, so this code is async-signal-safe: raw syscalls only — no malloc,
+ * no stdio, no locks, no libseccomp or libcap, and no glibc set*id()
+ * wrappers (they signal the parent's other threads, which do not exist
+ * here).  Everything was prepared by the parent (struct sb_prep).  A failing
+ * step writes {step, errno} to a close-on-exec pipe and exits 127.
+ *
+ * The order matters: ids first (so the mounts belong to the task's user
+ * namespace), mounts before pivot_root, everything that needs a capability
+ * before the capability drop, seccomp last before execve. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+__attribute__((noreturn)) static void fail(const struct sb_prep *p, int step)
+{
+    struct sb_child_err e = {.step = step, .errnum = errno ? errno : EPROTO};
+
+    (void)!write(p->err_wr, &e, sizeof e);
+    _exit(127);
+}
+
+#define STEP(p, step, expr)             \
+    do {                                \
+        if ((long)(expr) < 0)           \
+            fail((p), (step));          \
+    } while (0)
+
+/* Die with the warden; wait until it has written our maps and cgroup. */
+static void wait_for_parent(const struct sb_prep *p)
+{
+    char c;
+
+    STEP(p, SB_STEP_PDEATHSIG, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+    errno = EPIPE;
+    if (read(p->sync_rd, &c, 1) != 1)
+        fail(p, SB_STEP_SYNC);
+}
+
+/* Become uid/gid 0 of our user namespace (an unprivileged id on the host),
+ * with no supplementary groups.  Raw syscalls: see the top comment. */
+static void set_ids(const struct sb_prep *p)
+{
+    STEP(p, SB_STEP_IDS, syscall(SYS_setgroups, 0, NULL));
+    STEP(p, SB_STEP_IDS, syscall(SYS_setresgid, 0, 0, 0));
+    STEP(p, SB_STEP_IDS, syscall(SYS_setresuid, 0, 0, 0));
+    /* Now that we sit in our own cgroup, make it the root of our view. */
+    STEP(p, SB_STEP_CGROUPNS, unshare(CLONE_NEWCGROUP));
+}
+
+static void mount_dev(const struct sb_prep *p)
+{
+    STEP(p, SB_STEP_DEV, mount("tmpfs", p->dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
+                                "size=64k,nr_inodes=64,mode=755"));
+    for (int i = 0; i < SB_DEV_NODES; i++) {
+        int fd = open(p->dev_nodes[i], O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+        STEP(p, SB_STEP_DEV_NODE, fd);
+        close(fd);
+        /* No mknod in a user namespace: bind the host's node instead. */
+        STEP(p, SB_STEP_DEV_NODE, mount(sb_host_dev_nodes[i], p->dev_nodes[i], NULL, MS_BIND, NULL));
+    }
+    for (int i = 0; i < 4; i++)
+        STEP(p, SB_STEP_DEV_NODE, symlink(p->dev_links[i][0], p->dev_links[i][1]));
+    STEP(p, SB_STEP_DEV_RO, mount(NULL, p->dev, NULL,
+                                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL));
+}
+
+/* The rootfs, read-only, becomes "/"; the host's root is detached. */
+static void mount_root(const struct sb_prep *p)
+{
+    /* Nothing we mount may propagate back to the host. */
+    STEP(p, SB_STEP_MOUNT_PRIVATE, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+    /* pivot_root needs a mount point; a bind makes the rootfs one. */
+    STEP(p, SB_STEP_BIND_ROOTFS, mount(p->rootfs, p->rootfs, NULL, MS_BIND, NULL));
+    STEP(p, SB_STEP_ROOTFS_RO, mount(NULL, p->rootfs, NULL, p->rootfs_ro_flags, NULL));
+    /* A /proc of our own pid namespace. */
+    STEP(p, SB_STEP_PROC, mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+    STEP(p, SB_STEP_TMP, mount("tmpfs", p->tmp, "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts));
+    mount_dev(p);
+    STEP(p, SB_STEP_PIVOT, chdir(p->rootfs));
+    STEP(p, SB_STEP_PIVOT, syscall(SYS_pivot_root, ".", "."));
+    /* The old root now sits on top of "."; detach it so no path leads out. */
+    STEP(p, SB_STEP_PIVOT, umount2(".", MNT_DETACH));
+    STEP(p, SB_STEP_PIVOT, chdir("/"));
+}
+
+/* The new net namespace has only lo, and it starts down. */
+static void loopback_up(const struct sb_prep *p)
+{
+    struct ifreq ifr;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    STEP(p, SB_STEP_LOOPBACK, s);
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    STEP(p, SB_STEP_LOOPBACK, ioctl(s, SIOCGIFFLAGS, &ifr));
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    STEP(p, SB_STEP_LOOPBACK, ioctl(s, SIOCSIFFLAGS, &ifr));
+    close(s);
+}
+
+/* stdin /dev/null, stdout+stderr the output pipe, fd 3 init's status pipe;
+ * every other descriptor is closed at execve. */
+static void set_stdio(const struct sb_prep *p)
+{
+    STEP(p, SB_STEP_STDIO, dup3(p->null_fd, 0, 0));
+    STEP(p, SB_STEP_STDIO, dup3(p->out_wr, 1, 0));
+    STEP(p, SB_STEP_STDIO, dup3(p->out_wr, 2, 0));
+    STEP(p, SB_STEP_STDIO, dup3(p->status_wr, 3, 0));
+    STEP(p, SB_STEP_STDIO, syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC));
+}
+
+static void set_rlimits(const struct sb_prep *p)
+{
+    struct rlimit core = {0, 0};
+
+    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_CORE, &core));
+    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_NOFILE, &p->nofile));
+}
+
+/* No capability survives: bounding set emptied, ambient cleared, the
+ * permitted/effective/inheritable sets zeroed, and uid 0 locked out of ever
+ * regaining them through execve. */
+static void drop_caps(const struct sb_prep *p)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+
+    STEP(p, SB_STEP_SECUREBITS,
+         prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                      SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED,
+               0, 0, 0));
+    for (int cap = 0; cap <= p->last_cap; cap++)
+        STEP(p, SB_STEP_CAPS, prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
+    STEP(p, SB_STEP_CAPS, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+    memset(data, 0, sizeof data);
+    STEP(p, SB_STEP_CAPS, syscall(SYS_capset, &hdr, data));
+}
+
+__attribute__((noreturn)) void sb_child_main(const struct sb_prep *p)
+{
+    wait_for_parent(p);
+    set_ids(p);
+    mount_root(p);
+    STEP(p, SB_STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)));
+    loopback_up(p);
+    set_stdio(p);
+    set_rlimits(p);
+    drop_caps(p);
+    STEP(p, SB_STEP_NNP, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    /* Last: from here on only the policy's syscalls work. */
+    STEP(p, SB_STEP_SECCOMP, prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0));
+    execve(p->argv[0], p->argv, p->envp);
+    fail(p, SB_STEP_EXEC);
+}

@@ -1,0 +1,343 @@
+/* config.c — defaults, JSON config file and flags → struct jc_config.
+ * Runs in: main(), once, before any fork or thread. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jc_build_config.h"
+#include "jsonutil.h"
+
+static const struct jc_limits default_limits = {
+    .memory_mb = 256, .pids = 64, .cpus = 1.0, .timeout_s = 600, .output_kb = 1024, .tmpfs_mb = 64,
+};
+static const struct jc_limits max_limits = {
+    .memory_mb = 4096, .pids = 1024, .cpus = 2.0, .timeout_s = 86400, .output_kb = 65536, .tmpfs_mb = 1024,
+};
+
+/* Run from the build tree → use the build tree's rootfs and policies. */
+static int running_from_build_tree(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+    if (n <= 0)
+        return 0;
+    exe[n] = 0;
+    return strncmp(exe, JC_BUILD_DIR "/", strlen(JC_BUILD_DIR) + 1) == 0;
+}
+
+void config_defaults(struct jc_config *c)
+{
+    int dev = running_from_build_tree();
+
+    *c = (struct jc_config){0};
+    snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
+    c->listen_port = 8080;
+    snprintf(c->rootfs, sizeof c->rootfs, "%s", dev ? JC_BUILD_ROOTFS : JC_INSTALL_ROOTFS);
+    snprintf(c->policy_dir, sizeof c->policy_dir, "%s",
+             dev ? JC_BUILD_POLICY_DIR : JC_INSTALL_POLICY_DIR);
+    snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/jobcell");
+    snprintf(c->user, sizeof c->user, "jobcell");
+    snprintf(c->cgroup_name, sizeof c->cgroup_name, "jobcell");
+    c->log_level = LOG_LVL_INFO;
+    c->max_running = 128;
+    c->max_body_bytes = 64 * 1024;
+    c->max_duration_s = 3600;
+    c->retention_s = 24 * 3600;
+    c->max_records = 10000;
+    c->uid_base = 1000000;
+    c->http_threads = 2;
+    c->max_connections = 512;
+    c->conn_timeout_s = 30;
+    c->def = default_limits;
+    c->max = max_limits;
+}
+
+int config_parse_listen(struct jc_config *c, const char *s, struct jc_err *err)
+{
+    const char *colon = strrchr(s, ':');
+    char host[64];
+    struct in_addr a;
+    char *end;
+    long port;
+
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof host)
+        return jc_client(err, 400, "--listen: expected ADDR:PORT, got \"%s\"", s);
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || *end || port < 1 || port > 65535)
+        return jc_client(err, 400, "--listen: bad port in \"%s\"", s);
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &a) != 1)
+        return jc_client(err, 400, "--listen: \"%s\" is not an IPv4 address", host);
+    snprintf(c->listen_host, sizeof c->listen_host, "%s", host);
+    c->listen_port = (uint16_t)port;
+    return 0;
+}
+
+static int set_path(char *dst, size_t cap, const char *what, const char *v, struct jc_err *err)
+{
+    if (!v[0] || strlen(v) >= cap)
+        return jc_client(err, 400, "%s: path empty or too long", what);
+    snprintf(dst, cap, "%s", v);
+    return 0;
+}
+
+static int set_name(char *dst, size_t cap, const char *what, const char *v, struct jc_err *err)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n >= cap || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != n ||
+        v[0] == '.')
+        return jc_client(err, 400, "%s: \"%s\" must be 1-%zu of [A-Za-z0-9_.-]", what, v, cap - 1);
+    snprintf(dst, cap, "%s", v);
+    return 0;
+}
+
+static int set_level(struct jc_config *c, const char *v, struct jc_err *err)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+
+    for (unsigned i = 0; i < JC_ARRAY_LEN(names); i++)
+        if (strcmp(v, names[i]) == 0) {
+            c->log_level = (enum log_level)i;
+            return 0;
+        }
+    return jc_client(err, 400, "--log-level: expected debug, info, warn or error, got \"%s\"", v);
+}
+
+/* ---- config file (JSON) -------------------------------------------------- */
+
+struct u32_key {
+    const char *key;
+    size_t off;
+    uint32_t min, max;
+};
+
+static const struct u32_key u32_keys[] = {
+    {"max_running", offsetof(struct jc_config, max_running), 1, 65536},
+    {"max_body_kb", offsetof(struct jc_config, max_body_bytes), 1, 16384},
+    {"max_duration_s", offsetof(struct jc_config, max_duration_s), 0, 86400 * 7},
+    {"retention_s", offsetof(struct jc_config, retention_s), 1, 86400 * 365},
+    {"max_records", offsetof(struct jc_config, max_records), 1, 10000000},
+    {"uid_base", offsetof(struct jc_config, uid_base), 100000, 0x7fffffff - 65536},
+    {"http_threads", offsetof(struct jc_config, http_threads), 1, 64},
+    {"max_connections", offsetof(struct jc_config, max_connections), 4, 100000},
+    {"conn_timeout_s", offsetof(struct jc_config, conn_timeout_s), 1, 3600},
+};
+
+static int file_u32(struct jc_config *c, const char *key, json_object *v, int *found,
+                    struct jc_err *err)
+{
+    for (unsigned i = 0; i < JC_ARRAY_LEN(u32_keys); i++) {
+        const struct u32_key *k = &u32_keys[i];
+        if (strcmp(key, k->key) != 0)
+            continue;
+        *found = 1;
+        if (ju_u32(v, key, k->min, k->max, (uint32_t *)((char *)c + k->off), err) < 0)
+            return -1;
+        if (strcmp(key, "max_body_kb") == 0)
+            c->max_body_bytes *= 1024;
+        return 0;
+    }
+    return 0;
+}
+
+static int file_limits(struct jc_config *c, json_object *v, struct jc_err *err)
+{
+    if (ju_object(v, "limits", err) < 0)
+        return -1;
+    json_object_object_foreach(v, key, val) {
+        if (strcmp(key, "default") == 0) {
+            if (ju_limits(val, "limits.default", NULL, &c->def, err) < 0)
+                return -1;
+        } else if (strcmp(key, "max") == 0) {
+            if (ju_limits(val, "limits.max", NULL, &c->max, err) < 0)
+                return -1;
+        } else {
+            return jc_client(err, 400, "Unknown field 'limits.%s'", key);
+        }
+    }
+    return 0;
+}
+
+static int file_string(struct jc_config *c, const char *key, json_object *v, struct jc_err *err)
+{
+    const char *s = ju_string(v, key, err);
+
+    if (!s)
+        return -1;
+    if (strcmp(key, "listen") == 0)
+        return config_parse_listen(c, s, err);
+    if (strcmp(key, "rootfs") == 0)
+        return set_path(c->rootfs, sizeof c->rootfs, key, s, err);
+    if (strcmp(key, "policy_dir") == 0)
+        return set_path(c->policy_dir, sizeof c->policy_dir, key, s, err);
+    if (strcmp(key, "state_dir") == 0)
+        return set_path(c->state_dir, sizeof c->state_dir, key, s, err);
+    if (strcmp(key, "user") == 0)
+        return set_name(c->user, sizeof c->user, key, s, err);
+    if (strcmp(key, "cgroup_name") == 0)
+        return set_name(c->cgroup_name, sizeof c->cgroup_name, key, s, err);
+    if (strcmp(key, "log_level") == 0)
+        return set_level(c, s, err);
+    return jc_client(err, 400, "Unknown field '%s'", key);
+}
+
+static int apply_file_key(struct jc_config *c, const char *key, json_object *v, struct jc_err *err)
+{
+    int found = 0;
+
+    if (strcmp(key, "limits") == 0)
+        return file_limits(c, v, err);
+    if (file_u32(c, key, v, &found, err) < 0 || found)
+        return found ? 0 : -1;
+    return file_string(c, key, v, err);
+}
+
+static int read_small_file(const char *path, char **out, size_t *len, struct jc_err *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    _cleanup_free_ char *buf = NULL;
+    struct stat st;
+    ssize_t n;
+
+    if (fd < 0)
+        return jc_fail(err, errno, "cannot open %s", path);
+    if (fstat(fd, &st) < 0)
+        return jc_fail(err, errno, "cannot stat %s", path);
+    if (!S_ISREG(st.st_mode) || st.st_size > 1024 * 1024)
+        return jc_fail(err, 0, "%s: not a regular file of at most 1 MiB", path);
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf)
+        return jc_fail(err, ENOMEM, "reading %s", path);
+    n = read(fd, buf, (size_t)st.st_size);
+    if (n < 0)
+        return jc_fail(err, errno, "cannot read %s", path);
+    buf[n] = 0;
+    *len = (size_t)n;
+    *out = JC_STEAL(buf);
+    return 0;
+}
+
+static int load_file(struct jc_config *c, const char *path, struct jc_err *err)
+{
+    _cleanup_free_ char *buf = NULL;
+    _cleanup_json_ json_object *root = NULL;
+    size_t len = 0;
+
+    if (read_small_file(path, &buf, &len, err) < 0)
+        return -1;
+    if (ju_parse(buf, len, JU_MAX_DEPTH, &root, err) < 0 ||
+        ju_object(root, "(config file)", err) < 0)
+        return jc_err_prefix(err, "config %s: ", path);
+    json_object_object_foreach(root, key, val) {
+        if (apply_file_key(c, key, val, err) < 0)
+            return jc_err_prefix(err, "config %s: ", path);
+    }
+    return 0;
+}
+
+/* ---- flags ---------------------------------------------------------------- */
+
+static const char usage_text[] =
+    "usage: jobcelld [OPTIONS]\n"
+    "Runs each submitted task as its own fully isolated process.\n\n"
+    "  --listen ADDR:PORT    HTTP address (default 127.0.0.1:8080)\n"
+    "  --rootfs DIR          task root filesystem (default: the built/installed one)\n"
+    "  --policy-dir DIR      seccomp profiles, *.json (default: the shipped policy/)\n"
+    "  --state-dir DIR       task records and logs (default /var/lib/jobcell)\n"
+    "  --user NAME           unprivileged user the HTTP front runs as (default jobcell)\n"
+    "  --config FILE         JSON config file; flags override it\n"
+    "  --cgroup-name NAME    name of jobcell's cgroup subtree (default jobcell)\n"
+    "  --log-level LEVEL     debug, info, warn or error (default info)\n"
+    "  --help, --version\n\n"
+    "Must run as root.  See docs/api.md and docs/limits.md.\n";
+
+enum { OPT_LISTEN = 256, OPT_ROOTFS, OPT_POLICY, OPT_STATE, OPT_USER, OPT_CONFIG, OPT_CGROUP,
+       OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
+
+static const struct option long_opts[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"rootfs", required_argument, NULL, OPT_ROOTFS},
+    {"policy-dir", required_argument, NULL, OPT_POLICY},
+    {"state-dir", required_argument, NULL, OPT_STATE},
+    {"user", required_argument, NULL, OPT_USER},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"cgroup-name", required_argument, NULL, OPT_CGROUP},
+    {"log-level", required_argument, NULL, OPT_LOGLEVEL},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {0},
+};
+
+static int apply_flag(struct jc_config *c, int opt, const char *v, struct jc_err *err)
+{
+    switch (opt) {
+    case OPT_LISTEN:
+        return config_parse_listen(c, v, err);
+    case OPT_ROOTFS:
+        return set_path(c->rootfs, sizeof c->rootfs, "--rootfs", v, err);
+    case OPT_POLICY:
+        return set_path(c->policy_dir, sizeof c->policy_dir, "--policy-dir", v, err);
+    case OPT_STATE:
+        return set_path(c->state_dir, sizeof c->state_dir, "--state-dir", v, err);
+    case OPT_USER:
+        return set_name(c->user, sizeof c->user, "--user", v, err);
+    case OPT_CGROUP:
+        return set_name(c->cgroup_name, sizeof c->cgroup_name, "--cgroup-name", v, err);
+    case OPT_LOGLEVEL:
+        return set_level(c, v, err);
+    default:
+        return 0;
+    }
+}
+
+/* The config file is applied first, wherever --config stands. */
+static const char *find_config_flag(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
+    }
+    return NULL;
+}
+
+int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err)
+{
+    const char *file = find_config_flag(argc, argv);
+    int opt;
+
+    config_defaults(c);
+    if (file && load_file(c, file, err) < 0)
+        return -1;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        if (opt == OPT_HELP || opt == OPT_VERSION) {
+            fputs(opt == OPT_HELP ? usage_text : "jobcelld " JC_VERSION "\n", stdout);
+            return 1;
+        }
+        if (opt == '?' || opt == ':')
+            return jc_client(err, 400, "unknown or incomplete option \"%s\" (see --help)",
+                             argv[optind - 1]);
+        if (apply_flag(c, opt, optarg, err) < 0)
+            return -1;
+    }
+    if (optind < argc)
+        return jc_client(err, 400, "unexpected argument \"%s\" (see --help)", argv[optind]);
+    return 0;
+}

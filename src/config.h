@@ -1,0 +1,49 @@
+/* config.h — the daemon's configuration: embedded defaults, then the JSON
+ * config file (--config), then command-line flags.  Immutable after start-up.
+ * Runs in: main() before the privsep fork; both processes keep a copy. */
+#pragma once
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "log.h"
+#include "task.h"
+
+struct jc_config {
+    char listen_host[64];
+    uint16_t listen_port;
+    char rootfs[PATH_MAX];
+    char policy_dir[PATH_MAX];
+    char state_dir[PATH_MAX];
+    char user[64];
+    char cgroup_name[64];
+    enum log_level log_level;
+
+    uint32_t max_running;    /* tasks alive at once; more → 503 */
+    uint32_t max_body_bytes; /* request body cap → 413 */
+    uint32_t max_duration_s; /* built-in worker's "duration" maximum */
+    uint32_t retention_s;    /* how long finished records are kept */
+    uint32_t max_records;    /* records kept at most (oldest finished pruned) */
+    uint32_t uid_base;       /* task i runs as host uid/gid uid_base + slot */
+    uint32_t http_threads;
+    uint32_t max_connections;
+    uint32_t conn_timeout_s;
+
+    /* Set at start-up from the cgroup probe: limits whose controller is
+     * missing (bits: 1 memory_mb, 2 pids, 4 cpus) are refused if asked. */
+    unsigned missing_limits;
+
+    struct jc_limits def; /* applied to what a request leaves out */
+    struct jc_limits max; /* what a request may ask for at most */
+};
+
+/* Fill `c` from defaults, the config file and argv.  Returns 0 to run,
+ * 1 when --help/--version was handled (exit 0), -1 on a bad flag or file. */
+int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err);
+
+/* Only the embedded defaults (used by unit tests and config_load). */
+void config_defaults(struct jc_config *c);
+
+/* Parse "HOST:PORT" (IPv4 literal or "localhost"). */
+int config_parse_listen(struct jc_config *c, const char *s, struct jc_err *err);

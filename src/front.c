@@ -1,0 +1,133 @@
+/* front.c — the front process: drop every privilege, then serve HTTP and
+ * apply the warden's reports (see front.h).
+ *
+ * Threads: libmicrohttpd's pool (requests), one IPC thread (reports from the
+ * warden), and the main thread, which only waits for signals and runs the
+ * orderly shutdown.  Runs in: the front (service user, no capabilities). */
+#include "front.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "http.h"
+#include "ipc.h"
+#include "log.h"
+
+/* Become the service user with no capability at all, and prove it. */
+static int drop_privileges(uid_t uid, gid_t gid, struct jc_err *err)
+{
+    cap_t none;
+    int rc;
+
+    /* The bounding set can only be emptied while we still hold CAP_SETPCAP. */
+    for (int c = 0; c <= CAP_LAST_CAP; c++)
+        if (cap_drop_bound((cap_value_t)c) < 0 && errno != EINVAL)
+            return jc_fail(err, errno, "front: dropping capability %d from the bounding set", c);
+    if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+        return jc_fail(err, errno, "front: switching to uid %u gid %u", uid, gid);
+    if (!(none = cap_init()))
+        return jc_fail(err, errno, "front: cap_init");
+    rc = cap_set_proc(none);
+    cap_free(none);
+    if (rc < 0)
+        return jc_fail(err, errno, "front: clearing capabilities");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return jc_fail(err, errno, "front: no_new_privs");
+    /* Verify: a way back to root must not exist. */
+    if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+        return jc_fail(err, 0, "front: could regain root after dropping privileges");
+    return 0;
+}
+
+static void *ipc_main(void *arg)
+{
+    struct front *f = arg;
+    static union ipc_msg m; /* this thread only */
+    struct jc_err err;
+    int rc;
+
+    while ((rc = ipc_recv(f->sock, &m, &err)) > 0) {
+        if (m.h.type == IPC_SPAWNED || m.h.type == IPC_SPAWN_FAILED || m.h.type == IPC_EXITED)
+            tasks_apply(f->tasks, &m);
+        else
+            break;
+    }
+    if (rc < 0)
+        log_errx("fatal: %s", err.msg);
+    /* The warden is gone: whatever it ran died with it (PDEATHSIG). */
+    tasks_end_all(f->tasks, RS_DAEMON_RESTART);
+    kill(getpid(), SIGUSR1);
+    return NULL;
+}
+
+static int wait_signal(const sigset_t *set, int timeout_s)
+{
+    struct timespec ts = {.tv_sec = timeout_s};
+    int sig;
+
+    do
+        sig = timeout_s ? sigtimedwait(set, NULL, &ts) : sigwaitinfo(set, NULL);
+    while (sig < 0 && errno == EINTR);
+    return sig;
+}
+
+/* Ask the warden to stop every task (it reports each end), then go. */
+static void shutdown_front(struct front *f, const sigset_t *set)
+{
+    union ipc_msg m = {0};
+    struct jc_err err;
+
+    if (ipc_send(f->sock, &m, IPC_SHUTDOWN, &err) < 0)
+        log_warnx("%s", err.msg);
+    for (int sig = 0; sig != SIGUSR1;)
+        if ((sig = wait_signal(set, 20)) < 0) {
+            log_warnx("the warden did not finish within 20 s");
+            break;
+        }
+}
+
+int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t gid)
+{
+    struct jc_err err = {0};
+    pthread_t ipc;
+    sigset_t set;
+    int sig;
+
+    log_set_role("front");
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 || drop_privileges(uid, gid, &err) < 0 ||
+        !(f->tasks = tasks_open(f->cfg, tasks_dirfd, f->logs_dirfd, api_wake, &err))) {
+        log_errx("%s", err.msg);
+        return 1;
+    }
+    if (pthread_create(&ipc, NULL, ipc_main, f) != 0) {
+        log_errx("cannot start the IPC thread");
+        return 1;
+    }
+    f->http = http_start(f, listen_fd, api_routes, api_nroutes, f->cfg->http_threads,
+                         f->cfg->max_connections, f->cfg->conn_timeout_s, f->cfg->max_body_bytes, &err);
+    if (!f->http) {
+        log_errx("%s", err.msg);
+        return 1;
+    }
+    sig = wait_signal(&set, 0);
+    if (sig != SIGUSR1)
+        shutdown_front(f, &set);
+    pthread_join(ipc, NULL);
+    http_stop(f->http);
+    tasks_close(f->tasks);
+    return 0;
+}

@@ -1,0 +1,27 @@
+/* front.h — the unprivileged process: HTTP API, validation, the task table.
+ * It holds no capability and runs as the service user; its only channel to
+ * privilege is the warden socket, which accepts validated specs only.
+ * Runs in: the front, after the privsep fork. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "policy.h"
+#include "tasks.h"
+
+struct http_server;
+
+struct front {
+    const struct jc_config *cfg;
+    const struct jc_policy_set *policies;
+    const struct cg_ctx *cg;
+    struct ttable *tasks;
+    struct http_server *http;
+    int sock;       /* to the warden */
+    int logs_dirfd; /* state_dir/logs */
+};
+
+/* Drop to the service user, serve until told to stop; returns the exit code. */
+int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t gid);

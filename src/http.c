@@ -1,0 +1,304 @@
+/* http.c — libmicrohttpd glue (see http.h).
+ *
+ * Request lifecycle (the libmicrohttpd protocol): the first call allocates a
+ * struct http_req and checks what can be checked from the headers alone
+ * (route, method, Content-Type, Content-Length); calls with upload data
+ * append to a body capped at max_body; the last call dispatches to the
+ * handler.  A handler may suspend the connection until the warden answers;
+ * the request is freed only in the completion callback.
+ * Runs in: the front, libmicrohttpd's threads. */
+#include "http.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "jsonutil.h"
+#include "log.h"
+
+struct http_server {
+    struct MHD_Daemon *mhd;
+    struct front *front;
+    const struct http_route *routes;
+    size_t nroutes;
+    size_t max_body;
+};
+
+/* ---- replies ---------------------------------------------------------- */
+
+void http_json(struct http_reply *out, unsigned status, char *json)
+{
+    out->status = status;
+    out->content_type = "application/json";
+    out->body = json;
+}
+
+void http_error_msg(struct http_reply *out, unsigned status, const char *msg)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "error", json_object_new_string(msg));
+    http_json(out, status, strdup(json_object_to_json_string_ext(o, JU_PRINT)));
+    json_object_put(o);
+}
+
+void http_error(struct http_reply *out, const struct jc_err *err)
+{
+    unsigned status = err->status ? (unsigned)err->status : 500;
+
+    if (status >= 500)
+        log_warnx("internal error: %s", err->msg);
+    http_error_msg(out, status, err->msg);
+}
+
+static struct MHD_Response *make_response(struct http_reply *out)
+{
+    struct MHD_Response *resp;
+
+    if (out->fd >= 0)
+        resp = MHD_create_response_from_fd(out->fd_size, out->fd);
+    else
+        resp = MHD_create_response_from_buffer(out->body ? strlen(out->body) : 0,
+                                               out->body ? out->body : (char *)"",
+                                               out->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return NULL;
+    out->body = NULL;
+    out->fd = -1;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out->content_type);
+    if (out->location[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, out->location);
+    if (out->allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
+    if (out->retry_after > 0) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", out->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    return resp;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply *out)
+{
+    struct MHD_Response *resp = make_response(out);
+    enum MHD_Result rc;
+
+    if (!resp) {
+        free(out->body);
+        if (out->fd >= 0)
+            close(out->fd);
+        return MHD_NO;
+    }
+    rc = MHD_queue_response(conn, out->status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *msg,
+                                  const char *allow)
+{
+    struct http_reply out = {.fd = -1};
+
+    http_error_msg(&out, status, msg);
+    if (allow)
+        snprintf(out.allow, sizeof out.allow, "%s", allow);
+    return send_reply(conn, &out);
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+/* Does url match pattern?  "{id}" matches one path segment, captured. */
+static bool match(const char *pattern, const char *url, char id[JC_ID_LEN])
+{
+    while (*pattern && *url) {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            size_t n = strcspn(url, "/");
+            if (n == 0)
+                return false;
+            if (n < JC_ID_LEN) {
+                memcpy(id, url, n);
+                id[n] = 0;
+            } else {
+                id[0] = 0; /* too long to be an id: the handler answers 404 */
+            }
+            url += n;
+            pattern += 4;
+            continue;
+        }
+        if (*pattern++ != *url++)
+            return false;
+    }
+    return *pattern == 0 && *url == 0;
+}
+
+/* The route for method+url; or NULL with *allow listing the methods the
+ * path supports (empty when the path is unknown). */
+static const struct http_route *route(const struct http_server *s, const char *method,
+                                      const char *url, char id[JC_ID_LEN], char *allow, size_t alen)
+{
+    allow[0] = 0;
+    for (size_t i = 0; i < s->nroutes; i++) {
+        if (!match(s->routes[i].pattern, url, id))
+            continue;
+        if (strcmp(s->routes[i].method, method) == 0)
+            return &s->routes[i];
+        size_t n = strlen(allow);
+        snprintf(allow + n, alen - n, "%s%s", n ? ", " : "", s->routes[i].method);
+    }
+    return NULL;
+}
+
+/* ---- the request lifecycle --------------------------------------------- */
+
+static bool is_json_type(const char *ct)
+{
+    size_t n = strlen("application/json");
+
+    return ct && strncasecmp(ct, "application/json", n) == 0 && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Checks that need only the headers.  Returns MHD_YES after queueing an
+ * error, or -1 to go on. */
+static int check_headers(struct http_server *s, struct MHD_Connection *conn, const char *method)
+{
+    const char *cl, *ct;
+
+    if (strcmp(method, "POST") != 0)
+        return -1;
+    ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!is_json_type(ct))
+        return send_error(conn, 415, "Content-Type must be application/json", NULL);
+    cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Request body exceeds %zu bytes", s->max_body);
+        return send_error(conn, 413, msg, NULL);
+    }
+    return -1;
+}
+
+static int append_body(struct http_server *s, struct http_req *r, const char *data, size_t len)
+{
+    if (r->too_big || len > s->max_body - r->len) {
+        r->too_big = true; /* keep reading, discard: answer 413 at the end */
+        return 0;
+    }
+    if (r->len + len + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 1024;
+        while (cap < r->len + len + 1)
+            cap *= 2;
+        char *nb = realloc(r->body, cap);
+        if (!nb)
+            return -1;
+        r->body = nb;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, len);
+    r->len += len;
+    r->body[r->len] = 0;
+    return 0;
+}
+
+static enum MHD_Result dispatch(struct http_server *s, struct http_req *r)
+{
+    struct http_reply out = {.status = 200, .content_type = "application/json", .fd = -1};
+    char allow[64];
+    const struct http_route *rt = route(s, r->method, r->url, r->id, allow, sizeof allow);
+
+    if (!rt)
+        return allow[0] ? send_error(r->conn, 405, "Method not allowed", allow)
+                        : send_error(r->conn, 404, "No such route", NULL);
+    if (r->too_big) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Request body exceeds %zu bytes", s->max_body);
+        return send_error(r->conn, 413, msg, NULL);
+    }
+    if (rt->fn(s->front, r, &out) == HTTP_SUSPEND)
+        return MHD_YES;
+    return send_reply(r->conn, &out);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *data_size, void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_req *r = *con_cls;
+    int early;
+
+    if (!r) {
+        if ((early = check_headers(s, conn, method)) >= 0)
+            return (enum MHD_Result)early;
+        if (!(r = calloc(1, sizeof *r)))
+            return MHD_NO;
+        r->conn = conn;
+        r->method = method;
+        r->url = url;
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*data_size) {
+        if (append_body(s, r, data, *data_size) < 0)
+            return MHD_NO;
+        *data_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(s, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_req *r = *con_cls;
+
+    if (!r)
+        return;
+    free(r->body);
+    free(r->state);
+    free(r);
+    *con_cls = NULL;
+}
+
+void http_resume(struct http_req *r) { MHD_resume_connection(r->conn); }
+
+struct http_server *http_start(struct front *f, int listen_fd, const struct http_route *routes,
+                               size_t nroutes, unsigned threads, unsigned max_conns,
+                               unsigned timeout_s, size_t max_body, struct jc_err *err)
+{
+    struct http_server *s = calloc(1, sizeof *s);
+
+    if (!s) {
+        jc_fail(err, ENOMEM, "http server");
+        return NULL;
+    }
+    *s = (struct http_server){.front = f, .routes = routes, .nroutes = nroutes, .max_body = max_body};
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, s,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, max_conns,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, max_conns,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_END);
+    if (!s->mhd) {
+        free(s);
+        jc_fail(err, errno, "cannot start the HTTP server");
+        return NULL;
+    }
+    return s;
+}
+
+void http_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->mhd);
+    free(s);
+}

@@ -1,0 +1,64 @@
+/* http.h — the libmicrohttpd server: per-request state, bounded bodies, a
+ * route table, JSON replies, suspend/resume for answers that wait on the
+ * warden.  Handlers live in api.c and never see libmicrohttpd's callback
+ * protocol.  Runs in: the front (libmicrohttpd's pool threads). */
+#pragma once
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "task.h"
+
+struct front;
+
+struct http_req {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;
+    char id[JC_ID_LEN]; /* the {id} of the route, if any */
+    char *body;
+    size_t len, cap;
+    bool too_big;
+    bool suspended;     /* waiting for the warden's answer */
+    void *state;        /* handler-owned, freed by http.c with free() */
+};
+
+struct http_reply {
+    unsigned status;
+    const char *content_type;
+    char *body;         /* malloc'd, or NULL */
+    int fd;             /* or a file to send (closed by the server), -1 */
+    size_t fd_size;
+    char location[128];
+    char allow[64];
+    int retry_after;    /* seconds, 0: none */
+};
+
+/* What a handler returns. */
+enum http_result { HTTP_ANSWER, HTTP_SUSPEND };
+
+typedef enum http_result (*http_handler)(struct front *f, struct http_req *r,
+                                         struct http_reply *out);
+
+struct http_route {
+    const char *method;
+    const char *pattern; /* "/api/tasks/{id}/logs": {id} matches a task id */
+    http_handler fn;
+};
+
+struct http_server;
+
+struct http_server *http_start(struct front *f, int listen_fd, const struct http_route *routes,
+                               size_t nroutes, unsigned threads, unsigned max_conns,
+                               unsigned timeout_s, size_t max_body, struct jc_err *err);
+void http_stop(struct http_server *s);
+
+/* Resume a suspended request (from any thread). */
+void http_resume(struct http_req *r);
+
+/* Replies. */
+void http_json(struct http_reply *out, unsigned status, char *json);
+void http_error(struct http_reply *out, const struct jc_err *err);
+void http_error_msg(struct http_reply *out, unsigned status, const char *msg);

@@ -1,0 +1,140 @@
+/* jsonutil.c — see jsonutil.h.  Runs in: main() and the front's HTTP
+ * threads; pure functions. */
+#include "jsonutil.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int ju_parse(const char *buf, size_t len, int max_depth, json_object **out, struct jc_err *err)
+{
+    json_tokener *tok = json_tokener_new_ex(max_depth);
+    json_object *o;
+    enum json_tokener_error te;
+    size_t off;
+
+    if (!tok)
+        return jc_fail(err, 0, "out of memory creating a JSON parser");
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    o = json_tokener_parse_ex(tok, buf, (int)len);
+    te = json_tokener_get_error(tok);
+    off = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (te == json_tokener_continue)
+        return jc_client(err, 400, "Invalid JSON at byte %zu: unexpected end of input", len);
+    if (te != json_tokener_success) {
+        json_object_put(o);
+        return jc_client(err, 400, "Invalid JSON at byte %zu: %s", off,
+                         json_tokener_error_desc(te));
+    }
+    for (; off < len; off++) /* only whitespace may follow the value */
+        if (!strchr(" \t\r\n", buf[off])) {
+            json_object_put(o);
+            return jc_client(err, 400, "Invalid JSON at byte %zu: trailing characters", off);
+        }
+    *out = o;
+    return 0;
+}
+
+int ju_u32(json_object *v, const char *what, uint32_t min, uint32_t max, uint32_t *out,
+           struct jc_err *err)
+{
+    int64_t n;
+
+    if (!json_object_is_type(v, json_type_int))
+        return jc_client(err, 400, "Field '%s' must be an integer", what);
+    errno = 0;
+    n = json_object_get_int64(v);
+    if (errno == EINVAL || n < (int64_t)min || n > (int64_t)max)
+        return jc_client(err, 400, "Field '%s' must be between %u and %u", what, min, max);
+    *out = (uint32_t)n;
+    return 0;
+}
+
+int ju_double(json_object *v, const char *what, double min, double max, double *out,
+              struct jc_err *err)
+{
+    double d;
+
+    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+        return jc_client(err, 400, "Field '%s' must be a number", what);
+    d = json_object_get_double(v);
+    if (!isfinite(d) || d < min || d > max)
+        return jc_client(err, 400, "Field '%s' must be between %g and %g", what, min, max);
+    *out = d;
+    return 0;
+}
+
+const char *ju_string(json_object *v, const char *what, struct jc_err *err)
+{
+    if (!json_object_is_type(v, json_type_string)) {
+        jc_client(err, 400, "Field '%s' must be a string", what);
+        return NULL;
+    }
+    return json_object_get_string(v);
+}
+
+int ju_object(json_object *v, const char *what, struct jc_err *err)
+{
+    if (!json_object_is_type(v, json_type_object))
+        return jc_client(err, 400, "Field '%s' must be an object", what);
+    return 0;
+}
+
+struct limit_field {
+    const char *key;
+    size_t off;
+    uint32_t min;
+};
+
+static const struct limit_field limit_fields[] = {
+    {"memory_mb", offsetof(struct jc_limits, memory_mb), 4},
+    {"pids", offsetof(struct jc_limits, pids), 2},
+    {"timeout_s", offsetof(struct jc_limits, timeout_s), 1},
+    {"output_kb", offsetof(struct jc_limits, output_kb), 1},
+    {"tmpfs_mb", offsetof(struct jc_limits, tmpfs_mb), 1},
+};
+
+static int limit_u32(const char *key, json_object *val, const char *what,
+                     const struct jc_limits *max, struct jc_limits *lim, struct jc_err *err)
+{
+    char field[96];
+
+    snprintf(field, sizeof field, "%s.%s", what, key);
+    for (unsigned i = 0; i < JC_ARRAY_LEN(limit_fields); i++) {
+        const struct limit_field *f = &limit_fields[i];
+        uint32_t *dst = (uint32_t *)((char *)lim + f->off);
+        uint32_t hi = max ? *(const uint32_t *)((const char *)max + f->off) : UINT32_MAX / 2;
+        if (strcmp(key, f->key) == 0)
+            return ju_u32(val, field, f->min, hi, dst, err);
+    }
+    if (strcmp(key, "cpus") == 0)
+        return ju_double(val, field, 0.01, max ? max->cpus : 1024.0, &lim->cpus, err);
+    return jc_client(err, 400, "Unknown field '%s'", field);
+}
+
+int ju_limits(json_object *v, const char *what, const struct jc_limits *max,
+              struct jc_limits *lim, struct jc_err *err)
+{
+    if (ju_object(v, what, err) < 0)
+        return -1;
+    json_object_object_foreach(v, key, val) {
+        if (limit_u32(key, val, what, max, lim, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+json_object *ju_limits_to_json(const struct jc_limits *l)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "memory_mb", json_object_new_int64(l->memory_mb));
+    json_object_object_add(o, "pids", json_object_new_int64(l->pids));
+    json_object_object_add(o, "cpus", json_object_new_double(l->cpus));
+    json_object_object_add(o, "timeout_s", json_object_new_int64(l->timeout_s));
+    json_object_object_add(o, "output_kb", json_object_new_int64(l->output_kb));
+    json_object_object_add(o, "tmpfs_mb", json_object_new_int64(l->tmpfs_mb));
+    return o;
+}

@@ -1,0 +1,52 @@
+/* log.c — see log.h.  Runs in: front and warden, any thread. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *g_role = "jobcelld";
+static enum log_level g_min = LOG_LVL_INFO;
+
+void log_init(const char *role, enum log_level min)
+{
+    g_role = role;
+    g_min = min;
+}
+
+void log_set_role(const char *role) { g_role = role; }
+
+static const char *level_name(enum log_level l)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    return names[l];
+}
+
+void log_msg(enum log_level lvl, const char *task, int errnum, const char *fmt, ...)
+{
+    char line[2048], ts[32], ebuf[128];
+    struct timespec now;
+    struct tm tm;
+    va_list ap;
+    int n;
+
+    if (lvl < g_min)
+        return;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    n = snprintf(line, sizeof line, "%s.%03ldZ %s %s%s%s: ", ts, now.tv_nsec / 1000000,
+                 level_name(lvl), g_role, task ? " task=" : "", task ? task : "");
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (errnum && n < (int)sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, ": %s",
+                      strerror_r(errnum, ebuf, sizeof ebuf));
+    if (n >= (int)sizeof line - 1)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    (void)!write(STDERR_FILENO, line, (size_t)n);
+}

@@ -1,0 +1,245 @@
+/* main.c — jobcelld's start-up and the privilege-separating fork.
+ *
+ * Order: configuration → checks that can fail loudly (root, rootfs, seccomp
+ * profiles compiled to BPF, service user, state directory, cgroups, the
+ * listening socket) → one line saying what is in effect → fork, before any
+ * thread exists: the child becomes the unprivileged front (HTTP), the parent
+ * stays root as the warden (spawns).  Runs in: the initial process. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "front.h"
+#include "log.h"
+#include "policy.h"
+#include "request.h"
+#include "warden.h"
+
+struct startup {
+    struct jc_config cfg;
+    struct jc_policy_set policies;
+    struct cg_ctx cg;
+    uid_t uid;
+    gid_t gid;
+    int listen_fd, tasks_dirfd, logs_dirfd;
+};
+
+static int check_rootfs(const struct jc_config *c, struct jc_err *err)
+{
+    char path[PATH_MAX + 32];
+    struct stat st;
+
+    if (stat(c->rootfs, &st) < 0)
+        return jc_fail(err, errno, "rootfs %s is not usable", c->rootfs);
+    if (!S_ISDIR(st.st_mode))
+        return jc_fail(err, 0, "rootfs %s is not usable: not a directory", c->rootfs);
+    snprintf(path, sizeof path, "%s%s", c->rootfs, JC_INIT_PATH);
+    if (access(path, X_OK) < 0)
+        return jc_fail(err, errno, "rootfs %s is not usable: %s missing (build the rootfs, or copy jobcell-init into it)",
+                       c->rootfs, JC_INIT_PATH);
+    for (const char *d = "/proc\0/dev\0/tmp\0"; *d; d += strlen(d) + 1) {
+        snprintf(path, sizeof path, "%s%s", c->rootfs, d);
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+            return jc_fail(err, errno ? errno : ENOTDIR, "rootfs %s is not usable: no %s directory", c->rootfs, d);
+    }
+    return 0;
+}
+
+static int lookup_user(struct startup *s, struct jc_err *err)
+{
+    struct passwd *pw;
+
+    errno = 0;
+    if (!(pw = getpwnam(s->cfg.user)))
+        return jc_fail(err, errno, "user \"%s\" does not exist (create it: useradd --system --no-create-home --shell /usr/sbin/nologin %s; or pass --user)",
+                       s->cfg.user, s->cfg.user);
+    if (pw->pw_uid == 0)
+        return jc_fail(err, 0, "user \"%s\" is root: the front must run unprivileged", s->cfg.user);
+    s->uid = pw->pw_uid;
+    s->gid = pw->pw_gid;
+    return 0;
+}
+
+/* state_dir (root's), with tasks/ and logs/ owned by the service user. */
+static int open_subdir(int parent, const char *name, uid_t uid, gid_t gid, mode_t mode,
+                       struct jc_err *err)
+{
+    int fd;
+
+    if (mkdirat(parent, name, mode) < 0 && errno != EEXIST)
+        return jc_fail(err, errno, "state dir: mkdir %s", name);
+    fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return jc_fail(err, errno, "state dir: open %s", name);
+    if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0) {
+        close(fd);
+        return jc_fail(err, errno, "state dir: chown/chmod %s", name);
+    }
+    return fd;
+}
+
+static int open_state_dir(struct startup *s, struct jc_err *err)
+{
+    _cleanup_close_ int fd = -1;
+
+    if (mkdir(s->cfg.state_dir, 0755) < 0 && errno != EEXIST)
+        return jc_fail(err, errno, "state dir %s is not usable", s->cfg.state_dir);
+    fd = open(s->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return jc_fail(err, errno, "state dir %s is not usable", s->cfg.state_dir);
+    s->tasks_dirfd = open_subdir(fd, "tasks", s->uid, s->gid, 0700, err);
+    if (s->tasks_dirfd < 0)
+        return jc_err_prefix(err, "%s: ", s->cfg.state_dir);
+    s->logs_dirfd = open_subdir(fd, "logs", s->uid, s->gid, 0750, err);
+    if (s->logs_dirfd < 0)
+        return jc_err_prefix(err, "%s: ", s->cfg.state_dir);
+    return 0;
+}
+
+static int open_listener(struct startup *s, struct jc_err *err)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(s->cfg.listen_port)};
+    int one = 1;
+    _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    if (fd < 0)
+        return jc_fail(err, errno, "socket");
+    inet_pton(AF_INET, s->cfg.listen_host, &a.sin_addr);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        return jc_fail(err, errno, "setsockopt");
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 1024) < 0)
+        return jc_fail(err, errno, "--listen %s:%u", s->cfg.listen_host, s->cfg.listen_port);
+    s->listen_fd = JC_STEAL_FD(fd);
+    return 0;
+}
+
+static void note_missing_limits(struct startup *s)
+{
+    static const struct { unsigned bit; const char *limit, *ctl; } need[] = {
+        {CG_MEMORY, "memory_mb", "memory"}, {CG_PIDS, "pids", "pids"}, {CG_CPU, "cpus", "cpu"},
+    };
+
+    for (unsigned i = 0; i < JC_ARRAY_LEN(need); i++)
+        if (!(s->cg.controllers & need[i].bit)) {
+            s->cfg.missing_limits |= 1u << i;
+            log_warnx("cgroup controller \"%s\" is not available: tasks run without a %s limit and requests that set limits.%s are refused",
+                      need[i].ctl, need[i].limit, need[i].limit);
+        }
+}
+
+static int check_limits(const struct jc_config *c, struct jc_err *err)
+{
+    const struct jc_limits *d = &c->def, *m = &c->max;
+
+    if (d->memory_mb > m->memory_mb || d->pids > m->pids || d->cpus > m->cpus ||
+        d->timeout_s > m->timeout_s || d->output_kb > m->output_kb || d->tmpfs_mb > m->tmpfs_mb)
+        return jc_client(err, 400, "config: every limits.default must be at most its limits.max");
+    return 0;
+}
+
+static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
+{
+    int rc = config_load(&s->cfg, argc, argv, err);
+
+    if (rc != 0)
+        return rc;
+    log_init("jobcelld", s->cfg.log_level);
+    if (geteuid() != 0)
+        return jc_fail(err, 0, "jobcelld must run as root (it drops privileges itself: the HTTP front runs as \"%s\")",
+                       s->cfg.user);
+    if (check_limits(&s->cfg, err) < 0 || check_rootfs(&s->cfg, err) < 0)
+        return -1;
+    if (policy_load_dir(s->cfg.policy_dir, &s->policies, err) < 0)
+        return jc_err_prefix(err, "seccomp policy dir %s: ", s->cfg.policy_dir);
+    if (lookup_user(s, err) < 0 || open_state_dir(s, err) < 0)
+        return -1;
+    if (cg_init(&s->cg, s->cfg.cgroup_name, err) < 0)
+        return -1;
+    note_missing_limits(s);
+    return open_listener(s, err);
+}
+
+static void log_isolation(const struct startup *s)
+{
+    char ctl[64];
+    const struct jc_policy *p = policy_find(&s->policies, "default");
+
+    cg_controllers_str(&s->cg, ctl, sizeof ctl);
+    log_info("listening on %s:%u; isolation: namespaces user,pid,mount,uts,ipc,net,cgroup; "
+             "cgroup %s (%s%s); seccomp \"default\" sha256 %.12s (%zu profiles); no capabilities; "
+             "rootfs %s (read-only); front runs as %s",
+             s->cfg.listen_host, s->cfg.listen_port, cg_mode_name(&s->cg), ctl,
+             s->cg.memsw ? ", no swap" : "", p ? p->sha256 : "?", s->policies.count,
+             s->cfg.rootfs, s->cfg.user);
+}
+
+/* The fork happens before any thread exists (both sides start their own). */
+static int split(struct startup *s)
+{
+    int sv[2];
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        log_warn("socketpair");
+        return 1;
+    }
+    if ((pid = fork()) < 0) {
+        log_warn("fork");
+        return 1;
+    }
+    if (pid == 0) {
+        struct front f = {.cfg = &s->cfg, .policies = &s->policies, .cg = &s->cg,
+                          .sock = sv[1], .logs_dirfd = s->logs_dirfd};
+        close(sv[0]);
+        _exit(front_run(&f, s->listen_fd, s->tasks_dirfd, s->uid, s->gid));
+    }
+    close(sv[1]);
+    close(s->listen_fd);   /* the warden has no network socket */
+    close(s->tasks_dirfd); /* records are the front's */
+    /* Tasks must inherit no supplementary group of root's. */
+    if (setgroups(0, NULL) < 0) {
+        log_warn("setgroups");
+        kill(pid, SIGTERM);
+        return 1;
+    }
+    return warden_run(&s->cfg, &s->cg, &s->policies, sv[0], pid, s->uid, s->gid, s->logs_dirfd);
+}
+
+/* stdin/stdout/stderr must exist, or a later open() would become one. */
+static void ensure_std_fds(void)
+{
+    for (int fd = open("/dev/null", O_RDWR); fd >= 0 && fd <= 2; fd = open("/dev/null", O_RDWR))
+        ;
+}
+
+int main(int argc, char **argv)
+{
+    static struct startup s = {.listen_fd = -1, .tasks_dirfd = -1, .logs_dirfd = -1};
+    struct jc_err err = {0};
+    int rc;
+
+    ensure_std_fds();
+    log_init("jobcelld", LOG_LVL_INFO);
+    rc = prepare(&s, argc, argv, &err);
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "jobcelld: %s\n", err.msg);
+        return err.fault == JC_FAULT_CLIENT ? 2 : 1;
+    }
+    log_isolation(&s);
+    rc = split(&s);
+    policy_set_free(&s.policies);
+    return rc;
+}

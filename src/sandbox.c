@@ -1,0 +1,402 @@
+/* sandbox.c — the parent side of a spawn (see sandbox.h).
+ * Runs in: the warden's main thread, one spawn at a time. */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../rootfs/init_proto.h"
+#include "log.h"
+#include "request.h"
+
+const char *const sb_host_dev_nodes[SB_DEV_NODES] = {
+    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+};
+
+static const char *const step_names[SB_STEP_MAX_] = {
+    [SB_STEP_PDEATHSIG] = "set parent-death signal",
+    [SB_STEP_SYNC] = "wait for the warden",
+    [SB_STEP_IDS] = "switch to uid/gid 0 of the task's user namespace",
+    [SB_STEP_CGROUPNS] = "enter a new cgroup namespace",
+    [SB_STEP_MOUNT_PRIVATE] = "make mounts private",
+    [SB_STEP_BIND_ROOTFS] = "bind-mount the rootfs",
+    [SB_STEP_ROOTFS_RO] = "remount the rootfs read-only",
+    [SB_STEP_PROC] = "mount /proc",
+    [SB_STEP_TMP] = "mount /tmp",
+    [SB_STEP_DEV] = "mount /dev",
+    [SB_STEP_DEV_NODE] = "populate /dev",
+    [SB_STEP_DEV_RO] = "remount /dev read-only",
+    [SB_STEP_PIVOT] = "pivot_root into the rootfs",
+    [SB_STEP_HOSTNAME] = "set the hostname",
+    [SB_STEP_LOOPBACK] = "bring up lo",
+    [SB_STEP_STDIO] = "set up stdio",
+    [SB_STEP_RLIMIT] = "set rlimits",
+    [SB_STEP_SECUREBITS] = "lock securebits",
+    [SB_STEP_CAPS] = "drop capabilities",
+    [SB_STEP_NNP] = "set no_new_privs",
+    [SB_STEP_SECCOMP] = "load the seccomp filter",
+    [SB_STEP_EXEC] = "execve " JC_INIT_PATH,
+};
+
+static void prep_paths(const struct sandbox_env *env);
+
+const char *sb_step_name(int step)
+{
+    return step > 0 && step < SB_STEP_MAX_ && step_names[step] ? step_names[step] : "unknown step";
+}
+
+static int64_t now_ms(clockid_t clk)
+{
+    struct timespec ts;
+
+    clock_gettime(clk, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Mount flags the kernel locks on a bind in a user namespace must be kept
+ * when we remount read-only, or the remount fails with EPERM. */
+static unsigned long locked_mount_flags(const char *path)
+{
+    struct statvfs sv;
+    unsigned long f = 0;
+
+    if (statvfs(path, &sv) < 0)
+        return 0;
+    f |= (sv.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
+    f |= (sv.f_flag & ST_NOATIME) ? MS_NOATIME : 0;
+    f |= (sv.f_flag & ST_NODIRATIME) ? MS_NODIRATIME : 0;
+    f |= (sv.f_flag & ST_RELATIME) ? MS_RELATIME : 0;
+    return f;
+}
+
+int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
+                     const struct cg_ctx *cg, const struct jc_policy_set *policies,
+                     struct jc_err *err)
+{
+    env->cfg = cfg;
+    env->cg = cg;
+    env->policies = policies;
+    env->last_cap = (int)cap_max_bits() - 1;
+    if (env->last_cap < CAP_LAST_CAP)
+        env->last_cap = CAP_LAST_CAP;
+    env->rootfs_mnt_flags = locked_mount_flags(cfg->rootfs);
+    env->null_fd = fcntl(open("/dev/null", O_RDWR | O_CLOEXEC), F_DUPFD_CLOEXEC, 10);
+    if (env->null_fd < 0)
+        return jc_fail(err, errno, "open /dev/null");
+    prep_paths(env);
+    return 0;
+}
+
+/* A pipe whose ends are >= 10, so the child's dup3() onto 0-3 never
+ * clobbers one of its own sources. */
+static int pipe_high(int fds[2], struct jc_err *err)
+{
+    int raw[2];
+
+    if (pipe2(raw, O_CLOEXEC) < 0)
+        return jc_fail(err, errno, "pipe2");
+    for (int i = 0; i < 2; i++) {
+        fds[i] = fcntl(raw[i], F_DUPFD_CLOEXEC, 10);
+        close(raw[i]);
+    }
+    if (fds[0] < 0 || fds[1] < 0) {
+        if (fds[0] >= 0)
+            close(fds[0]);
+        if (fds[1] >= 0)
+            close(fds[1]);
+        return jc_fail(err, errno, "fcntl F_DUPFD_CLOEXEC");
+    }
+    return 0;
+}
+
+/* The per-host part of the child's plan: paths never change. */
+static struct sb_prep g_prep; /* main thread only */
+
+static void prep_paths(const struct sandbox_env *env)
+{
+    static const char *const names[SB_DEV_NODES] = {"null", "zero", "full", "random", "urandom"};
+    static const char *const links[4][2] = {
+        {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
+        {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+    };
+    struct sb_prep *p = &g_prep;
+    const char *r = env->cfg->rootfs;
+
+    p->rootfs = r;
+    snprintf(p->proc, sizeof p->proc, "%s/proc", r);
+    snprintf(p->tmp, sizeof p->tmp, "%s/tmp", r);
+    snprintf(p->dev, sizeof p->dev, "%s/dev", r);
+    for (int i = 0; i < SB_DEV_NODES; i++)
+        snprintf(p->dev_nodes[i], sizeof p->dev_nodes[i], "%s/dev/%s", r, names[i]);
+    for (int i = 0; i < 4; i++) {
+        snprintf(p->dev_links[i][0], sizeof p->dev_links[i][0], "%s", links[i][0]);
+        snprintf(p->dev_links[i][1], sizeof p->dev_links[i][1], "%s/dev/%s", r, links[i][1]);
+    }
+    p->rootfs_ro_flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | env->rootfs_mnt_flags;
+    p->last_cap = env->last_cap;
+    p->null_fd = env->null_fd;
+    p->nofile = (struct rlimit){1024, 1024};
+}
+
+struct spawn_fds {
+    int sync[2], errp[2], out[2], status[2];
+};
+
+static void close_pair(int p[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (p[i] >= 0) {
+            close(p[i]);
+            p[i] = -1;
+        }
+}
+
+static void fds_close(struct spawn_fds *f)
+{
+    close_pair(f->sync);
+    close_pair(f->errp);
+    close_pair(f->out);
+    close_pair(f->status);
+}
+
+static int fds_open(struct spawn_fds *f, struct jc_err *err)
+{
+    *f = (struct spawn_fds){{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
+    if (pipe_high(f->sync, err) < 0 || pipe_high(f->errp, err) < 0 ||
+        pipe_high(f->out, err) < 0 || pipe_high(f->status, err) < 0) {
+        fds_close(f);
+        return -1;
+    }
+    if (fcntl(f->out[0], F_SETFL, O_NONBLOCK) < 0) {
+        fds_close(f);
+        return jc_fail(err, errno, "fcntl O_NONBLOCK");
+    }
+    return 0;
+}
+
+static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
+                     const struct spawn_fds *f, struct jc_err *err)
+{
+    struct sb_prep *p = &g_prep;
+    const struct jc_policy *pol = policy_find(env->policies, spec->policy);
+    const char *s = NULL;
+    unsigned i;
+
+    if (!pol)
+        return jc_fail(err, 0, "no seccomp profile \"%s\"", spec->policy);
+    p->prog = (struct sock_fprog){.len = pol->bpf_len, .filter = pol->bpf};
+    p->sync_rd = f->sync[0];
+    p->err_wr = f->errp[1];
+    p->out_wr = f->out[1];
+    p->status_wr = f->status[1];
+    snprintf(p->hostname, sizeof p->hostname, "%s", spec->id);
+    snprintf(p->tmp_opts, sizeof p->tmp_opts, "size=%um,nr_inodes=%u,mode=1777",
+             spec->limits.tmpfs_mb, spec->limits.tmpfs_mb * 256 + 64);
+    p->argv[0] = (char *)JC_INIT_PATH;
+    for (i = 0; i < spec->argc && (s = spec_next_string(spec, s)); i++)
+        p->argv[i + 1] = (char *)s;
+    p->argv[i + 1] = NULL;
+    for (i = 0; i < spec->envc && (s = spec_next_string(spec, s)); i++)
+        p->envp[i] = (char *)s;
+    p->envp[i] = NULL;
+    return 0;
+}
+
+static int open_log(const struct sandbox_env *env, const char *id, struct jc_err *err)
+{
+    char name[JC_ID_LEN + 8];
+    int fd;
+
+    snprintf(name, sizeof name, "%s.log", id);
+    /* O_EXCL|O_NOFOLLOW: a file or symlink planted by the (unprivileged)
+     * front can never make the warden write elsewhere. */
+    fd = openat(env->logdir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return jc_fail(err, errno, "create log %s", name);
+    if (fchown(fd, env->svc_uid, env->svc_gid) < 0) {
+        jc_fail(err, errno, "chown log %s", name);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, int *pidfd,
+                      struct jc_err *err)
+{
+    struct clone_args args = {
+        .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                 CLONE_NEWNET | CLONE_PIDFD,
+        .pidfd = (uint64_t)(uintptr_t)pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    long rc;
+
+    if (cgt->dirfd >= 0) { /* v2: born inside its cgroup, never outside */
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cgt->dirfd;
+    }
+    rc = syscall(SYS_clone3, &args, sizeof args);
+    if (rc == 0)
+        sb_child_main(&g_prep);
+    if (rc < 0)
+        return jc_fail(err, errno, "clone3");
+    (void)env;
+    return (pid_t)rc;
+}
+
+static int write_map(pid_t pid, const char *file, uint32_t id, struct jc_err *err)
+{
+    char path[64], line[64];
+    _cleanup_close_ int fd = -1;
+    int len;
+
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    len = snprintf(line, sizeof line, "0 %u 1\n", id);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, line, (size_t)len) != len)
+        return jc_fail(err, errno, "write %s", path);
+    return 0;
+}
+
+/* Maps and (v1) cgroup membership, then let the child go on. */
+static int release_child(const struct sandbox_env *env, pid_t pid, uint32_t hostid,
+                         const struct cg_task *cgt, struct spawn_fds *f, struct jc_err *err)
+{
+    if (write_map(pid, "uid_map", hostid, err) < 0 || write_map(pid, "gid_map", hostid, err) < 0)
+        return -1;
+    if (cg_task_attach(env->cg, cgt, pid, err) < 0)
+        return -1;
+    if (write(f->sync[1], "g", 1) != 1)
+        return jc_fail(err, errno, "release child");
+    close_pair(f->sync);
+    return 0;
+}
+
+static int read_timeout(int fd, void *buf, size_t len, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int rc;
+
+    do
+        rc = poll(&pfd, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0)
+        errno = ETIMEDOUT;
+    if (rc <= 0)
+        return -1;
+    return (int)read(fd, buf, len);
+}
+
+/* EOF on the close-on-exec pipe: init was exec'd.  A record: a step failed. */
+static int wait_exec(struct spawn_fds *f, struct jc_err *err)
+{
+    struct sb_child_err ce;
+    int n;
+
+    close(f->errp[1]);
+    f->errp[1] = -1;
+    n = read_timeout(f->errp[0], &ce, sizeof ce, 10000);
+    if (n == 0)
+        return 0;
+    if (n == (int)sizeof ce) {
+        char buf[128];
+        return jc_fail(err, 0, "sandbox: %s: %s", sb_step_name(ce.step),
+                       strerror_r(ce.errnum, buf, sizeof buf));
+    }
+    return jc_fail(err, errno, "sandbox: no word from the child");
+}
+
+/* jobcell-init's first record: the program started, or its execve failed. */
+static int wait_started(const struct spawn_fds *f, const struct jc_spec *spec, struct jc_err *err)
+{
+    struct jc_init_msg m;
+    char buf[128];
+    int n = read_timeout(f->status[0], &m, sizeof m, 10000);
+
+    if (n == (int)sizeof m && m.kind == JC_INIT_STARTED)
+        return 0;
+    if (n == (int)sizeof m && m.kind == JC_INIT_EXEC_FAILED)
+        return jc_fail(err, 0, "exec %s: %s", spec_next_string(spec, NULL),
+                       strerror_r(m.value, buf, sizeof buf));
+    return jc_fail(err, n < 0 ? errno : 0, "sandbox: %s did not report the program's start",
+                   JC_INIT_PATH);
+}
+
+static void abort_child(int pidfd)
+{
+    siginfo_t si;
+
+    if (pidfd < 0)
+        return;
+    (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    (void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+    close(pidfd);
+}
+
+static int start_child(const struct sandbox_env *env, const struct jc_spec *spec, uint32_t slot,
+                       struct spawn_fds *f, struct sandbox_task *t, struct jc_err *err)
+{
+    uint32_t hostid = env->cfg->uid_base + slot;
+
+    t->pid = do_clone(env, &t->cg, &t->pidfd, err);
+    if (t->pid < 0)
+        return -1;
+    close(f->out[1]);
+    close(f->status[1]);
+    f->out[1] = f->status[1] = -1;
+    if (release_child(env, t->pid, hostid, &t->cg, f, err) < 0 || wait_exec(f, err) < 0 ||
+        wait_started(f, spec, err) < 0) {
+        abort_child(t->pidfd);
+        t->pidfd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, uint32_t slot,
+                  struct sandbox_task *t, struct jc_err *err)
+{
+    struct spawn_fds f;
+    struct jc_err ignored;
+
+    *t = (struct sandbox_task){.pid = -1, .pidfd = -1, .out_rd = -1, .status_rd = -1, .log_fd = -1};
+    if (cg_task_create(env->cg, spec->id, &spec->limits, &t->cg, err) < 0)
+        return -1;
+    if (fds_open(&f, err) < 0 || prep_task(env, spec, &f, err) < 0)
+        goto fail;
+    t->started_ms = now_ms(CLOCK_REALTIME);
+    t->started_mono_ms = now_ms(CLOCK_MONOTONIC);
+    if (start_child(env, spec, slot, &f, t, err) < 0)
+        goto fail;
+    if ((t->log_fd = open_log(env, spec->id, err)) < 0 ||
+        fcntl(f.status[0], F_SETFL, O_NONBLOCK) < 0) {
+        abort_child(t->pidfd);
+        t->pidfd = -1;
+        goto fail;
+    }
+    t->out_rd = JC_STEAL_FD(f.out[0]);
+    t->status_rd = JC_STEAL_FD(f.status[0]);
+    fds_close(&f);
+    return 0;
+fail:
+    fds_close(&f);
+    if (t->log_fd >= 0)
+        close(t->log_fd);
+    cg_task_destroy(env->cg, &t->cg, &ignored);
+    return -1;
+}

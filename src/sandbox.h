@@ -1,0 +1,118 @@
+/* sandbox.h — one isolated spawn, parent side and child side.
+ *
+ * Parent (sandbox.c, the warden's main thread): create the task's cgroup,
+ * prepare everything the child needs (paths, argv/envp, the precompiled
+ * seccomp program, fds), clone3() into seven new namespaces, write the
+ * uid/gid maps and (v1) cgroup.procs, release the child, then wait for the
+ * exec of the tiny init and for init's report that the program started.
+ *
+ * Child (child.c): an ordered checklist of raw syscalls ending in execve();
+ * see child.c for why each step is there.  A failure is reported as a
+ * fixed-size {step, errno} record on a close-on-exec pipe.
+ *
+ * Runs in: the warden. */
+#pragma once
+
+#include <linux/filter.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "error.h"
+#include "policy.h"
+#include "task.h"
+
+/* What the warden knows for every spawn (set once at start-up). */
+struct sandbox_env {
+    const struct jc_config *cfg;
+    const struct cg_ctx *cg;
+    const struct jc_policy_set *policies;
+    int logdir_fd;    /* state_dir/logs, opened O_DIRECTORY|O_NOFOLLOW */
+    int null_fd;      /* /dev/null, for the task's stdin */
+    uid_t svc_uid;    /* the front's user: owns the log files */
+    gid_t svc_gid;
+    int last_cap;     /* highest capability number the kernel knows */
+    unsigned long rootfs_mnt_flags; /* locked flags of the mount holding rootfs */
+};
+
+/* A running task, as the spawn hands it to the monitor. */
+struct sandbox_task {
+    pid_t pid;
+    int pidfd;
+    int out_rd;     /* task's stdout+stderr (non-blocking) */
+    int status_rd;  /* jobcell-init's status records (non-blocking) */
+    int log_fd;     /* state_dir/logs/<id>.log */
+    struct cg_task cg;
+    int64_t started_ms; /* realtime */
+    int64_t started_mono_ms;
+};
+
+/* Failure steps of the child, in checklist order. */
+enum sb_step {
+    SB_STEP_PDEATHSIG = 1,
+    SB_STEP_SYNC,
+    SB_STEP_IDS,
+    SB_STEP_CGROUPNS,
+    SB_STEP_MOUNT_PRIVATE,
+    SB_STEP_BIND_ROOTFS,
+    SB_STEP_ROOTFS_RO,
+    SB_STEP_PROC,
+    SB_STEP_TMP,
+    SB_STEP_DEV,
+    SB_STEP_DEV_NODE,
+    SB_STEP_DEV_RO,
+    SB_STEP_PIVOT,
+    SB_STEP_HOSTNAME,
+    SB_STEP_LOOPBACK,
+    SB_STEP_STDIO,
+    SB_STEP_RLIMIT,
+    SB_STEP_SECUREBITS,
+    SB_STEP_CAPS,
+    SB_STEP_NNP,
+    SB_STEP_SECCOMP,
+    SB_STEP_EXEC,
+    SB_STEP_MAX_,
+};
+
+struct sb_child_err {
+    int32_t step;
+    int32_t errnum;
+};
+
+#define SB_DEV_NODES 5
+
+/* Everything the child reads; filled by the parent before clone3(). */
+struct sb_prep {
+    int sync_rd, err_wr, out_wr, status_wr, null_fd;
+    int last_cap;
+    unsigned long rootfs_ro_flags;
+    struct rlimit nofile;
+    struct sock_fprog prog;
+    const char *rootfs;
+    char hostname[JC_ID_LEN];
+    char proc[PATH_MAX], tmp[PATH_MAX], dev[PATH_MAX];
+    char dev_nodes[SB_DEV_NODES][PATH_MAX];
+    char dev_links[4][2][PATH_MAX];
+    char tmp_opts[96];
+    char *argv[JC_ARGV_MAX + 2];
+    char *envp[JC_ENV_MAX + 1];
+};
+
+extern const char *const sb_host_dev_nodes[SB_DEV_NODES];
+
+int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
+                     const struct cg_ctx *cg, const struct jc_policy_set *policies,
+                     struct jc_err *err);
+
+/* Spawn `spec` as host uid/gid uid_base + slot.  On success the task has
+ * exec'd its program (jobcell-init reported STARTED). */
+int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, uint32_t slot,
+                  struct sandbox_task *out, struct jc_err *err);
+
+/* The child's whole life: never returns. */
+__attribute__((noreturn)) void sb_child_main(const struct sb_prep *p);
+
+const char *sb_step_name(int step);

@@ -1,0 +1,80 @@
+/* task.c — names and transitions of task states and end reasons.
+ * Runs in: front (records, API) and warden (logging).  Pure. */
+#include "task.h"
+
+#include <string.h>
+
+static const char *const state_names[] = {
+    [ST_QUEUED] = "queued",       [ST_RUNNING] = "running", [ST_SUCCEEDED] = "succeeded",
+    [ST_FAILED] = "failed",       [ST_CANCELLED] = "cancelled", [ST_LOST] = "lost",
+};
+
+static const char *const reason_names[] = {
+    [RS_NONE] = "",
+    [RS_EXITED] = "exited",
+    [RS_SIGNALED] = "signaled",
+    [RS_OOM] = "oom",
+    [RS_PIDS_LIMIT] = "pids_limit",
+    [RS_TIMEOUT] = "timeout",
+    [RS_OUTPUT_LIMIT] = "output_limit",
+    [RS_SECCOMP] = "seccomp",
+    [RS_CANCELLED] = "cancelled",
+    [RS_SPAWN_ERROR] = "spawn_error",
+    [RS_DAEMON_RESTART] = "daemon_restart",
+};
+
+const char *jc_state_name(enum jc_state s)
+{
+    return (unsigned)s < sizeof state_names / sizeof *state_names ? state_names[s] : "?";
+}
+
+const char *jc_reason_name(enum jc_reason r)
+{
+    return (unsigned)r < sizeof reason_names / sizeof *reason_names ? reason_names[r] : "?";
+}
+
+static int find_name(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (names[i] && names[i][0] && strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+int jc_state_parse(const char *s, enum jc_state *out)
+{
+    int i = find_name(state_names, (int)(sizeof state_names / sizeof *state_names), s);
+
+    if (i < 0)
+        return -1;
+    *out = (enum jc_state)i;
+    return 0;
+}
+
+int jc_reason_parse(const char *s, enum jc_reason *out)
+{
+    int i = find_name(reason_names, (int)(sizeof reason_names / sizeof *reason_names), s);
+
+    if (i < 0)
+        return -1;
+    *out = (enum jc_reason)i;
+    return 0;
+}
+
+enum jc_state jc_state_for_end(enum jc_reason r, int exit_code)
+{
+    switch (r) {
+    case RS_EXITED:
+        return exit_code == 0 ? ST_SUCCEEDED : ST_FAILED;
+    case RS_CANCELLED:
+        return ST_CANCELLED;
+    case RS_DAEMON_RESTART:
+        return ST_LOST;
+    case RS_NONE:
+        return ST_RUNNING;
+    default:
+        return ST_FAILED;
+    }
+}
+
+bool jc_state_terminal(enum jc_state s) { return s != ST_QUEUED && s != ST_RUNNING; }

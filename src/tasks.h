@@ -1,0 +1,50 @@
+/* tasks.h — the front's task table: every accepted task's record, its state
+ * machine (queued → running → succeeded|failed|cancelled, or lost across a
+ * restart), retention, and the records on disk (state_dir/tasks/<id>.json,
+ * written atomically at each transition, reloaded at start-up).
+ *
+ * Runs in: the front.  HTTP threads add and read records; the IPC thread
+ * applies the warden's reports.  One mutex guards the whole table; JSON for
+ * answers is built under it and returned as an owned string. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "ipc.h"
+#include "task.h"
+
+struct ttable;
+
+/* Called (under the table lock) when a queued task's spawn has been
+ * answered, with the waiter given to tasks_add(). */
+typedef void (*tasks_wake_fn)(void *waiter);
+
+struct ttable *tasks_open(const struct jc_config *cfg, int tasks_dirfd, int logs_dirfd,
+                          tasks_wake_fn wake, struct jc_err *err);
+void tasks_close(struct ttable *t);
+
+/* Record a new task as queued.  503 when max_running tasks are alive. */
+int tasks_add(struct ttable *t, const struct jc_spec *spec, const char *policy_sha,
+              void *waiter, struct jc_err *err);
+
+/* Apply a warden report (SPAWNED, SPAWN_FAILED, EXITED). */
+void tasks_apply(struct ttable *t, const union ipc_msg *m);
+
+/* The answer to a finished spawn: 202 body (+ Location) or 500 error.
+ * Returns the HTTP status; *json is malloc'd.  0 while still queued. */
+int tasks_spawn_answer(struct ttable *t, const char *id, char **json);
+
+int tasks_get_json(struct ttable *t, const char *id, char **json, struct jc_err *err);
+/* state may be NULL; cursor "" for the first page. */
+int tasks_list_json(struct ttable *t, const char *state, uint32_t limit, const char *cursor,
+                    char **json, struct jc_err *err);
+/* 0 when the task is running (the caller then asks the warden to kill it);
+ * 404 unknown, 409 already finished. */
+int tasks_can_cancel(struct ttable *t, const char *id, struct jc_err *err);
+unsigned tasks_alive(struct ttable *t);
+
+/* Every live record becomes terminal with this reason (shutdown / warden lost). */
+void tasks_end_all(struct ttable *t, enum jc_reason reason);

@@ -1,0 +1,588 @@
+/* warden.c — the privileged loop and the monitor thread (see warden.h).
+ *
+ * Ownership: a struct wtask is created by the main thread after a
+ * successful spawn, handed to the monitor by adding its fds to the epoll
+ * set, and freed by the monitor after the task's end is reported.  The list
+ * of live tasks and the per-task kill flags are shared and guarded by
+ * w->lock; everything else in a wtask belongs to the monitor.
+ * Runs in: the warden (root). */
+#include "warden.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../rootfs/init_proto.h"
+#include "ipc.h"
+#include "log.h"
+#include "sandbox.h"
+
+enum tag_kind { TAG_PIDFD, TAG_OUT, TAG_TIMER, TAG_WAKE };
+
+struct wtask;
+struct ep_tag {
+    enum tag_kind kind;
+    struct wtask *t;
+};
+
+struct wtask {
+    char id[JC_ID_LEN];
+    struct sandbox_task sb;
+    uint32_t slot;
+    uint64_t out_bytes, out_cap;
+    int timer_fd;
+    bool cancelled, timed_out, output_exceeded; /* under w->lock */
+    struct ep_tag tag_pid, tag_out, tag_timer;
+    struct wtask *next;
+};
+
+struct warden {
+    const struct jc_config *cfg;
+    struct cg_ctx *cg;
+    struct sandbox_env env;
+    int sock, epfd, wake_fd;
+    pid_t front_pid;
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    struct wtask *tasks;
+    unsigned ntasks;
+    uint8_t *slots;
+    bool stopping;
+    struct ep_tag tag_wake;
+};
+
+static int64_t now_ms(clockid_t clk)
+{
+    struct timespec ts;
+
+    clock_gettime(clk, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the task list (shared) ---------------------------------------------- */
+
+static int slot_take(struct warden *w, uint32_t *slot)
+{
+    for (uint32_t i = 0; i < w->cfg->max_running; i++)
+        if (!w->slots[i]) {
+            w->slots[i] = 1;
+            *slot = i;
+            return 0;
+        }
+    return -1;
+}
+
+static struct wtask *find_locked(struct warden *w, const char *id)
+{
+    for (struct wtask *t = w->tasks; t; t = t->next)
+        if (strcmp(t->id, id) == 0)
+            return t;
+    return NULL;
+}
+
+static void unlink_locked(struct warden *w, struct wtask *t)
+{
+    for (struct wtask **pp = &w->tasks; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    w->slots[t->slot] = 0;
+    if (--w->ntasks == 0)
+        pthread_cond_broadcast(&w->idle);
+}
+
+/* SIGKILL to init ends its whole pid namespace; cgroup.kill (v2) or the
+ * cgroup's process list (v1) catches anything racing with it. */
+static void kill_task(struct warden *w, struct wtask *t)
+{
+    if (syscall(SYS_pidfd_send_signal, t->sb.pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+        log_msg(LOG_LVL_WARN, t->id, errno, "pidfd_send_signal");
+    cg_task_kill(w->cg, &t->sb.cg);
+}
+
+/* ---- monitor thread ---------------------------------------------------- */
+
+/* Copy what the task printed into its log, up to output_kb; past it the
+ * task is killed and the ending is output_limit. */
+static void pump_output(struct warden *w, struct wtask *t, bool *eof)
+{
+    char buf[65536];
+    ssize_t n;
+
+    *eof = false;
+    while ((n = read(t->sb.out_rd, buf, sizeof buf)) > 0) {
+        uint64_t room = t->out_cap > t->out_bytes ? t->out_cap - t->out_bytes : 0;
+        size_t keep = (uint64_t)n < room ? (size_t)n : (size_t)room;
+        if (keep && write(t->sb.log_fd, buf, keep) != (ssize_t)keep)
+            log_msg(LOG_LVL_WARN, t->id, errno, "writing the task log");
+        t->out_bytes += keep;
+        if ((size_t)n > keep) {
+            pthread_mutex_lock(&w->lock);
+            bool first = !t->output_exceeded;
+            t->output_exceeded = true;
+            pthread_mutex_unlock(&w->lock);
+            if (first)
+                kill_task(w, t);
+        }
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        *eof = true;
+}
+
+static void on_timeout(struct warden *w, struct wtask *t)
+{
+    uint64_t ticks;
+
+    if (read(t->timer_fd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+        log_msg(LOG_LVL_WARN, t->id, errno, "timerfd read");
+    pthread_mutex_lock(&w->lock);
+    t->timed_out = true;
+    pthread_mutex_unlock(&w->lock);
+    kill_task(w, t);
+}
+
+/* The program's own wait status, from jobcell-init's ENDED record; when
+ * init was killed itself there is none and init's status stands. */
+static int program_status(struct wtask *t, int init_status)
+{
+    struct jc_init_msg m;
+
+    while (read(t->sb.status_rd, &m, sizeof m) == (ssize_t)sizeof m)
+        if (m.kind == JC_INIT_ENDED)
+            return m.value;
+    return init_status;
+}
+
+static enum jc_reason classify(const struct wtask *t, int status, const struct cg_events *ev)
+{
+    bool sig = WIFSIGNALED(status);
+
+    if (t->cancelled)
+        return RS_CANCELLED;
+    if (t->timed_out)
+        return RS_TIMEOUT;
+    if (t->output_exceeded)
+        return RS_OUTPUT_LIMIT;
+    if (ev->oom_kills > 0)
+        return RS_OOM;
+    if (sig && WTERMSIG(status) == SIGSYS)
+        return RS_SECCOMP;
+    if (ev->pids_max > 0 && (sig || WEXITSTATUS(status) != 0))
+        return RS_PIDS_LIMIT;
+    return sig ? RS_SIGNALED : RS_EXITED;
+}
+
+static void report_end(struct warden *w, struct wtask *t, int status)
+{
+    union ipc_msg m = {0};
+    struct cg_events ev;
+    struct jc_err err;
+
+    cg_task_usage(w->cg, &t->sb.cg, &m.exited.usage, &ev);
+    m.exited.usage.wall_ms = (uint64_t)(now_ms(CLOCK_MONOTONIC) - t->sb.started_mono_ms);
+    pthread_mutex_lock(&w->lock);
+    m.exited.reason = classify(t, status, &ev);
+    pthread_mutex_unlock(&w->lock);
+    m.exited.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    m.exited.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    m.exited.finished_ms = now_ms(CLOCK_REALTIME);
+    snprintf(m.h.id, sizeof m.h.id, "%s", t->id);
+    log_task(t->id, "ended: %s (exit %d, signal %d, peak %llu bytes, cpu %llu us)",
+             jc_reason_name(m.exited.reason), m.exited.exit_code, m.exited.signal,
+             (unsigned long long)m.exited.usage.memory_peak_bytes,
+             (unsigned long long)m.exited.usage.cpu_usec);
+    if (ipc_send(w->sock, &m, IPC_EXITED, &err) < 0)
+        log_task_warn(t->id, "%s", err.msg);
+}
+
+static void free_task(struct warden *w, struct wtask *t)
+{
+    struct jc_err err;
+
+    if (cg_task_destroy(w->cg, &t->sb.cg, &err) < 0)
+        log_task_warn(t->id, "%s", err.msg);
+    close(t->sb.pidfd);
+    close(t->sb.out_rd);
+    close(t->sb.status_rd);
+    close(t->sb.log_fd);
+    close(t->timer_fd);
+    pthread_mutex_lock(&w->lock);
+    unlink_locked(w, t);
+    pthread_mutex_unlock(&w->lock);
+    free(t);
+}
+
+/* init has exited, so its whole namespace is gone: drain, classify, report,
+ * clean up. */
+static void on_exit_of(struct warden *w, struct wtask *t)
+{
+    siginfo_t si = {0};
+    bool eof;
+    int status;
+
+    pump_output(w, t, &eof);
+    if (waitid(P_PIDFD, (id_t)t->sb.pidfd, &si, WEXITED) < 0)
+        log_msg(LOG_LVL_WARN, t->id, errno, "waitid");
+    status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status & 0x7f;
+    status = program_status(t, status);
+    report_end(w, t, status);
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, t->sb.pidfd, NULL);
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, t->sb.out_rd, NULL);
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, t->timer_fd, NULL);
+    free_task(w, t);
+}
+
+static void dispatch(struct warden *w, struct ep_tag *tag)
+{
+    bool eof;
+
+    switch (tag->kind) {
+    case TAG_PIDFD:
+        on_exit_of(w, tag->t);
+        break;
+    case TAG_OUT:
+        pump_output(w, tag->t, &eof);
+        if (eof)
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, tag->t->sb.out_rd, NULL);
+        break;
+    case TAG_TIMER:
+        on_timeout(w, tag->t);
+        break;
+    case TAG_WAKE:
+        break;
+    }
+}
+
+static void *monitor_main(void *arg)
+{
+    struct warden *w = arg;
+    struct epoll_event evs[64];
+
+    log_set_role("warden");
+    for (;;) {
+        int n = epoll_wait(w->epfd, evs, (int)JC_ARRAY_LEN(evs), -1);
+        if (n < 0 && errno != EINTR) {
+            log_warn("epoll_wait");
+            return NULL;
+        }
+        /* Exits last in a batch so output and timers are handled first. */
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < n; i++) {
+                struct ep_tag *tag = evs[i].data.ptr;
+                if ((tag->kind == TAG_PIDFD) == (pass == 1))
+                    dispatch(w, tag);
+            }
+        pthread_mutex_lock(&w->lock);
+        bool done = w->stopping && w->ntasks == 0;
+        pthread_mutex_unlock(&w->lock);
+        if (done)
+            return NULL;
+    }
+}
+
+/* ---- main thread: requests from the front ------------------------------ */
+
+static int arm_timer(struct wtask *t, uint32_t seconds, struct jc_err *err)
+{
+    struct itimerspec its = {.it_value = {.tv_sec = seconds}};
+
+    t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (t->timer_fd < 0)
+        return jc_fail(err, errno, "timerfd_create");
+    if (timerfd_settime(t->timer_fd, 0, &its, NULL) < 0)
+        return jc_fail(err, errno, "timerfd_settime");
+    return 0;
+}
+
+static int watch(struct warden *w, int fd, struct ep_tag *tag, enum tag_kind kind, struct wtask *t)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+
+    *tag = (struct ep_tag){kind, t};
+    return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Hand a started task to the monitor.  The output pipe and timer go in
+ * before the pidfd so no exit is handled before they are registered. */
+static void monitor_add(struct warden *w, struct wtask *t)
+{
+    if (watch(w, t->sb.out_rd, &t->tag_out, TAG_OUT, t) < 0 ||
+        watch(w, t->timer_fd, &t->tag_timer, TAG_TIMER, t) < 0 ||
+        watch(w, t->sb.pidfd, &t->tag_pid, TAG_PIDFD, t) < 0) {
+        /* Cannot watch it: end it; the pidfd, if added, reports the end. */
+        log_msg(LOG_LVL_ERROR, t->id, errno, "epoll_ctl");
+        kill_task(w, t);
+    }
+}
+
+static void send_failed(struct warden *w, const char *id, const char *msg)
+{
+    union ipc_msg m = {0};
+    struct jc_err err;
+
+    snprintf(m.h.id, sizeof m.h.id, "%s", id);
+    snprintf(m.failed.msg, sizeof m.failed.msg, "%s", msg);
+    m.failed.at_ms = now_ms(CLOCK_REALTIME);
+    log_task_warn(id, "spawn failed: %s", msg);
+    if (ipc_send(w->sock, &m, IPC_SPAWN_FAILED, &err) < 0)
+        log_task_warn(id, "%s", err.msg);
+}
+
+static struct wtask *new_task(struct warden *w, const struct jc_spec *spec, struct jc_err *err)
+{
+    struct wtask *t = calloc(1, sizeof *t);
+
+    if (!t) {
+        jc_fail(err, ENOMEM, "task");
+        return NULL;
+    }
+    snprintf(t->id, sizeof t->id, "%s", spec->id);
+    t->out_cap = (uint64_t)spec->limits.output_kb * 1024;
+    t->timer_fd = -1;
+    pthread_mutex_lock(&w->lock);
+    int full = w->stopping || slot_take(w, &t->slot) < 0;
+    pthread_mutex_unlock(&w->lock);
+    if (full) {
+        free(t);
+        jc_fail(err, EAGAIN, "no free task slot");
+        return NULL;
+    }
+    return t;
+}
+
+static void release_slot(struct warden *w, struct wtask *t)
+{
+    pthread_mutex_lock(&w->lock);
+    w->slots[t->slot] = 0;
+    pthread_mutex_unlock(&w->lock);
+    free(t);
+}
+
+static void handle_spawn(struct warden *w, const struct jc_spec *spec)
+{
+    union ipc_msg m = {0};
+    struct jc_err err = {0};
+    struct wtask *t = new_task(w, spec, &err);
+
+    if (!t || arm_timer(t, spec->limits.timeout_s, &err) < 0 ||
+        sandbox_spawn(&w->env, spec, t->slot, &t->sb, &err) < 0) {
+        if (t && t->timer_fd >= 0)
+            close(t->timer_fd);
+        if (t)
+            release_slot(w, t);
+        send_failed(w, spec->id, err.msg);
+        return;
+    }
+    snprintf(m.h.id, sizeof m.h.id, "%s", spec->id);
+    m.spawned.pid = t->sb.pid;
+    m.spawned.started_ms = t->sb.started_ms;
+    /* SPAWNED goes out before the monitor can see the task's end. */
+    if (ipc_send(w->sock, &m, IPC_SPAWNED, &err) < 0)
+        log_task_warn(t->id, "%s", err.msg);
+    pthread_mutex_lock(&w->lock);
+    t->next = w->tasks;
+    w->tasks = t;
+    w->ntasks++;
+    pthread_mutex_unlock(&w->lock);
+    log_task(t->id, "spawned pid %d (%s) as uid %u", (int)t->sb.pid,
+             spec->is_command ? "command" : "worker", w->cfg->uid_base + t->slot);
+    monitor_add(w, t);
+}
+
+static void handle_kill(struct warden *w, const char *id)
+{
+    pthread_mutex_lock(&w->lock);
+    struct wtask *t = find_locked(w, id);
+    if (t && !t->cancelled) {
+        t->cancelled = true;
+        kill_task(w, t);
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (t)
+        log_task(id, "cancel requested");
+}
+
+/* Kill every task and wait (bounded) until the monitor has reported and
+ * cleaned up each one. */
+static void stop_all(struct warden *w)
+{
+    struct timespec deadline;
+    uint64_t one = 1;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 15;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    for (struct wtask *t = w->tasks; t; t = t->next) {
+        t->cancelled = true;
+        kill_task(w, t);
+    }
+    while (w->ntasks > 0)
+        if (pthread_cond_timedwait(&w->idle, &w->lock, &deadline) == ETIMEDOUT)
+            break;
+    if (w->ntasks)
+        log_errx("%u task(s) did not end within 15 s", w->ntasks);
+    pthread_mutex_unlock(&w->lock);
+    if (write(w->wake_fd, &one, sizeof one) < 0)
+        log_warn("eventfd write");
+}
+
+/* 1: go on, 0: shut down. */
+static int handle_message(struct warden *w)
+{
+    static union ipc_msg m; /* main thread only; too big for the stack */
+    struct jc_err err;
+    int rc = ipc_recv(w->sock, &m, &err);
+
+    if (rc < 0) {
+        /* A malformed message means a confused or compromised front. */
+        log_errx("fatal: %s", err.msg);
+        return 0;
+    }
+    if (rc == 0) {
+        log_info("front closed the channel");
+        return 0;
+    }
+    switch (m.h.type) {
+    case IPC_SPAWN:
+        handle_spawn(w, &m.spawn.spec);
+        return 1;
+    case IPC_KILL:
+        handle_kill(w, m.h.id);
+        return 1;
+    case IPC_SHUTDOWN:
+        log_info("front asked to shut down");
+        return 0;
+    default:
+        log_errx("fatal: unexpected message type %u from the front", m.h.type);
+        return 0;
+    }
+}
+
+/* 1: go on, 0: shut down. */
+static int handle_signal(struct warden *w, int sigfd)
+{
+    struct signalfd_siginfo si;
+    int status;
+
+    if (read(sigfd, &si, sizeof si) != (ssize_t)sizeof si)
+        return 1;
+    if (si.ssi_signo == SIGCHLD) {
+        /* Task children are reaped through their pidfds; only the front here. */
+        if (waitpid(w->front_pid, &status, WNOHANG) == w->front_pid) {
+            log_errx("front exited (status 0x%x); shutting down", status);
+            w->front_pid = -1;
+            return 0;
+        }
+        return 1;
+    }
+    log_info("signal %u: shutting down", si.ssi_signo);
+    return 0;
+}
+
+static void serve(struct warden *w, int sigfd)
+{
+    struct pollfd pfd[2] = {{.fd = w->sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+
+    for (;;) {
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_warn("poll");
+            return;
+        }
+        if (pfd[1].revents && !handle_signal(w, sigfd))
+            return;
+        if (pfd[0].revents && !handle_message(w))
+            return;
+    }
+}
+
+/* Let the front finish and exit on its own; insist after 5 s. */
+static void stop_front(struct warden *w)
+{
+    int status;
+
+    shutdown(w->sock, SHUT_RDWR);
+    if (w->front_pid <= 0)
+        return;
+    kill(w->front_pid, SIGTERM);
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(w->front_pid, &status, WNOHANG) == w->front_pid)
+            return;
+        usleep(10000);
+    }
+    kill(w->front_pid, SIGKILL);
+    waitpid(w->front_pid, &status, 0);
+}
+
+static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *err)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->tag_wake};
+
+    sigemptyset(mask);
+    sigaddset(mask, SIGTERM);
+    sigaddset(mask, SIGINT);
+    sigaddset(mask, SIGHUP);
+    sigaddset(mask, SIGCHLD);
+    if (pthread_sigmask(SIG_BLOCK, mask, NULL) != 0)
+        return jc_fail(err, 0, "sigprocmask");
+    *sigfd = signalfd(-1, mask, SFD_CLOEXEC);
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    w->slots = calloc(w->cfg->max_running, 1);
+    if (*sigfd < 0 || w->epfd < 0 || w->wake_fd < 0 || !w->slots)
+        return jc_fail(err, errno, "warden set-up");
+    w->tag_wake = (struct ep_tag){TAG_WAKE, NULL};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) < 0)
+        return jc_fail(err, errno, "epoll_ctl");
+    return 0;
+}
+
+int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_policy_set *policies,
+               int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd)
+{
+    struct warden w = {.cfg = cfg, .cg = cg, .sock = sock, .front_pid = front_pid};
+    struct jc_err err = {0};
+    pthread_t mon;
+    sigset_t mask;
+    int sigfd = -1;
+
+    log_set_role("warden");
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.idle, NULL);
+    if (setup(&w, &sigfd, &mask, &err) < 0 ||
+        sandbox_env_init(&w.env, cfg, cg, policies, &err) < 0) {
+        log_errx("%s", err.msg);
+        stop_front(&w);
+        return 1;
+    }
+    w.env.svc_uid = svc_uid;
+    w.env.svc_gid = svc_gid;
+    w.env.logdir_fd = logdir_fd;
+    if (pthread_create(&mon, NULL, monitor_main, &w) != 0) {
+        log_errx("cannot start the monitor thread");
+        stop_front(&w);
+        return 1;
+    }
+    serve(&w, sigfd);
+    stop_all(&w);
+    pthread_join(mon, NULL);
+    stop_front(&w);
+    cg_fini(cg);
+    log_info("stopped; no task or cgroup left");
+    return 0;
+}

@@ -1,0 +1,20 @@
+/* warden.h — the privileged process: spawns, monitors and kills tasks on the
+ * front's validated requests, and nothing else.  It has no network socket.
+ *
+ * Threads: the main thread reads front messages and signals and spawns (one
+ * spawn at a time); the monitor thread waits on every task's pidfd, timeout
+ * timerfd and output pipe in one epoll loop, classifies each ending from the
+ * kernel's counters, removes the cgroup and reports EXITED to the front.
+ * Runs in: the warden (root), after the privsep fork. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "policy.h"
+
+/* Serve until shutdown (a signal, the front's SHUTDOWN or its death).
+ * Kills every task and removes every cgroup before returning the exit code. */
+int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_policy_set *policies,
+               int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd);

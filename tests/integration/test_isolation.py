@@ -1,0 +1,276 @@
+"""test_isolation.py — what a task sees from the inside, and its cgroup and
+host identity from the outside."""
+
+import os
+import re
+import time
+
+import harness
+from harness import DaemonTestCase, scaled
+
+NAMESPACES = ("user", "pid", "mnt", "uts", "ipc", "net", "cgroup")
+
+
+class Inside(DaemonTestCase):
+    """Run /bin/sh -c '...' in a task and read what it printed."""
+
+    def run_sh(self, script, **kw):
+        rec, logs = self.d.sh(script, **kw)
+        self.assertRecordEnd(rec, "succeeded", "exited", exit_code=0)
+        return rec, logs
+
+    def test_pid_namespace(self):
+        rec, logs = self.run_sh(
+            "echo self=$$; tr '\\0' ' ' </proc/1/cmdline; echo; "
+            "ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' '")
+        lines = logs.splitlines()
+        self.assertEqual(lines[0], "self=2", logs)
+        self.assertIn("jobcell-init", lines[1], "pid 1 is not jobcell-init: %r" % logs)
+        pids = [int(p) for p in lines[2].split()]
+        self.assertIn(1, pids)
+        self.assertIn(2, pids)
+        self.assertLessEqual(len(pids), 5, "too many processes visible: %r" % pids)
+        self.assertLessEqual(max(pids), 10, "host pids visible: %r" % pids)
+
+    def test_user_namespace_maps_root_to_unprivileged_id(self):
+        rec, logs = self.run_sh("cat /proc/self/uid_map; cat /proc/self/gid_map; id -u; id -g")
+        lines = [l.split() for l in logs.splitlines()]
+        self.assertEqual(len(lines), 4, logs)
+        for m in lines[:2]:
+            self.assertEqual(len(m), 3, logs)
+            self.assertEqual(m[0], "0", logs)
+            self.assertGreaterEqual(int(m[1]), 100000, "host id %s is privileged" % m[1])
+            self.assertEqual(m[2], "1", "exactly one id must be mapped: %r" % logs)
+        self.assertEqual(lines[2], ["0"])
+        self.assertEqual(lines[3], ["0"])
+
+    def test_distinct_host_ids_for_concurrent_tasks(self):
+        ids = [self.d.submit_ok(name="uid-%d" % i, command=[
+            "/bin/sh", "-c", "cat /proc/self/uid_map; sleep 2"])["id"] for i in range(2)]
+        maps = []
+        for i in ids:
+            rec = self.d.wait_terminal(i)
+            self.assertEqual(rec["state"], "succeeded", rec)
+            maps.append(self.d.logs(i).split()[1])
+        self.assertNotEqual(maps[0], maps[1], "two running tasks share host uid %s" % maps[0])
+
+    def test_host_view_of_task_uid(self):
+        b = self.d.submit_ok(name="hostuid", command=["/bin/sleep", "30"])
+        self.d.wait_running(b["id"])
+        uid = harness.host_uid(b["pid"])
+        self.assertGreaterEqual(uid, 100000, "task pid %d runs as host uid %d" % (b["pid"], uid))
+        self.d.delete("/api/tasks/%s" % b["id"])
+        self.d.wait_terminal(b["id"])
+
+    def test_every_namespace_is_new(self):
+        script = "; ".join("readlink /proc/self/ns/%s" % n for n in NAMESPACES)
+        rec, logs = self.run_sh(script)
+        inside = logs.split()
+        self.assertEqual(len(inside), len(NAMESPACES), logs)
+        for n, link in zip(NAMESPACES, inside):
+            self.assertNotEqual(link, os.readlink("/proc/self/ns/%s" % n),
+                                "task shares the host's %s namespace" % n)
+            daemon = os.readlink("/proc/%d/ns/%s" % (self.d.proc.pid, n))
+            self.assertNotEqual(link, daemon, "task shares the daemon's %s namespace" % n)
+
+    def test_hostname_is_task_id(self):
+        rec, logs = self.run_sh("hostname")
+        self.assertEqual(logs.strip(), rec["id"])
+
+    def test_network_only_loopback(self):
+        rec, logs = self.run_sh("cat /proc/net/dev")
+        ifaces = {l.split(":")[0].strip() for l in logs.splitlines()[2:] if ":" in l}
+        self.assertEqual(ifaces, {"lo"}, logs)
+
+    def test_rootfs_read_only_tmp_writable(self):
+        rec, logs = self.run_sh(
+            "touch /x 2>/dev/null; echo root=$?; touch /bin/x 2>/dev/null; echo bin=$?; "
+            "echo hi >/tmp/a && cat /tmp/a; echo tmp=$?")
+        self.assertRegex(logs, r"root=[1-9]", logs)
+        self.assertRegex(logs, r"bin=[1-9]", logs)
+        self.assertIn("hi\ntmp=0", logs)
+
+    def test_tmpfs_limit_default_64(self):
+        rec, logs = self.run_sh(
+            "dd if=/dev/zero of=/tmp/f bs=1M count=200 2>&1; echo rc=$?; "
+            "echo size=$(wc -c </tmp/f)", limits={"memory_mb": 512})
+        self.assertRegex(logs, r"rc=[1-9]", logs)
+        self.assertIn("No space left", logs)
+        size = int(re.search(r"size=\s*(\d+)", logs).group(1))
+        self.assertLessEqual(size, 64 * 1024 * 1024, logs)
+        self.assertGreater(size, 32 * 1024 * 1024, "tmpfs much smaller than 64 MiB: %d" % size)
+
+    def test_tmpfs_limit_from_request(self):
+        rec, logs = self.run_sh(
+            "dd if=/dev/zero of=/tmp/f bs=1M count=20 2>&1; echo rc=$?; "
+            "echo size=$(wc -c </tmp/f)", limits={"tmpfs_mb": 8})
+        self.assertRegex(logs, r"rc=[1-9]", logs)
+        self.assertIn("No space left", logs)
+        size = int(re.search(r"size=\s*(\d+)", logs).group(1))
+        self.assertLessEqual(size, 8 * 1024 * 1024, logs)
+
+    def test_no_capabilities(self):
+        rec, logs = self.run_sh("grep Cap /proc/self/status")
+        caps = dict(l.split(":\t") for l in logs.splitlines())
+        self.assertEqual(set(caps), {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}, logs)
+        for k, v in caps.items():
+            self.assertEqual(int(v, 16), 0, "%s is %s" % (k, v))
+
+    def test_seccomp_and_no_new_privs(self):
+        rec, logs = self.run_sh("grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status")
+        self.assertIn("Seccomp:\t2", logs)
+        self.assertIn("NoNewPrivs:\t1", logs)
+
+    def test_minimal_dev(self):
+        rec, logs = self.run_sh("ls -A /dev; echo x >/dev/null && echo null-ok; "
+                                "head -c 4 /dev/urandom | wc -c")
+        lines = logs.split()
+        entries = set(lines[:-2])
+        self.assertTrue({"null", "zero", "full", "random", "urandom"} <= entries, logs)
+        extra = entries - {"null", "zero", "full", "random", "urandom",
+                           "fd", "stdin", "stdout", "stderr"}
+        self.assertEqual(extra, set(), "unexpected entries in /dev")
+        self.assertEqual(lines[-2:], ["null-ok", "4"])
+
+    def test_no_device_access_by_mknod(self):
+        rec, logs = self.run_sh("mknod /tmp/sda b 8 0 2>&1; echo rc=$?")
+        if "not found" in logs:
+            self.skipTest("no mknod in the rootfs: %r" % logs)
+        self.assertRegex(logs, r"rc=[1-9]", logs)
+
+    def test_mounts(self):
+        rec, logs = self.run_sh("cat /proc/self/mounts")
+        mounts = [l.split() for l in logs.splitlines()]
+        points = [m[1] for m in mounts]
+        ok = {"/", "/proc", "/tmp", "/dev"}
+        for m in mounts:
+            p = m[1]
+            if p == "/sys" or p.startswith("/sys/"):   # allowed, but read-only
+                self.assertIn("ro", m[3].split(","), "writable %s:\n%s" % (p, logs))
+                continue
+            self.assertTrue(p in ok or p.startswith("/dev/") or p.startswith("/proc/"),
+                            "unexpected mount point %s:\n%s" % (p, logs))
+        self.assertIn("/proc", points)
+        self.assertIn("/tmp", points)
+        root = [l.split() for l in logs.splitlines() if l.split()[1] == "/"]
+        self.assertTrue(root and "ro" in root[-1][3].split(","), "/ not read-only: %s" % logs)
+        self.assertNotIn(self.d.state_dir, logs)
+
+    def test_cgroup_namespace_root(self):
+        rec, logs = self.run_sh("cat /proc/self/cgroup")
+        for line in logs.splitlines():
+            self.assertEqual(line.split(":", 2)[2], "/", "cgroup path leaks: %r" % logs)
+
+    def test_environment_is_only_what_was_given(self):
+        rec, logs = self.run_sh("tr '\\0' '\\n' </proc/2/environ",
+                                env={"GREETING": "hello world", "EMPTY": ""})
+        env = dict(l.split("=", 1) for l in logs.splitlines() if l)
+        self.assertEqual(env.get("GREETING"), "hello world", env)
+        self.assertEqual(env.get("EMPTY"), "", env)
+        self.assertEqual(set(env) - {"GREETING", "EMPTY", "PATH", "HOME"}, set(), env)
+        self.assertNotIn("JOBCELLD", logs)
+        self.assertNotIn("JOBCELL_TEST_CANARY", logs)
+        self.assertNotIn("daemon-environment-must-not-leak", logs)
+
+    def test_env_from_shell(self):
+        rec, logs = self.run_sh("env", env={"X1": "one"})
+        self.assertIn("X1=one", logs.splitlines())
+        self.assertNotIn("JOBCELL", logs)
+
+
+class Outside(DaemonTestCase):
+    """A sleeping task seen from the host: its cgroup and its limits."""
+
+    LIMITS = {"memory_mb": 64, "pids": 16, "cpus": 0.5}
+
+    def start_sleeper(self, **limits):
+        b = self.d.submit_ok(name="sleeper", command=["/bin/sleep", "30"],
+                             limits=limits or self.LIMITS)
+        self.d.wait_running(b["id"])
+        return b
+
+    def stop_sleeper(self, b):
+        r = self.d.delete("/api/tasks/%s" % b["id"])
+        self.assertEqual(r.status, 202, r)
+        return self.d.wait_terminal(b["id"], timeout=15)
+
+    def test_cgroup_limits(self):
+        b = self.start_sleeper()
+        try:
+            cg = self.d.task_cgroups(b["id"])
+            if harness.cgroup_mode() == "v2":
+                self.assertIn("unified", cg, "no cgroup for task %s under %s"
+                              % (b["id"], harness.cgroup_bases(self.d.cgroup_name)))
+                d = cg["unified"]
+                self.assertEqual(harness.read_text(d + "/memory.max"), str(64 << 20))
+                self.assertEqual(harness.read_text(d + "/pids.max"), "16")
+                quota, period = harness.read_text(d + "/cpu.max").split()
+                self.assertAlmostEqual(int(quota) / int(period), 0.5, places=3)
+                if os.path.exists(d + "/memory.swap.max"):
+                    self.assertEqual(harness.read_text(d + "/memory.swap.max"), "0")
+                procs = harness.read_pids(d + "/cgroup.procs")
+            else:
+                for c in ("memory", "pids", "cpu"):
+                    self.assertIn(c, cg, "no %s cgroup for task %s under %s"
+                                  % (c, b["id"], harness.cgroup_bases(self.d.cgroup_name)))
+                m = cg["memory"]
+                self.assertEqual(int(harness.read_text(m + "/memory.limit_in_bytes")), 64 << 20)
+                if os.path.exists(m + "/memory.memsw.limit_in_bytes"):
+                    self.assertEqual(int(harness.read_text(m + "/memory.memsw.limit_in_bytes")),
+                                     64 << 20, "swap is not limited to 0")
+                self.assertEqual(harness.read_text(cg["pids"] + "/pids.max"), "16")
+                quota = int(harness.read_text(cg["cpu"] + "/cpu.cfs_quota_us"))
+                period = int(harness.read_text(cg["cpu"] + "/cpu.cfs_period_us"))
+                self.assertAlmostEqual(quota / period, 0.5, places=3)
+                procs = harness.read_pids(m + "/cgroup.procs")
+                for c in ("pids", "cpu"):
+                    self.assertIn(b["pid"], harness.read_pids(cg[c] + "/cgroup.procs"), c)
+            self.assertIn(b["pid"], procs, "task pid not in its memory cgroup")
+        finally:
+            self.stop_sleeper(b)
+        deadline = time.monotonic() + scaled(5)
+        while self.d.task_cgroups(b["id"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.d.task_cgroups(b["id"]), {}, "task cgroup not removed after end")
+
+    def test_cgroup_default_limits(self):
+        b = self.d.submit_ok(name="deflim", command=["/bin/sleep", "30"])
+        try:
+            rec = self.d.wait_running(b["id"])
+            lim = rec["limits"]
+            cg = self.d.task_cgroups(b["id"])
+            if harness.cgroup_mode() == "v2":
+                self.assertEqual(harness.read_text(cg["unified"] + "/memory.max"),
+                                 str(lim["memory_mb"] << 20))
+                self.assertEqual(harness.read_text(cg["unified"] + "/pids.max"), str(lim["pids"]))
+            else:
+                self.assertEqual(int(harness.read_text(cg["memory"] + "/memory.limit_in_bytes")),
+                                 lim["memory_mb"] << 20)
+                self.assertEqual(harness.read_text(cg["pids"] + "/pids.max"), str(lim["pids"]))
+        finally:
+            self.stop_sleeper(b)
+
+    def test_all_task_processes_in_cgroup(self):
+        b = self.d.submit_ok(name="tree", command=["/bin/sh", "-c", "sleep 30 & sleep 30 & wait"],
+                             limits=self.LIMITS)
+        try:
+            self.d.wait_running(b["id"])
+            time.sleep(0.3)
+            cg = self.d.task_cgroups(b["id"])
+            key = "unified" if harness.cgroup_mode() == "v2" else "memory"
+            procs = set(harness.read_pids(cg[key] + "/cgroup.procs"))
+            tree = set(harness.descendants(b["pid"]))
+            self.assertGreaterEqual(len(tree), 3, "expected sh + 2 sleeps below pid %d" % b["pid"])
+            self.assertLessEqual(tree, procs, "task processes outside the task cgroup")
+        finally:
+            rec = self.stop_sleeper(b)
+        self.assertEqual(rec["state"], "cancelled")
+        deadline = time.monotonic() + scaled(5)
+        while any(harness.proc_alive(p) for p in tree) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for p in tree:
+            self.assertFalse(harness.proc_alive(p), "process %d survived cancel" % p)
+
+
+if __name__ == "__main__":
+    harness.main()
