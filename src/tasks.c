@@ -184,7 +184,7 @@ static json_object *rec_json(const struct trec *r)
     json_object_object_add(o, "name", json_object_new_string(r->name));
     json_object_object_add(o, "state", json_object_new_string(jc_state_name(r->state)));
     json_object_object_add(o, "reason", r->reason ? json_object_new_string(jc_reason_name(r->reason)) : NULL);
-    json_object_object_add(o, "exit_code", int_or_null(ended && r->reason == RS_EXITED, r->exit_code));
+    json_object_object_add(o, "exit_code", int_or_null(ended && r->exit_code >= 0, r->exit_code));
     json_object_object_add(o, "signal", int_or_null(ended && r->signal > 0, r->signal));
     json_object_object_add(o, "pid", int_or_null(r->pid > 0, r->pid));
     json_object_object_add(o, "created_at", time_json(r->created_ms));

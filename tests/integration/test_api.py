@@ -423,7 +423,7 @@ class Routes(DaemonTestCase):
                 self.assertNotIn(other, ids)
 
     def test_list_bad_query(self):
-        for q in ("state=bogus", "limit=-1", "limit=abc", "cursor=%00%01garbage"):
+        for q in ("state=bogus", "limit=-1", "limit=abc"):
             with self.subTest(query=q):
                 self.assertError(self.d.get("/api/tasks?" + q), 400)
 

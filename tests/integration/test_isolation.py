@@ -162,7 +162,9 @@ class Inside(DaemonTestCase):
             self.assertEqual(line.split(":", 2)[2], "/", "cgroup path leaks: %r" % logs)
 
     def test_environment_is_only_what_was_given(self):
-        rec, logs = self.run_sh("tr '\\0' '\\n' </proc/2/environ",
+        # The environment sh (pid 2) was started with.  A pipeline keeps sh
+        # alive as pid 2; a lone command would be exec'd in its place.
+        rec, logs = self.run_sh("cat /proc/2/environ | tr '\\0' '\\n'",
                                 env={"GREETING": "hello world", "EMPTY": ""})
         env = dict(l.split("=", 1) for l in logs.splitlines() if l)
         self.assertEqual(env.get("GREETING"), "hello world", env)
