@@ -18,6 +18,7 @@
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -62,6 +63,13 @@ static void set_ids(const struct sb_prep *p)
     STEP(p, SB_STEP_IDS, syscall(SYS_setgroups, 0, NULL));
     STEP(p, SB_STEP_IDS, syscall(SYS_setresgid, 0, 0, 0));
     STEP(p, SB_STEP_IDS, syscall(SYS_setresuid, 0, 0, 0));
+    /* Changing credentials cleared the parent-death signal: set it again,
+     * then make sure the warden did not die in between (its end of the
+     * error pipe would be closed: POLLERR on ours). */
+    STEP(p, SB_STEP_PDEATHSIG, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+    struct pollfd pfd = {.fd = p->err_wr, .events = POLLOUT};
+    if (poll(&pfd, 1, 0) < 0 || (pfd.revents & POLLERR))
+        _exit(127);
     /* Now that we sit in our own cgroup, make it the root of our view. */
     STEP(p, SB_STEP_CGROUPNS, unshare(CLONE_NEWCGROUP));
 }

@@ -7,6 +7,20 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Feed buf; at its end, one whitespace byte tells the tokener the input is
+ * over, which completes a bare top-level number or literal ("42", "true"). */
+static json_object *tokenize(json_tokener *tok, const char *buf, size_t len, size_t *end)
+{
+    json_object *o = json_tokener_parse_ex(tok, buf, (int)len);
+
+    *end = json_tokener_get_parse_end(tok);
+    if (json_tokener_get_error(tok) == json_tokener_continue) {
+        o = json_tokener_parse_ex(tok, " ", 1);
+        *end = len; /* everything was consumed by the first call */
+    }
+    return o;
+}
+
 int ju_parse(const char *buf, size_t len, int max_depth, json_object **out, struct jc_err *err)
 {
     json_tokener *tok = json_tokener_new_ex(max_depth);
@@ -17,19 +31,18 @@ int ju_parse(const char *buf, size_t len, int max_depth, json_object **out, stru
     if (!tok)
         return jc_fail(err, 0, "out of memory creating a JSON parser");
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    o = json_tokener_parse_ex(tok, buf, (int)len);
+    o = tokenize(tok, buf, len, &off);
     te = json_tokener_get_error(tok);
-    off = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
     if (te == json_tokener_continue)
         return jc_client(err, 400, "Invalid JSON at byte %zu: unexpected end of input", len);
     if (te != json_tokener_success) {
         json_object_put(o);
-        return jc_client(err, 400, "Invalid JSON at byte %zu: %s", off,
+        return jc_client(err, 400, "Invalid JSON at byte %zu: %s", off < len ? off : len,
                          json_tokener_error_desc(te));
     }
     for (; off < len; off++) /* only whitespace may follow the value */
-        if (!strchr(" \t\r\n", buf[off])) {
+        if (!strchr(" \t\r\n", buf[off]) || buf[off] == 0) {
             json_object_put(o);
             return jc_client(err, 400, "Invalid JSON at byte %zu: trailing characters", off);
         }

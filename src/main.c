@@ -161,13 +161,14 @@ static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
     if (check_limits(&s->cfg, err) < 0 || check_rootfs(&s->cfg, err) < 0)
         return -1;
     if (policy_load_dir(s->cfg.policy_dir, &s->policies, err) < 0)
-        return jc_err_prefix(err, "seccomp policy dir %s: ", s->cfg.policy_dir);
-    if (lookup_user(s, err) < 0 || open_state_dir(s, err) < 0)
+        return jc_err_prefix(err, "seccomp policy: ");
+    if (lookup_user(s, err) < 0 || open_state_dir(s, err) < 0 || open_listener(s, err) < 0)
         return -1;
+    /* Last: from here on a failure would have to undo cgroups. */
     if (cg_init(&s->cg, s->cfg.cgroup_name, err) < 0)
         return -1;
     note_missing_limits(s);
-    return open_listener(s, err);
+    return 0;
 }
 
 static void log_isolation(const struct startup *s)

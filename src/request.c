@@ -177,6 +177,8 @@ static int collect_fields(json_object *root, struct fields *f, struct jc_err *er
                                                             : NULL;
         if (!slot)
             return jc_client(err, 400, "Unknown field '%.64s'", key);
+        if (!val) /* json-c represents null as NULL: leave nothing ambiguous */
+            return jc_client(err, 400, "Field '%.64s' must not be null", key);
         *slot = val;
     }
     return 0;

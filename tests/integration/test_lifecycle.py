@@ -274,9 +274,10 @@ class Restart(unittest.TestCase):
             while time.monotonic() < deadline and any(harness.proc_alive(p, t)
                                                       for p, t in tasks.items()):
                 time.sleep(0.05)
-            leaked = [p for p, t in tasks.items() if harness.proc_alive(p, t)]
-            self.assertEqual(leaked, [], "tasks outlived a SIGKILLed daemon: %s\n%s"
-                             % (leaked, a.log_cache[-3000:]))
+            # Checked at the end, so that the restart is tested even then
+            # (the successor must kill and remove leftovers anyway).
+            leaked = ["%d (%s)" % (p, harness.proc_comm(p))
+                      for p, t in tasks.items() if harness.proc_alive(p, t)]
 
             b = Daemon(state_dir=a.state_dir, cgroup_name=a.cgroup_name, owns_state=True).start()
             for tid in (run["id"], worker["id"]):
@@ -293,6 +294,10 @@ class Restart(unittest.TestCase):
             rec, logs = b.sh("echo alive")
             self.assertEqual((rec["state"], logs), ("succeeded", "alive\n"))
             self.assertEqual(b.delete("/api/tasks/%s" % run["id"]).status, 409)
+            self.assertFalse(any(harness.proc_alive(p, t) for p, t in tasks.items()),
+                             "the restarted daemon left the old tasks running")
+            self.assertEqual(leaked, [], "tasks outlived a SIGKILLed daemon for %.0f s "
+                             "(no parent-death signal?)" % scaled(5))
         finally:
             if b is not None:
                 b.stop()
