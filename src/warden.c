@@ -552,10 +552,23 @@ static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *er
     return 0;
 }
 
+static void teardown(struct warden *w, int sigfd)
+{
+    int fds[] = {sigfd, w->epfd, w->wake_fd, w->env.null_fd};
+
+    for (unsigned i = 0; i < JC_ARRAY_LEN(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(w->slots);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->idle);
+}
+
 int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_policy_set *policies,
                int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd)
 {
-    struct warden w = {.cfg = cfg, .cg = cg, .sock = sock, .front_pid = front_pid};
+    struct warden w = {.cfg = cfg, .cg = cg, .sock = sock, .front_pid = front_pid,
+                       .epfd = -1, .wake_fd = -1, .env = {.null_fd = -1}};
     struct jc_err err = {0};
     pthread_t mon;
     sigset_t mask;
@@ -568,6 +581,7 @@ int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_p
         sandbox_env_init(&w.env, cfg, cg, policies, &err) < 0) {
         log_errx("%s", err.msg);
         stop_front(&w);
+        teardown(&w, sigfd);
         return 1;
     }
     w.env.svc_uid = svc_uid;
@@ -576,6 +590,7 @@ int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_p
     if (pthread_create(&mon, NULL, monitor_main, &w) != 0) {
         log_errx("cannot start the monitor thread");
         stop_front(&w);
+        teardown(&w, sigfd);
         return 1;
     }
     serve(&w, sigfd);
@@ -583,6 +598,7 @@ int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_p
     pthread_join(mon, NULL);
     stop_front(&w);
     cg_fini(cg);
+    teardown(&w, sigfd);
     log_info("stopped; no task or cgroup left");
     return 0;
 }

@@ -328,6 +328,8 @@ static char *big_profile(size_t rules, size_t names, size_t args)
     size_t cap = 64 + rules * (64 + names * 9 + args * 64);
     char *s = malloc(cap), *p = s;
 
+    if (!s)
+        abort();
     p += sprintf(p, "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[");
     for (size_t r = 0; r < rules; r++) {
         p += sprintf(p, "%s{\"action\":\"SCMP_ACT_ALLOW\",\"names\":[", r ? "," : "");
