@@ -50,8 +50,9 @@ static int check_rootfs(const struct jc_config *c, struct jc_err *err)
                        c->rootfs, JC_INIT_PATH);
     for (const char *d = "/proc\0/dev\0/tmp\0"; *d; d += strlen(d) + 1) {
         snprintf(path, sizeof path, "%s%s", c->rootfs, d);
-        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-            return jc_fail(err, errno ? errno : ENOTDIR, "rootfs %s is not usable: no %s directory", c->rootfs, d);
+        /* lstat: the sandbox mounts over these; a symlink would redirect it. */
+        if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+            return jc_fail(err, 0, "rootfs %s is not usable: %s must be a directory (not a symlink)", c->rootfs, d);
     }
     return 0;
 }

@@ -5,9 +5,11 @@ import hashlib
 import json
 import os
 import re
+import sys
 import threading
 
-import harness
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import harness  # noqa: E402
 from harness import RFC3339_UTC, SRC, DaemonTestCase
 
 WORKER = "/usr/bin/jobcell-worker"

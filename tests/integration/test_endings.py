@@ -2,10 +2,12 @@
 exit codes, signals, OOM, pids limit, timeout, output cap, cancel, spawn
 errors, and 50 concurrent submissions."""
 
+import sys
 import threading
 import time
 
-import harness
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import harness  # noqa: E402
 from harness import DaemonTestCase, scaled
 
 

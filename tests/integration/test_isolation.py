@@ -3,9 +3,11 @@ host identity from the outside."""
 
 import os
 import re
+import sys
 import time
 
-import harness
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import harness  # noqa: E402
 from harness import DaemonTestCase, scaled
 
 NAMESPACES = ("user", "pid", "mnt", "uts", "ipc", "net", "cgroup")

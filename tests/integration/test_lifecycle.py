@@ -9,11 +9,13 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 
-import harness
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import harness  # noqa: E402
 from harness import Daemon, JOBCELLD, SRC, scaled
 
 
@@ -300,7 +302,10 @@ class Restart(unittest.TestCase):
                              "(no parent-death signal?)" % scaled(5))
         finally:
             if b is not None:
-                b.stop()
+                try:
+                    b.stop()
+                finally:
+                    a.stop()     # crashed: only removes its log directory
             else:
                 a.crashed = False
                 a.check_cleanup = False
