@@ -56,6 +56,7 @@ void config_defaults(struct jc_config *c)
     c->uid_base = 1000000;
     c->http_threads = 2;
     c->max_connections = 512;
+    c->per_ip_connections = 64;
     c->conn_timeout_s = 30;
     c->def = default_limits;
     c->max = max_limits;
@@ -69,8 +70,16 @@ int config_parse_listen(struct jc_config *c, const char *s, struct jc_err *err)
     char *end;
     long port;
 
+    c->listen_unix[0] = 0;
+    if (strncmp(s, "unix:", 5) == 0) {
+        if (s[5] != '/' || strlen(s + 5) >= sizeof c->listen_unix)
+            return jc_client(err, 400, "--listen: unix socket path must be absolute and under %zu bytes",
+                             sizeof c->listen_unix);
+        snprintf(c->listen_unix, sizeof c->listen_unix, "%s", s + 5);
+        return 0;
+    }
     if (!colon || colon == s || (size_t)(colon - s) >= sizeof host)
-        return jc_client(err, 400, "--listen: expected ADDR:PORT, got \"%s\"", s);
+        return jc_client(err, 400, "--listen: expected ADDR:PORT or unix:PATH, got \"%s\"", s);
     memcpy(host, s, (size_t)(colon - s));
     host[colon - s] = 0;
     errno = 0;
@@ -134,6 +143,7 @@ static const struct u32_key u32_keys[] = {
     {"uid_base", offsetof(struct jc_config, uid_base), 100000, 0x7fffffff - 65536},
     {"http_threads", offsetof(struct jc_config, http_threads), 1, 64},
     {"max_connections", offsetof(struct jc_config, max_connections), 4, 100000},
+    {"per_ip_connections", offsetof(struct jc_config, per_ip_connections), 1, 100000},
     {"conn_timeout_s", offsetof(struct jc_config, conn_timeout_s), 1, 3600},
 };
 
@@ -192,6 +202,8 @@ static int file_string(struct jc_config *c, const char *key, json_object *v, str
         return set_name(c->cgroup_name, sizeof c->cgroup_name, key, s, err);
     if (strcmp(key, "log_level") == 0)
         return set_level(c, s, err);
+    if (strcmp(key, "token_file") == 0)
+        return set_path(c->token_file, sizeof c->token_file, key, s, err);
     return jc_client(err, 400, "Unknown field '%s'", key);
 }
 
@@ -254,7 +266,7 @@ static int load_file(struct jc_config *c, const char *path, struct jc_err *err)
 static const char usage_text[] =
     "usage: jobcelld [OPTIONS]\n"
     "Runs each submitted task as its own fully isolated process.\n\n"
-    "  --listen ADDR:PORT    HTTP address (default 127.0.0.1:8080)\n"
+    "  --listen ADDR:PORT    HTTP address (default 127.0.0.1:8080), or unix:PATH\n"
     "  --rootfs DIR          task root filesystem (default: the built/installed one)\n"
     "  --policy-dir DIR      seccomp profiles, *.json (default: the shipped policy/)\n"
     "  --state-dir DIR       task records and logs (default /var/lib/jobcell)\n"
@@ -262,11 +274,15 @@ static const char usage_text[] =
     "  --config FILE         JSON config file; flags override it\n"
     "  --cgroup-name NAME    name of jobcell's cgroup subtree (default jobcell)\n"
     "  --log-level LEVEL     debug, info, warn or error (default info)\n"
+    "  --token-file FILE     require \"Authorization: Bearer <token>\" on /api (file mode 0600)\n"
+    "  --insecure-allow-remote-without-token\n"
+    "                        listen on a non-loopback address with no token: anyone who\n"
+    "                        reaches the port can run code on this host\n"
     "  --help, --version\n\n"
     "Must run as root.  See docs/api.md and docs/limits.md.\n";
 
 enum { OPT_LISTEN = 256, OPT_ROOTFS, OPT_POLICY, OPT_STATE, OPT_USER, OPT_CONFIG, OPT_CGROUP,
-       OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
+       OPT_LOGLEVEL, OPT_TOKEN, OPT_INSECURE, OPT_HELP, OPT_VERSION };
 
 static const struct option long_opts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -277,6 +293,8 @@ static const struct option long_opts[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"cgroup-name", required_argument, NULL, OPT_CGROUP},
     {"log-level", required_argument, NULL, OPT_LOGLEVEL},
+    {"token-file", required_argument, NULL, OPT_TOKEN},
+    {"insecure-allow-remote-without-token", no_argument, NULL, OPT_INSECURE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {0},
@@ -299,6 +317,11 @@ static int apply_flag(struct jc_config *c, int opt, const char *v, struct jc_err
         return set_name(c->cgroup_name, sizeof c->cgroup_name, "--cgroup-name", v, err);
     case OPT_LOGLEVEL:
         return set_level(c, v, err);
+    case OPT_TOKEN:
+        return set_path(c->token_file, sizeof c->token_file, "--token-file", v, err);
+    case OPT_INSECURE:
+        c->insecure_remote = true;
+        return 0;
     default:
         return 0;
     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -13,6 +14,10 @@
 struct jc_config {
     char listen_host[64];
     uint16_t listen_port;
+    char listen_unix[108];   /* --listen unix:PATH: a unix socket instead */
+    char token_file[PATH_MAX];
+    char token[257];         /* bearer token for /api routes, "" = none */
+    bool insecure_remote;    /* allow a non-loopback listener without token */
     char rootfs[PATH_MAX];
     char policy_dir[PATH_MAX];
     char state_dir[PATH_MAX];
@@ -28,6 +33,7 @@ struct jc_config {
     uint32_t uid_base;       /* task i runs as host uid/gid uid_base + slot */
     uint32_t http_threads;
     uint32_t max_connections;
+    uint32_t per_ip_connections;
     uint32_t conn_timeout_s;
 
     /* Set at start-up from the cgroup probe: limits whose controller is

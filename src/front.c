@@ -117,8 +117,13 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
         log_errx("cannot start the IPC thread");
         return 1;
     }
-    f->http = http_start(f, listen_fd, api_routes, api_nroutes, f->cfg->http_threads,
-                         f->cfg->max_connections, f->cfg->conn_timeout_s, f->cfg->max_body_bytes, &err);
+    struct http_opts o = {
+        .threads = f->cfg->http_threads, .max_conns = f->cfg->max_connections,
+        .per_ip_conns = f->cfg->per_ip_connections, .timeout_s = f->cfg->conn_timeout_s,
+        .max_body = f->cfg->max_body_bytes, .token = f->cfg->token,
+        .unix_socket = f->cfg->listen_unix[0] != 0, .peer_uid = uid, .peer_gid = gid,
+    };
+    f->http = http_start(f, listen_fd, api_routes, api_nroutes, &o, &err);
     if (!f->http) {
         log_errx("%s", err.msg);
         return 1;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -26,6 +27,7 @@ struct http_server {
     const struct http_route *routes;
     size_t nroutes;
     size_t max_body;
+    struct http_opts opts;
 };
 
 /* ---- replies ---------------------------------------------------------- */
@@ -107,6 +109,71 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, 
     if (allow)
         snprintf(out.allow, sizeof out.allow, "%s", allow);
     return send_reply(conn, &out);
+}
+
+/* ---- access control ------------------------------------------------------ */
+
+/* Equal in time independent of where the first difference is. */
+static bool token_equal(const char *given, const char *want)
+{
+    size_t gl = strlen(given), wl = strlen(want);
+    unsigned char diff = (unsigned char)(gl != wl);
+
+    for (size_t i = 0; i < wl; i++)
+        diff |= (unsigned char)(want[i] ^ (i < gl ? given[i] : 0));
+    return diff == 0;
+}
+
+static bool bearer_ok(const struct http_server *s, struct MHD_Connection *conn)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    for (h += 7; *h == ' ';)
+        h++;
+    return token_equal(h, s->opts.token);
+}
+
+static enum MHD_Result send_unauthorized(struct MHD_Connection *conn)
+{
+    struct http_reply out = {.fd = -1};
+
+    http_error_msg(&out, 401, "Missing or invalid bearer token (header Authorization: Bearer <token>)");
+    struct MHD_Response *resp = make_response(&out);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"jobcell\"");
+    enum MHD_Result rc = MHD_queue_response(conn, 401, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* Unix socket: only root, the service user or its group. */
+static bool peer_ok(const struct http_server *s, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+
+    if (!s->opts.unix_socket)
+        return true;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return false;
+    return cred.uid == 0 || cred.uid == s->opts.peer_uid || cred.gid == s->opts.peer_gid;
+}
+
+/* MHD_YES/MHD_NO after queueing a refusal, or -1 to go on. */
+static int check_access(const struct http_server *s, struct MHD_Connection *conn, const char *url)
+{
+    if (!peer_ok(s, conn))
+        return send_error(conn, 403, "This unix socket's peer is not allowed", NULL);
+    bool api = strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0;
+
+    if (s->opts.token[0] && api && !bearer_ok(s, conn))
+        return send_unauthorized(conn);
+    return -1;
 }
 
 /* ---- routing ---------------------------------------------------------- */
@@ -231,7 +298,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int early;
 
     if (!r) {
-        if ((early = check_headers(s, conn, method)) >= 0)
+        if ((early = check_access(s, conn, url)) >= 0 || (early = check_headers(s, conn, method)) >= 0)
             return (enum MHD_Result)early;
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
@@ -266,8 +333,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 void http_resume(struct http_req *r) { MHD_resume_connection(r->conn); }
 
 struct http_server *http_start(struct front *f, int listen_fd, const struct http_route *routes,
-                               size_t nroutes, unsigned threads, unsigned max_conns,
-                               unsigned timeout_s, size_t max_body, struct jc_err *err)
+                               size_t nroutes, const struct http_opts *o, struct jc_err *err)
 {
     struct http_server *s = calloc(1, sizeof *s);
 
@@ -275,16 +341,19 @@ struct http_server *http_start(struct front *f, int listen_fd, const struct http
         jc_fail(err, ENOMEM, "http server");
         return NULL;
     }
-    *s = (struct http_server){.front = f, .routes = routes, .nroutes = nroutes, .max_body = max_body};
+    *s = (struct http_server){.front = f, .routes = routes, .nroutes = nroutes,
+                              .max_body = o->max_body, .opts = *o};
     s->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, s,
         MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, max_conns,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_THREAD_POOL_SIZE, o->threads,
+        MHD_OPTION_CONNECTION_LIMIT, o->max_conns,
+        /* Idle or slow (slowloris) connections are closed after this. */
+        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+        /* Request line + headers must fit in this per-connection pool. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, max_conns,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->unix_socket ? 0 : o->per_ip_conns,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_END);
     if (!s->mhd) {

@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "task.h"
@@ -50,9 +51,17 @@ struct http_route {
 
 struct http_server;
 
+struct http_opts {
+    unsigned threads, max_conns, per_ip_conns, timeout_s;
+    size_t max_body;
+    const char *token;  /* required as "Bearer <token>" on /api routes; "" = none */
+    bool unix_socket;   /* peers are checked with SO_PEERCRED: */
+    uid_t peer_uid;     /*   root, this uid, */
+    gid_t peer_gid;     /*   or this primary group may connect */
+};
+
 struct http_server *http_start(struct front *f, int listen_fd, const struct http_route *routes,
-                               size_t nroutes, unsigned threads, unsigned max_conns,
-                               unsigned timeout_s, size_t max_body, struct jc_err *err);
+                               size_t nroutes, const struct http_opts *opts, struct jc_err *err);
 void http_stop(struct http_server *s);
 
 /* Resume a suspended request (from any thread). */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -108,13 +109,81 @@ static int open_state_dir(struct startup *s, struct jc_err *err)
     return 0;
 }
 
+/* The token file: a regular file of ours, mode 0600 at most, holding
+ * 16–256 printable characters (a trailing newline is ignored). */
+static int load_token(struct jc_config *c, struct jc_err *err)
+{
+    _cleanup_close_ int fd = -1;
+    struct stat st;
+    ssize_t n;
+
+    if (!c->token_file[0])
+        return 0;
+    fd = open(c->token_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return jc_fail(err, errno, "--token-file %s", c->token_file);
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077))
+        return jc_fail(err, 0, "--token-file %s: must be a regular file of mode 0600 (it is %04o)",
+                       c->token_file, (unsigned)(st.st_mode & 07777));
+    n = read(fd, c->token, sizeof c->token - 1);
+    if (n < 0)
+        return jc_fail(err, errno, "--token-file %s", c->token_file);
+    while (n > 0 && (c->token[n - 1] == '\n' || c->token[n - 1] == '\r'))
+        n--;
+    c->token[n] = 0;
+    for (ssize_t i = 0; i < n; i++)
+        if (c->token[i] <= ' ' || c->token[i] > '~')
+            n = 0; /* refuse below */
+    if (n < 16 || (size_t)n >= sizeof c->token - 1)
+        return jc_fail(err, 0, "--token-file %s: the token must be 16 to 255 printable characters without spaces",
+                       c->token_file);
+    return 0;
+}
+
+/* A network listener with no token lets anyone who reaches it run code. */
+static int check_exposure(const struct jc_config *c, struct jc_err *err)
+{
+    struct in_addr a;
+
+    if (c->listen_unix[0] || c->token[0] || c->insecure_remote)
+        return 0;
+    if (inet_pton(AF_INET, c->listen_host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127)
+        return 0;
+    return jc_client(err, 400, "refusing to listen on %s:%u without authentication: pass --token-file FILE, "
+                     "or --insecure-allow-remote-without-token to accept that anyone who reaches this port can run code",
+                     c->listen_host, c->listen_port);
+}
+
+/* unix:PATH — mode 0660, group of the service user; peers are checked too. */
+static int open_unix_listener(struct startup *s, struct jc_err *err)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    struct stat st;
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    if (fd < 0)
+        return jc_fail(err, errno, "socket");
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", s->cfg.listen_unix);
+    /* Replace a stale socket of a previous run, and nothing else. */
+    if (lstat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(a.sun_path) < 0)
+        return jc_fail(err, errno, "--listen unix:%s: removing the old socket", a.sun_path);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0)
+        return jc_fail(err, errno, "--listen unix:%s", a.sun_path);
+    if (chown(a.sun_path, 0, s->gid) < 0 || chmod(a.sun_path, 0660) < 0 || listen(fd, 1024) < 0)
+        return jc_fail(err, errno, "--listen unix:%s", a.sun_path);
+    s->listen_fd = JC_STEAL_FD(fd);
+    return 0;
+}
+
 static int open_listener(struct startup *s, struct jc_err *err)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(s->cfg.listen_port)};
     int one = 1;
-    _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    _cleanup_close_ int fd = -1;
 
-    if (fd < 0)
+    if (s->cfg.listen_unix[0])
+        return open_unix_listener(s, err);
+    if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
         return jc_fail(err, errno, "socket");
     inet_pton(AF_INET, s->cfg.listen_host, &a.sin_addr);
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
@@ -159,7 +228,8 @@ static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
     if (geteuid() != 0)
         return jc_fail(err, 0, "jobcelld must run as root (it drops privileges itself: the HTTP front runs as \"%s\")",
                        s->cfg.user);
-    if (check_limits(&s->cfg, err) < 0 || check_rootfs(&s->cfg, err) < 0)
+    if (check_limits(&s->cfg, err) < 0 || load_token(&s->cfg, err) < 0 ||
+        check_exposure(&s->cfg, err) < 0 || check_rootfs(&s->cfg, err) < 0)
         return -1;
     if (policy_load_dir(s->cfg.policy_dir, &s->policies, err) < 0)
         return jc_err_prefix(err, "seccomp policy: ");
@@ -178,10 +248,17 @@ static void log_isolation(const struct startup *s)
     const struct jc_policy *p = policy_find(&s->policies, "default");
 
     cg_controllers_str(&s->cg, ctl, sizeof ctl);
-    log_info("listening on %s:%u; isolation: namespaces user,pid,mount,uts,ipc,net,cgroup; "
+    char where[160];
+
+    if (s->cfg.listen_unix[0])
+        snprintf(where, sizeof where, "unix:%s", s->cfg.listen_unix);
+    else
+        snprintf(where, sizeof where, "%s:%u", s->cfg.listen_host, s->cfg.listen_port);
+    log_info("listening on %s (%s); isolation: namespaces user,pid,mount,uts,ipc,net,cgroup; "
              "cgroup %s (%s%s); seccomp \"default\" sha256 %.12s (%zu profiles); no capabilities; "
              "rootfs %s (read-only); front runs as %s",
-             s->cfg.listen_host, s->cfg.listen_port, cg_mode_name(&s->cg), ctl,
+             where, s->cfg.token[0] ? "bearer token required" : "no authentication",
+             cg_mode_name(&s->cg), ctl,
              s->cg.memsw ? ", no swap" : "", p ? p->sha256 : "?", s->policies.count,
              s->cfg.rootfs, s->cfg.user);
 }
@@ -207,6 +284,7 @@ static int split(struct startup *s)
         _exit(front_run(&f, s->listen_fd, s->tasks_dirfd, s->uid, s->gid));
     }
     close(sv[1]);
+    explicit_bzero(s->cfg.token, sizeof s->cfg.token); /* the front's secret */
     close(s->listen_fd);   /* the warden has no network socket */
     close(s->tasks_dirfd); /* records are the front's */
     /* Tasks must inherit no supplementary group of root's. */
@@ -242,6 +320,8 @@ int main(int argc, char **argv)
     }
     log_isolation(&s);
     rc = split(&s);
+    if (s.cfg.listen_unix[0] && unlink(s.cfg.listen_unix) < 0 && errno != ENOENT)
+        log_warn("removing %s", s.cfg.listen_unix);
     policy_set_free(&s.policies);
     return rc;
 }

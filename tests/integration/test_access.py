@@ -1,0 +1,181 @@
+"""test_access.py — the API's own defences: the bearer token (file mode,
+401 + WWW-Authenticate, constant answer for wrong tokens), refusal of a
+non-loopback listener without a token, the unix-socket listener with its
+file mode and peer-credential check, and the bounded header size."""
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import harness  # noqa: E402
+from harness import Daemon, JOBCELLD, scaled
+
+TOKEN = "s3cret-token-0123456789abcdef"
+
+
+def write_token(mode, text=TOKEN + "\n"):
+    d = tempfile.mkdtemp(prefix="jobcell-token-")
+    atexit.register(shutil.rmtree, d, True)
+    path = os.path.join(d, "token")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def run_fail(*args):
+    """Start jobcelld with args; it must exit non-zero at start-up."""
+    state = tempfile.mkdtemp(prefix="jobcell-state-")
+    try:
+        p = subprocess.run([JOBCELLD, "--state-dir", state, "--cgroup-name",
+                            "jobcell-test-access-%d" % os.getpid(), *args],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=scaled(20))
+        return p.returncode, p.stdout + p.stderr
+    finally:
+        subprocess.run(["rm", "-rf", state])
+
+
+class Token(harness.DaemonTestCase):
+    token_path = write_token(0o600)
+    daemon_kwargs = {"extra_args": ["--token-file", token_path]}
+
+    def auth(self, token=TOKEN):
+        return {"Authorization": "Bearer " + token}
+
+    def test_missing_token_is_401(self):
+        r = self.d.get("/api/tasks")
+        self.assertError(r, 401, "bearer")
+        self.assertEqual(r.headers.get("WWW-Authenticate"), 'Bearer realm="jobcell"')
+
+    def test_wrong_tokens_are_401(self):
+        for t in ("", TOKEN[:-1], TOKEN + "x", TOKEN.upper(), "x" * len(TOKEN)):
+            with self.subTest(token=t):
+                self.assertError(self.d.get("/api/tasks", headers=self.auth(t)), 401)
+        self.assertError(self.d.get("/api/tasks", headers={"Authorization": "Basic " + TOKEN}), 401)
+
+    def test_every_api_route_is_guarded(self):
+        fake = "00000000-0000-4000-8000-000000000000"
+        for method, path in (("POST", "/api/tasks"), ("GET", "/api/tasks/" + fake),
+                             ("DELETE", "/api/tasks/" + fake), ("GET", "/api/tasks/%s/logs" % fake),
+                             ("GET", "/api/nothing")):
+            with self.subTest(route=path, method=method):
+                r = self.d.request(method, path, body={"name": "x"} if method == "POST" else None)
+                self.assertEqual(r.status, 401, r)
+
+    def test_right_token_works(self):
+        r = self.d.post("/api/tasks", {"name": "auth", "duration": 0}, headers=self.auth())
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(self.d.get("/api/tasks/" + r.body["id"], headers=self.auth()).status, 200)
+
+    def test_healthz_stays_open(self):
+        self.assertEqual(self.d.get("/healthz").status, 200)
+
+    def test_header_size_is_bounded(self):
+        r = self.d.get("/healthz", headers={"X-Big": "a" * 100000})
+        self.assertIn(r.status, (413, 431, 400), r)
+        self.assertEqual(self.d.get("/healthz").status, 200)   # still serving
+
+
+class StartupRefusals(unittest.TestCase):
+    def test_token_file_must_be_0600(self):
+        rc, out = run_fail("--listen", "127.0.0.1:1", "--token-file", write_token(0o644))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("0600", out)
+
+    def test_token_file_symlink_refused(self):
+        real = write_token(0o600)
+        link = real + ".link"
+        os.symlink(real, link)
+        rc, out = run_fail("--listen", "127.0.0.1:1", "--token-file", link)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("token-file", out)
+
+    def test_short_token_refused(self):
+        rc, out = run_fail("--listen", "127.0.0.1:1", "--token-file", write_token(0o600, "short\n"))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("16", out)
+
+    def test_remote_listener_needs_a_token(self):
+        rc, out = run_fail("--listen", "0.0.0.0:%d" % harness.free_port())
+        self.assertNotEqual(rc, 0)
+        self.assertIn("without authentication", out)
+        self.assertIn("--insecure-allow-remote-without-token", out)
+
+
+class UnixSocket(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobcell-sock-")
+        os.chmod(self.dir, 0o755)
+        self.path = os.path.join(self.dir, "jobcell.sock")
+        self.state = harness.make_state_dir(harness.service_user())
+        self.proc = subprocess.Popen(
+            [JOBCELLD, "--listen", "unix:" + self.path, "--state-dir", self.state,
+             "--cgroup-name", "jobcell-test-unix-%d" % os.getpid()],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+        deadline = harness.time.monotonic() + scaled(10)
+        while not os.path.exists(self.path) and harness.time.monotonic() < deadline:
+            harness.time.sleep(0.05)
+
+    def tearDown(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=scaled(20))
+        self.assertFalse(os.path.exists(self.path), "socket file left behind")
+        subprocess.run(["rm", "-rf", self.dir, self.state])
+
+    def get(self, path, uid=None):
+        def body():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(scaled(10))
+            s.connect(self.path)
+            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+            return data.decode(errors="replace")
+        if uid is None:
+            return body()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                out = body()
+            except OSError as e:
+                out = "OSError %d" % e.errno
+            os.write(w, out.encode())
+            os._exit(0)
+        os.close(w)
+        out = b""
+        while chunk := os.read(r, 65536):
+            out += chunk
+        os.waitpid(pid, 0)
+        return out.decode()
+
+    def test_socket_mode_and_owner(self):
+        st = os.stat(self.path)
+        self.assertEqual(st.st_mode & 0o777, 0o660)
+        self.assertEqual(st.st_uid, 0)
+
+    def test_root_can_use_it(self):
+        out = self.get("/healthz")
+        self.assertIn("200 OK", out)
+        self.assertIn('"status":"ok"', out)
+
+    def test_other_users_cannot(self):
+        out = self.get("/healthz", uid=65534)   # nobody: refused by the file mode
+        self.assertIn("OSError 13", out)
+
+
+if __name__ == "__main__":
+    harness.main()
