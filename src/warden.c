@@ -440,6 +440,19 @@ static void stop_all(struct warden *w)
         log_warn("eventfd write");
 }
 
+/* The front validated the spec; the warden trusts it only within the
+ * operator's maxima (a front that sends more is compromised). */
+static int spec_within_limits(const struct jc_config *cfg, const struct jc_spec *s)
+{
+    const struct jc_limits *l = &s->limits, *m = &cfg->max;
+
+    return l->memory_mb >= 4 && l->memory_mb <= m->memory_mb && l->pids >= 2 &&
+           l->pids <= m->pids && l->cpus >= 0.01 && l->cpus <= m->cpus && l->timeout_s >= 1 &&
+           l->timeout_s <= m->timeout_s && l->output_kb >= 1 && l->output_kb <= m->output_kb &&
+           l->tmpfs_mb >= 1 && l->tmpfs_mb <= m->tmpfs_mb && s->argc >= 1 &&
+           s->strings[0] == '/';
+}
+
 /* 1: go on, 0: shut down. */
 static int handle_message(struct warden *w)
 {
@@ -458,6 +471,10 @@ static int handle_message(struct warden *w)
     }
     switch (m.h.type) {
     case IPC_SPAWN:
+        if (!spec_within_limits(w->cfg, &m.spawn.spec)) {
+            log_errx("fatal: the front sent a spec outside the configured limits");
+            return 0;
+        }
         handle_spawn(w, &m.spawn.spec);
         return 1;
     case IPC_KILL:
