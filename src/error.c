@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static void vset(struct jc_err *e, const char *fmt, va_list ap)
+static void vset(struct jc_err *e, enum jc_fault fault, int status, int errnum, const char *fmt,
+                 va_list ap)
 {
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    e->errnum = errnum;
+    e->fault = fault;
+    e->status = status;
 }
 
 int jc_fail(struct jc_err *e, int errnum, const char *fmt, ...)
@@ -17,16 +21,12 @@ int jc_fail(struct jc_err *e, int errnum, const char *fmt, ...)
     if (!e)
         return -1;
     va_start(ap, fmt);
-    vset(e, fmt, ap);
+    vset(e, JC_FAULT_SERVER, 500, errnum, fmt, ap);
     va_end(ap);
-    e->errnum = errnum;
-    e->fault = JC_FAULT_SERVER;
-    e->status = 500;
     if (errnum) {
         size_t n = strlen(e->msg);
         char buf[128];
-        snprintf(e->msg + n, sizeof e->msg - n, ": %s",
-                 strerror_r(errnum, buf, sizeof buf));
+        snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror_r(errnum, buf, sizeof buf));
     }
     return -1;
 }
@@ -38,11 +38,8 @@ int jc_client(struct jc_err *e, int status, const char *fmt, ...)
     if (!e)
         return -1;
     va_start(ap, fmt);
-    vset(e, fmt, ap);
+    vset(e, JC_FAULT_CLIENT, status, 0, fmt, ap);
     va_end(ap);
-    e->errnum = 0;
-    e->fault = JC_FAULT_CLIENT;
-    e->status = status;
     return -1;
 }
 
