@@ -1,0 +1,84 @@
+"""test_delegation.py — cgroup v2 under a service manager with Delegate=yes.
+
+jobcelld started by systemd (INVOCATION_ID set) inside a writable cgroup of
+its own must use that cgroup as its subtree: move itself into a
+"supervisor" leaf first (the no-internal-processes rule), enable the memory,
+pids and cpu controllers for its children, and create each task's cgroup
+beside that leaf.  Here a shell plays systemd: it creates the unit's cgroup,
+moves itself in and execs jobcelld.  cgroup v2 only: the VM suite runs it."""
+
+import os
+import sys
+import unittest
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import harness  # noqa: E402
+from harness import Daemon, scaled
+
+ROOT = "/sys/fs/cgroup"
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+class DelegatedDaemon(Daemon):
+    unit = None
+
+    def argv(self):
+        return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', self.unit] + super().argv()
+
+
+@unittest.skipUnless(harness.cgroup_mode() == "v2",
+                     "needs a pure cgroup v2 host (the VM suite runs it)")
+class Delegation(unittest.TestCase):
+    def setUp(self):
+        self.unit = os.path.join(ROOT, "jobcell-test-unit-%d.service" % os.getpid())
+        os.mkdir(self.unit)
+        self.d = DelegatedDaemon(env={"INVOCATION_ID": "0123456789abcdef"}, check_cleanup=False)
+        self.d.unit = self.unit
+        self.d.start()
+
+    def tearDown(self):
+        self.d.stop()
+        left = sorted(e for e in os.listdir(self.unit)
+                      if os.path.isdir(os.path.join(self.unit, e)))
+        for e in left:
+            os.rmdir(os.path.join(self.unit, e))
+        os.rmdir(self.unit)
+        self.assertEqual(left, ["supervisor"], "task cgroups left in the unit's subtree")
+
+    def test_uses_the_units_cgroup(self):
+        rel = self.unit[len(ROOT):]
+        self.assertEqual(read("/proc/%d/cgroup" % self.d.proc.pid), "0::%s/supervisor" % rel)
+        self.assertEqual(read(os.path.join(self.unit, "cgroup.procs")), "",
+                         "processes left in the subtree's root (no internal processes)")
+        enabled = read(os.path.join(self.unit, "cgroup.subtree_control")).split()
+        for ctl in ("memory", "pids", "cpu"):
+            self.assertIn(ctl, enabled)
+        self.assertFalse(os.path.exists(os.path.join(ROOT, self.d.cgroup_name)),
+                         "a delegated daemon must not create /sys/fs/cgroup/<name>")
+        self.assertEqual(self.d.health["cgroup"]["mode"], "v2")
+
+    def test_task_cgroup_is_in_the_unit(self):
+        r = self.d.submit_ok(name="deleg", command=["/bin/sleep", "30"],
+                             limits={"memory_mb": 48, "pids": 12, "cpus": 0.5})
+        tid = r["id"]
+        cg = os.path.join(self.unit, tid)
+        self.assertTrue(os.path.isdir(cg), "no task cgroup at %s" % cg)
+        self.assertEqual(read(os.path.join(cg, "memory.max")), str(48 << 20))
+        self.assertEqual(read(os.path.join(cg, "pids.max")), "12")
+        self.assertEqual(read(os.path.join(cg, "cpu.max")), "50000 100000")
+        self.assertIn(str(r["pid"]), read(os.path.join(cg, "cgroup.procs")).split())
+        self.assertEqual(self.d.delete("/api/tasks/" + tid).status, 202)
+        rec = self.d.wait_terminal(tid, timeout=scaled(20))
+        self.assertEqual(rec["reason"], "cancelled")
+        self.assertFalse(os.path.exists(cg), "task cgroup not removed")
+
+
+if __name__ == "__main__":
+    if harness.cgroup_mode() != "v2":
+        print("SKIPPED: needs a pure cgroup v2 host; the VM suite (tests/vm/run.sh) runs it")
+        sys.exit(77)
+    harness.main()
