@@ -185,8 +185,8 @@ void cg_kill_procs(const char *dir)
         long pid = strtol(p, &end, 10);
         if (end == p)
             break;
-        if (pid > 1)
-            kill((pid_t)pid, SIGKILL);
+        if (pid > 1 && kill((pid_t)pid, SIGKILL) < 0 && errno != ESRCH)
+            log_warn("kill %ld in %s", pid, dir);
         p = end + (*end == '\n');
     }
 }

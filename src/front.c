@@ -65,7 +65,8 @@ static void *ipc_main(void *arg)
         log_errx("fatal: %s", err.msg);
     /* The warden is gone: whatever it ran died with it (PDEATHSIG). */
     tasks_end_all(f->tasks, RS_DAEMON_RESTART);
-    kill(getpid(), SIGUSR1);
+    if (kill(getpid(), SIGUSR1) < 0) /* wake the main thread */
+        log_warn("kill SIGUSR1");
     return NULL;
 }
 

@@ -290,7 +290,7 @@ static int split(struct startup *s)
     /* Tasks must inherit no supplementary group of root's. */
     if (setgroups(0, NULL) < 0) {
         log_warn("setgroups");
-        kill(pid, SIGTERM);
+        (void)kill(pid, SIGTERM); /* best effort: we are failing anyway */
         return 1;
     }
     return warden_run(&s->cfg, &s->cg, &s->policies, sv[0], pid, s->uid, s->gid, s->logs_dirfd);

@@ -239,10 +239,7 @@ static void on_exit_of(struct warden *w, struct wtask *t)
     status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status & 0x7f;
     status = program_status(t, status);
     report_end(w, t, status);
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, t->sb.pidfd, NULL);
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, t->sb.out_rd, NULL);
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, t->timer_fd, NULL);
-    free_task(w, t);
+    free_task(w, t); /* closing the fds also takes them out of the epoll set */
 }
 
 static void dispatch(struct warden *w, struct ep_tag *tag)
@@ -255,8 +252,8 @@ static void dispatch(struct warden *w, struct ep_tag *tag)
         break;
     case TAG_OUT:
         pump_output(w, tag->t, &eof);
-        if (eof)
-            epoll_ctl(w->epfd, EPOLL_CTL_DEL, tag->t->sb.out_rd, NULL);
+        if (eof && epoll_ctl(w->epfd, EPOLL_CTL_DEL, tag->t->sb.out_rd, NULL) < 0)
+            log_msg(LOG_LVL_WARN, tag->t->id, errno, "epoll_ctl DEL");
         break;
     case TAG_TIMER:
         on_timeout(w, tag->t);
@@ -533,17 +530,20 @@ static void stop_front(struct warden *w)
 {
     int status;
 
-    shutdown(w->sock, SHUT_RDWR);
+    if (shutdown(w->sock, SHUT_RDWR) < 0)
+        log_warn("shutdown of the front channel");
     if (w->front_pid <= 0)
         return;
-    kill(w->front_pid, SIGTERM);
+    if (kill(w->front_pid, SIGTERM) < 0)
+        log_warn("signalling the front");
     for (int i = 0; i < 500; i++) {
         if (waitpid(w->front_pid, &status, WNOHANG) == w->front_pid)
             return;
         usleep(10000);
     }
-    kill(w->front_pid, SIGKILL);
-    waitpid(w->front_pid, &status, 0);
+    log_warnx("the front did not exit within 5 s: killing it");
+    if (kill(w->front_pid, SIGKILL) < 0 || waitpid(w->front_pid, &status, 0) < 0)
+        log_warn("reaping the front");
 }
 
 static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *err)
