@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -253,6 +254,12 @@ int main(int argc, char **argv)
     sigset_t waitset;
 
     setup_status_fd();
+    /* The program runs as the same uid: without this it could read or
+     * write init's memory through /proc/1/mem and forge its status reports. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        (void)dprintf(STDERR_FILENO, "jobcell-init: PR_SET_DUMPABLE: %s\n", strerror(errno));
+        return JC_INIT_EXIT_INIT_FAILED;
+    }
     if (argc < 2 || argv[1][0] != '/') {
         (void)dprintf(STDERR_FILENO,
                       "usage: jobcell-init /ABSOLUTE/PROGRAM [ARGS...]\n");

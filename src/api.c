@@ -47,8 +47,8 @@ static enum http_result post_answer(struct front *f, struct http_req *r, struct 
         return HTTP_SUSPEND;
     }
     http_json(out, (unsigned)status, json);
-    if (status == 202)
-        snprintf(out->location, sizeof out->location, "/api/tasks/%s", r->id);
+    /* The record exists either way (a failed spawn is recorded spawn_error). */
+    snprintf(out->location, sizeof out->location, "/api/tasks/%s", r->id);
     return HTTP_ANSWER;
 }
 

@@ -4,6 +4,8 @@
  * before the child is released, so it never runs outside its limits.
  * Runs in: the warden (see cgroup.h for which thread calls what). */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +22,21 @@ static void task_dir(const struct cg_ctx *cg, int i, const struct cg_task *t, ch
     snprintf(buf, len, "%s/%s", cg->v1_base[i], t->id);
 }
 
+/* Is `root` (controller i) a hierarchy already used by an earlier controller? */
+static bool same_hierarchy(const struct cg_ctx *cg, int i, const char *root)
+{
+    char real[PATH_MAX], other[PATH_MAX], path[PATH_MAX];
+
+    if (!realpath(root, real))
+        return false;
+    for (int j = 0; j < i; j++) {
+        snprintf(path, sizeof path, "/sys/fs/cgroup/%s", v1_names[j]);
+        if (cg->v1_base[j][0] && realpath(path, other) && strcmp(real, other) == 0)
+            return true;
+    }
+    return false;
+}
+
 int cg_v1_init(struct cg_ctx *cg, const char *name, struct jc_err *err)
 {
     char root[PATH_MAX];
@@ -29,11 +46,13 @@ int cg_v1_init(struct cg_ctx *cg, const char *name, struct jc_err *err)
         snprintf(root, sizeof root, "/sys/fs/cgroup/%s", v1_names[i]);
         if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
             continue;
+        cg->controllers |= v1_bits[i];
+        if (same_hierarchy(cg, i, root))
+            continue; /* e.g. cpu,cpuacct mounted together: one directory */
         snprintf(cg->v1_base[i], sizeof cg->v1_base[i], "%s/%s", root, name);
         if (mkdir(cg->v1_base[i], 0755) < 0 && errno != EEXIST)
             return jc_fail(err, errno, "cgroup v1: mkdir %s", cg->v1_base[i]);
         cg_sweep(cg->v1_base[i], NULL);
-        cg->controllers |= v1_bits[i];
     }
     if (!(cg->controllers & (CG_MEMORY | CG_PIDS)))
         return jc_fail(err, 0, "cgroup v1: neither the memory nor the pids controller is mounted under /sys/fs/cgroup");
@@ -147,7 +166,8 @@ void cg_v1_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usa
     (void)cg_read_key(dir, "memory.oom_control", "oom_kill", &ev->oom_kills);
     task_dir(cg, 1, t, dir, sizeof dir);
     (void)cg_read_key(dir, "pids.events", "max", &ev->pids_max);
-    task_dir(cg, 3, t, dir, sizeof dir);
+    /* cpuacct shares the cpu hierarchy's directory when they are co-mounted. */
+    task_dir(cg, cg->v1_base[3][0] ? 3 : 2, t, dir, sizeof dir);
     if (cg_read_u64(dir, "cpuacct.usage", &ns) == 0)
         u->cpu_usec = ns / 1000;
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cgroup_backend.h"
@@ -46,13 +47,25 @@ static int own_cgroup(char *buf, size_t len)
     return rc;
 }
 
+/* systemd marks a Delegate=yes unit's cgroup with the xattr trusted.delegate
+ * (user.delegate for user units); write access alone proves nothing for root. */
+static bool marked_delegated(const char *dir)
+{
+    char v[8] = "";
+
+    if (getxattr(dir, "trusted.delegate", v, sizeof v - 1) <= 0 &&
+        getxattr(dir, "user.delegate", v, sizeof v - 1) <= 0)
+        return false;
+    return v[0] == '1';
+}
+
 /* Delegated: started by systemd and the unit's cgroup is ours to manage. */
 static int try_delegated(struct cg_ctx *cg, struct jc_err *err)
 {
     char own[PATH_MAX], leaf[PATH_MAX + 16], pid[16];
 
     if (!getenv("INVOCATION_ID") || own_cgroup(own, sizeof own) < 0 ||
-        strcmp(own, CG2_ROOT) == 0 || access(own, W_OK) < 0)
+        strcmp(own, CG2_ROOT) == 0 || !marked_delegated(own))
         return 0;
     snprintf(leaf, sizeof leaf, "%s/supervisor", own);
     if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
@@ -112,6 +125,9 @@ int cg_v2_init(struct cg_ctx *cg, const char *name, struct jc_err *err)
     enable_controllers(cg->base);
     read_controllers(cg);
     cg->controllers |= CG_CPUACCT; /* cpu.stat usage_usec is always there */
+    char swap[PATH_MAX + 32];
+    snprintf(swap, sizeof swap, "%s/memory.swap.max", cg->base);
+    cg->memsw = access(swap, F_OK) == 0; /* swap is limited (memory.swap.max = 0) */
     return 0;
 }
 

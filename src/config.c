@@ -209,13 +209,20 @@ static int file_string(struct jc_config *c, const char *key, json_object *v, str
 
 static int apply_file_key(struct jc_config *c, const char *key, json_object *v, struct jc_err *err)
 {
+    static const char *const strings[] = {"listen", "rootfs", "policy_dir", "state_dir", "user",
+                                          "cgroup_name", "log_level", "token_file"};
     int found = 0;
 
     if (strcmp(key, "limits") == 0)
         return file_limits(c, v, err);
-    if (file_u32(c, key, v, &found, err) < 0 || found)
-        return found ? 0 : -1;
-    return file_string(c, key, v, err);
+    if (file_u32(c, key, v, &found, err) < 0)
+        return -1;
+    if (found)
+        return 0;
+    for (unsigned i = 0; i < JC_ARRAY_LEN(strings); i++)
+        if (strcmp(key, strings[i]) == 0)
+            return file_string(c, key, v, err);
+    return jc_client(err, 400, "Unknown field '%s'", key);
 }
 
 static int read_small_file(const char *path, char **out, size_t *len, struct jc_err *err)
@@ -327,6 +334,20 @@ static int apply_flag(struct jc_config *c, int opt, const char *v, struct jc_err
     }
 }
 
+/* Every default limit must be allowed by its maximum. */
+static int check_defaults(const struct jc_config *c, struct jc_err *err)
+{
+    const struct jc_limits *d = &c->def, *m = &c->max;
+    static const char *const names[] = {"memory_mb", "pids", "cpus", "timeout_s", "output_kb", "tmpfs_mb"};
+    bool over[] = {d->memory_mb > m->memory_mb, d->pids > m->pids, d->cpus > m->cpus,
+                   d->timeout_s > m->timeout_s, d->output_kb > m->output_kb, d->tmpfs_mb > m->tmpfs_mb};
+
+    for (unsigned i = 0; i < JC_ARRAY_LEN(names); i++)
+        if (over[i])
+            return jc_client(err, 400, "config: limits.default.%s is above limits.max.%s", names[i], names[i]);
+    return 0;
+}
+
 /* The config file is applied first, wherever --config stands. */
 static const char *find_config_flag(int argc, char **argv)
 {
@@ -362,5 +383,5 @@ int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err)
     }
     if (optind < argc)
         return jc_client(err, 400, "unexpected argument \"%s\" (see --help)", argv[optind]);
-    return 0;
+    return check_defaults(c, err);
 }

@@ -149,7 +149,21 @@ static enum MHD_Result send_unauthorized(struct MHD_Connection *conn)
     return rc;
 }
 
-/* Unix socket: only root, the service user or its group. */
+/* The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13+). */
+static bool peer_in_group(int fd, gid_t gid)
+{
+    gid_t groups[256];
+    socklen_t len = sizeof groups;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+        return false;
+    for (size_t i = 0; i < len / sizeof *groups; i++)
+        if (groups[i] == gid)
+            return true;
+    return false;
+}
+
+/* Unix socket: only root, the service user or members of its group. */
 static bool peer_ok(const struct http_server *s, struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci;
@@ -161,7 +175,9 @@ static bool peer_ok(const struct http_server *s, struct MHD_Connection *conn)
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
         return false;
-    return cred.uid == 0 || cred.uid == s->opts.peer_uid || cred.gid == s->opts.peer_gid;
+    if (cred.uid == 0 || cred.uid == s->opts.peer_uid || cred.gid == s->opts.peer_gid)
+        return true;
+    return peer_in_group(ci->connect_fd, s->opts.peer_gid);
 }
 
 /* MHD_YES/MHD_NO after queueing a refusal, or -1 to go on. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <string.h>
 
 /* Feed buf; at its end, one whitespace byte tells the tokener the input is
@@ -21,8 +22,50 @@ static json_object *tokenize(json_tokener *tok, const char *buf, size_t len, siz
     return o;
 }
 
+/* Index just past the string that contains position i (its closing quote). */
+static size_t string_end(const char *buf, size_t len, size_t i)
+{
+    size_t slashes = 0;
+
+    for (; i < len; i++) {
+        if (buf[i] == '"' && slashes % 2 == 0)
+            return i + 1;
+        slashes = buf[i] == '\\' ? slashes + 1 : 0;
+    }
+    return len;
+}
+
+/* Offset of a "\u0000" escape inside an object key, or -1.  json-c keeps
+ * keys as C strings, so such a key would be silently cut ("name\u0000x"
+ * becomes "name").  In values the field checks name the field instead.  A
+ * string followed by ':' is a key in any valid JSON text. */
+static ssize_t nul_in_key(const char *buf, size_t len)
+{
+    size_t slashes = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\\') {
+            slashes++;
+            continue;
+        }
+        if (buf[i] == 'u' && slashes % 2 == 1 && i + 4 < len && strncmp(buf + i + 1, "0000", 4) == 0) {
+            size_t j = string_end(buf, len, i + 5);
+            while (j < len && strchr(" \t\r\n", buf[j]))
+                j++;
+            if (j < len && buf[j] == ':')
+                return (ssize_t)i - 1;
+        }
+        slashes = 0;
+    }
+    return -1;
+}
+
 int ju_parse(const char *buf, size_t len, int max_depth, json_object **out, struct jc_err *err)
 {
+    ssize_t nul = nul_in_key(buf, len);
+
+    if (nul >= 0)
+        return jc_client(err, 400, "Invalid JSON at byte %zd: \\u0000 (NUL) in an object key", nul);
     json_tokener *tok = json_tokener_new_ex(max_depth);
     json_object *o;
     enum json_tokener_error te;

@@ -208,16 +208,6 @@ static void note_missing_limits(struct startup *s)
         }
 }
 
-static int check_limits(const struct jc_config *c, struct jc_err *err)
-{
-    const struct jc_limits *d = &c->def, *m = &c->max;
-
-    if (d->memory_mb > m->memory_mb || d->pids > m->pids || d->cpus > m->cpus ||
-        d->timeout_s > m->timeout_s || d->output_kb > m->output_kb || d->tmpfs_mb > m->tmpfs_mb)
-        return jc_client(err, 400, "config: every limits.default must be at most its limits.max");
-    return 0;
-}
-
 static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
 {
     int rc = config_load(&s->cfg, argc, argv, err);
@@ -228,7 +218,7 @@ static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
     if (geteuid() != 0)
         return jc_fail(err, 0, "jobcelld must run as root (it drops privileges itself: the HTTP front runs as \"%s\")",
                        s->cfg.user);
-    if (check_limits(&s->cfg, err) < 0 || load_token(&s->cfg, err) < 0 ||
+    if (load_token(&s->cfg, err) < 0 ||
         check_exposure(&s->cfg, err) < 0 || check_rootfs(&s->cfg, err) < 0)
         return -1;
     if (policy_load_dir(s->cfg.policy_dir, &s->policies, err) < 0)

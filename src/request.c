@@ -7,6 +7,11 @@
 
 #include "jsonutil.h"
 
+/* The request's fields, as found (NULL: absent). */
+struct fields {
+    json_object *name, *duration, *command, *env, *limits, *policy;
+};
+
 
 static int push_string(struct jc_spec *s, const char *what, const char *a, size_t alen,
                        const char *b, size_t blen, struct jc_err *err)
@@ -161,9 +166,6 @@ static int parse_policy(json_object *v, const struct jc_policy_set *set, struct 
     return 0;
 }
 
-struct fields {
-    json_object *name, *duration, *command, *env, *limits, *policy;
-};
 
 static int collect_fields(json_object *root, struct fields *f, struct jc_err *err)
 {
@@ -181,6 +183,24 @@ static int collect_fields(json_object *root, struct fields *f, struct jc_err *er
             return jc_client(err, 400, "Field '%.64s' must not be null", key);
         *slot = val;
     }
+    return 0;
+}
+
+
+/* The built-in worker must outlive its duration: without an explicit
+ * timeout_s the timeout grows to cover it (within the maximum). */
+static int worker_timeout(const struct jc_config *cfg, const struct fields *f, struct jc_spec *s,
+                          struct jc_err *err)
+{
+    bool explicit_timeout = f->limits && json_object_object_get_ex(f->limits, "timeout_s", NULL);
+    uint32_t need = s->duration + 10;
+
+    if (s->duration < s->limits.timeout_s || !f->duration)
+        return 0;
+    if (explicit_timeout)
+        return jc_client(err, 400, "Field 'duration' (%u s) must be below limits.timeout_s (%u s)",
+                         s->duration, s->limits.timeout_s);
+    s->limits.timeout_s = need < cfg->max.timeout_s ? need : cfg->max.timeout_s;
     return 0;
 }
 
@@ -210,6 +230,8 @@ static int apply_fields(const struct jc_config *cfg, const struct jc_policy_set 
                       check_controllers(cfg, f->limits, err) < 0))
         return -1;
     if (f->policy && parse_policy(f->policy, set, s, err) < 0)
+        return -1;
+    if (!f->command && worker_timeout(cfg, f, s, err) < 0)
         return -1;
     if (f->command ? parse_command(f->command, s, err) : worker_argv(s, err))
         return -1;

@@ -288,9 +288,14 @@ static void save(struct ttable *t, const struct trec *r)
     snprintf(tmp, sizeof tmp, "%s.json.tmp", r->id);
     snprintf(name, sizeof name, "%s.json", r->id);
     fd = openat(t->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-    if (fd < 0 || write(fd, s, len) != (ssize_t)len || close(fd) < 0 ||
-        renameat(t->dirfd, tmp, t->dirfd, name) < 0)
+    if (fd < 0) {
         log_msg(LOG_LVL_ERROR, r->id, errno, "saving the task record");
+    } else {
+        bool ok = write(fd, s, len) == (ssize_t)len;
+        int e = errno;
+        if (close(fd) < 0 || !ok || renameat(t->dirfd, tmp, t->dirfd, name) < 0)
+            log_msg(LOG_LVL_ERROR, r->id, ok ? errno : e, "saving the task record");
+    }
     json_object_put(o);
 }
 
@@ -464,8 +469,8 @@ int tasks_add(struct ttable *t, const struct jc_spec *spec, const char *policy_s
     }
     r->waiter = waiter;
     r->seq = t->next_seq++;
-    prune(t);
     link_rec(t, r);
+    prune(t); /* after linking, so max_records counts the new one */
     pthread_mutex_unlock(&t->lock);
     return 0;
 }
@@ -598,7 +603,10 @@ int tasks_spawn_answer(struct ttable *t, const char *id, char **json)
         status = 0;
     } else if (r->reason == RS_SPAWN_ERROR) {
         snprintf(msg, sizeof msg, "Spawn failed: %s", r->error ? r->error : "unknown");
-        *json = error_json(msg);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "error", json_object_new_string(msg));
+        json_object_object_add(o, "id", json_object_new_string(r->id)); /* the record exists */
+        *json = owned_json(o);
         status = 500;
     } else {
         *json = accepted_json(r);
@@ -615,7 +623,7 @@ int tasks_get_json(struct ttable *t, const char *id, char **json, struct jc_err 
     *json = r ? owned_json(rec_json(r)) : NULL;
     pthread_mutex_unlock(&t->lock);
     if (!r)
-        return jc_client(err, 404, "No task with id '%.40s'", id);
+        return jc_client(err, 404, id[0] ? "No task with id '%.40s'" : "No task with that id%.0s", id);
     return 0;
 }
 
@@ -674,7 +682,7 @@ int tasks_can_cancel(struct ttable *t, const char *id, struct jc_err *err)
     pthread_mutex_lock(&t->lock);
     struct trec *r = find(t, id);
     if (!r)
-        rc = jc_client(err, 404, "No task with id '%.40s'", id);
+        rc = jc_client(err, 404, id[0] ? "No task with id '%.40s'" : "No task with that id%.0s", id);
     else if (jc_state_terminal(r->state))
         rc = jc_client(err, 409, "Task %s has already finished (%s)", r->id, jc_state_name(r->state));
     else if (r->state == ST_QUEUED)

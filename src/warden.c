@@ -176,7 +176,7 @@ static enum jc_reason classify(const struct wtask *t, int status, const struct c
         return RS_TIMEOUT;
     if (t->output_exceeded)
         return RS_OUTPUT_LIMIT;
-    if (ev->oom_kills > 0)
+    if (ev->oom_kills > 0 && (sig || WEXITSTATUS(status) != 0))
         return RS_OOM;
     if (sig && WTERMSIG(status) == SIGSYS)
         return RS_SECCOMP;
@@ -225,6 +225,19 @@ static void free_task(struct warden *w, struct wtask *t)
     free(t);
 }
 
+/* Take the task's fds out of the epoll set before they are closed.  close()
+ * alone is not enough: a task being spawned right now holds copies of every
+ * warden fd until its execve, which keeps the registration (and events
+ * pointing at a freed wtask) alive. */
+static void unwatch(struct warden *w, struct wtask *t)
+{
+    int fds[] = {t->sb.pidfd, t->sb.out_rd, t->timer_fd};
+
+    for (unsigned i = 0; i < JC_ARRAY_LEN(fds); i++)
+        if (epoll_ctl(w->epfd, EPOLL_CTL_DEL, fds[i], NULL) < 0 && errno != ENOENT)
+            log_msg(LOG_LVL_WARN, t->id, errno, "epoll_ctl DEL");
+}
+
 /* init has exited, so its whole namespace is gone: drain, classify, report,
  * clean up. */
 static void on_exit_of(struct warden *w, struct wtask *t)
@@ -239,7 +252,8 @@ static void on_exit_of(struct warden *w, struct wtask *t)
     status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status & 0x7f;
     status = program_status(t, status);
     report_end(w, t, status);
-    free_task(w, t); /* closing the fds also takes them out of the epoll set */
+    unwatch(w, t);
+    free_task(w, t);
 }
 
 static void dispatch(struct warden *w, struct ep_tag *tag)
@@ -292,13 +306,11 @@ static void *monitor_main(void *arg)
 
 /* ---- main thread: requests from the front ------------------------------ */
 
+/* Wall-clock limit, counted from the program's start (armed after spawn). */
 static int arm_timer(struct wtask *t, uint32_t seconds, struct jc_err *err)
 {
     struct itimerspec its = {.it_value = {.tv_sec = seconds}};
 
-    t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (t->timer_fd < 0)
-        return jc_fail(err, errno, "timerfd_create");
     if (timerfd_settime(t->timer_fd, 0, &its, NULL) < 0)
         return jc_fail(err, errno, "timerfd_settime");
     return 0;
@@ -374,14 +386,20 @@ static void handle_spawn(struct warden *w, const struct jc_spec *spec)
     struct jc_err err = {0};
     struct wtask *t = new_task(w, spec, &err);
 
-    if (!t || arm_timer(t, spec->limits.timeout_s, &err) < 0 ||
+    if (!t || (t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
         sandbox_spawn(&w->env, spec, t->slot, &t->sb, &err) < 0) {
+        if (t && t->timer_fd < 0)
+            jc_fail(&err, errno, "timerfd_create");
         if (t && t->timer_fd >= 0)
             close(t->timer_fd);
         if (t)
             release_slot(w, t);
         send_failed(w, spec->id, err.msg);
         return;
+    }
+    if (arm_timer(t, spec->limits.timeout_s, &err) < 0) { /* cannot bound it: end it */
+        log_task_warn(t->id, "%s", err.msg);
+        kill_task(w, t);
     }
     snprintf(m.h.id, sizeof m.h.id, "%s", spec->id);
     m.spawned.pid = t->sb.pid;

@@ -33,9 +33,11 @@ class DelegatedDaemon(Daemon):
 @unittest.skipUnless(harness.cgroup_mode() == "v2",
                      "needs a pure cgroup v2 host (the VM suite runs it)")
 class Delegation(unittest.TestCase):
+
     def setUp(self):
         self.unit = os.path.join(ROOT, "jobcell-test-unit-%d.service" % os.getpid())
         os.mkdir(self.unit)
+        os.setxattr(self.unit, "trusted.delegate", b"1")   # what systemd sets for Delegate=yes
         self.d = DelegatedDaemon(env={"INVOCATION_ID": "0123456789abcdef"}, check_cleanup=False)
         self.d.unit = self.unit
         self.d.start()
@@ -75,6 +77,23 @@ class Delegation(unittest.TestCase):
         rec = self.d.wait_terminal(tid, timeout=scaled(20))
         self.assertEqual(rec["reason"], "cancelled")
         self.assertFalse(os.path.exists(cg), "task cgroup not removed")
+
+@unittest.skipUnless(harness.cgroup_mode() == "v2",
+                     "needs a pure cgroup v2 host (the VM suite runs it)")
+class NotDelegated(unittest.TestCase):
+    def test_unmarked_cgroup_is_not_taken(self):
+        """Without systemd's trusted.delegate mark, the daemon keeps out of
+        its own cgroup and uses /sys/fs/cgroup/<name>."""
+        unit = os.path.join(ROOT, "jobcell-test-plain-%d.service" % os.getpid())
+        os.mkdir(unit)
+        try:
+            d = DelegatedDaemon(env={"INVOCATION_ID": "0123456789abcdef"})
+            d.unit = unit
+            with d:
+                self.assertEqual(read("/proc/%d/cgroup" % d.proc.pid), "0::" + unit[len(ROOT):])
+                self.assertTrue(os.path.isdir(os.path.join(ROOT, d.cgroup_name)))
+        finally:
+            os.rmdir(unit)
 
 
 if __name__ == "__main__":

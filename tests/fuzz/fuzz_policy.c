@@ -3,10 +3,10 @@
  * BPF_MAXINSNS) or a 400 with a message; never a crash, leak, hang or a
  * server-side (5xx) error, which would mean a bad profile is blamed on us.
  *
- * Build: clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *        src/policy.c src/error.c tests/unit/fuzz_policy.c \
- *        $(pkg-config --cflags --libs json-c libseccomp nettle)
- * Seeds: tests/unit/corpus/policy/ (also run as an ordinary test). */
+ * Build: meson setup -Dfuzz=true with clang (see tests/fuzz/meson.build),
+ *        or just run tests/fuzz/run.sh SECONDS.
+ * Seeds: tests/fuzz/corpus/policy/ (replayed as an ordinary test by
+ *        replay.c, suite 'fuzz-corpus', and checked by test_policy). */
 #include <stdint.h>
 #include <stdlib.h>
 

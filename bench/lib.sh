@@ -1,0 +1,146 @@
+# bench/lib.sh — shared by the bench/*.sh scripts (sourced, not run).
+#
+# Gives: BENCH_DIR, REPO, a private temp dir ($BENCH_TMP), a unique cgroup name
+# ($BENCH_CG), jc_start (start jobcelld on a free 127.0.0.1 port, wait for
+# /healthz), and one cleanup trap that stops the daemon, kills what the
+# scripts started, removes leftover cgroups and the temp dir, even on failure.
+# Nothing here is part of jobcelld; these are measurements, not tests.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+JOBCELLD=${JOBCELLD:-$REPO/build/src/jobcelld}
+ROOTFS_SRC=${ROOTFS_SRC:-$REPO/build/rootfs/root}
+BENCH_CG="jobcell-bench-$$"
+BENCH_TMP=""
+JC_PID=""
+JC_PORT=""
+BENCH_PIDS=()          # extra background processes to stop on exit
+BENCH_CLEANUP_HOOKS=() # extra commands to run on exit (before the temp dir goes)
+
+bench_die() { echo "${0##*/}: $*" >&2; exit 1; }
+
+bench_require_root() {
+    [[ $(id -u) == 0 ]] || bench_die "must run as root (jobcelld and the reference tools need it)"
+}
+
+# Install a Debian package if its command is missing (only when allowed).
+bench_need() { # CMD PACKAGE
+    command -v "$1" >/dev/null 2>&1 && return 0
+    if [[ ${BENCH_NO_INSTALL:-0} == 1 ]]; then
+        return 1
+    fi
+    echo "# installing $2 (for $1)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null 2>&1 || return 1
+    command -v "$1" >/dev/null 2>&1
+}
+
+bench_mktemp() {
+    BENCH_TMP=$(mktemp -d /tmp/jcbench.XXXXXX)
+    chmod 0755 "$BENCH_TMP" # tasks (unprivileged uids) must traverse to a rootfs in here
+}
+
+# Stop the daemon: SIGTERM (it kills its tasks and removes its cgroups), then
+# SIGKILL after 10 s.
+jc_stop() {
+    [[ -n $JC_PID ]] || return 0
+    if kill -0 "$JC_PID" 2>/dev/null; then
+        kill -TERM "$JC_PID" 2>/dev/null || true
+        for _ in $(seq 100); do
+            kill -0 "$JC_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$JC_PID" 2>/dev/null || true
+    fi
+    wait "$JC_PID" 2>/dev/null || true
+    JC_PID=""
+}
+
+# Remove every cgroup directory named $1 (v1 hierarchies and v2), killing
+# whatever is still in it first.  Only our unique names are passed here.
+bench_rm_cgroups() { # NAME
+    local name=$1 d
+    [[ -n $name && $name != / ]] || return 0
+    while IFS= read -r d; do
+        find "$d" -depth -type d 2>/dev/null | while IFS= read -r sub; do
+            if [[ -w $sub/cgroup.kill ]]; then echo 1 >"$sub/cgroup.kill" 2>/dev/null || true; fi
+            if [[ -r $sub/cgroup.procs ]]; then
+                while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$sub/cgroup.procs"
+            fi
+            rmdir "$sub" 2>/dev/null || true
+        done
+    done < <(find /sys/fs/cgroup -maxdepth 3 -type d -name "$name" 2>/dev/null)
+}
+
+bench_cleanup() {
+    local rc=$? p h
+    trap - EXIT INT TERM
+    for p in "${BENCH_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${BENCH_PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    if [[ $rc != 0 && -s ${BENCH_TMP:-/nonexistent}/jobcelld.log ]]; then
+        echo "# ${0##*/} failed (exit $rc); last lines of jobcelld's log:" >&2
+        tail -n 8 "$BENCH_TMP/jobcelld.log" | sed 's/^/#   /' >&2
+    fi
+    jc_stop
+    for h in "${BENCH_CLEANUP_HOOKS[@]}"; do
+        eval "$h" || true
+    done
+    bench_rm_cgroups "$BENCH_CG"
+    if [[ -n $BENCH_TMP && -d $BENCH_TMP ]]; then
+        if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then
+            echo "# kept $BENCH_TMP" >&2
+        else
+            rm -rf --one-file-system "$BENCH_TMP"
+        fi
+    fi
+    exit "$rc"
+}
+
+bench_trap() {
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+bench_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# jc_start ROOTFS CONFIG_JSON: start jobcelld (logs in $BENCH_TMP/jobcelld.log).
+jc_start() {
+    local rootfs=$1 config=$2
+    [[ -x $JOBCELLD ]] || bench_die "$JOBCELLD not built (meson compile -C build)"
+    JC_PORT=$(bench_free_port)
+    printf '%s\n' "$config" >"$BENCH_TMP/jobcelld.json"
+    "$JOBCELLD" --listen "127.0.0.1:$JC_PORT" --state-dir "$BENCH_TMP/state" \
+        --rootfs "$rootfs" --cgroup-name "$BENCH_CG" --config "$BENCH_TMP/jobcelld.json" \
+        --log-level warn >>"$BENCH_TMP/jobcelld.log" 2>&1 &
+    JC_PID=$!
+    for _ in $(seq 100); do
+        if curl -fsS -o /dev/null "http://127.0.0.1:$JC_PORT/healthz" 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$JC_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$BENCH_TMP/jobcelld.log" >&2 || true
+    bench_die "jobcelld did not come up"
+}
+
+# The front: the daemon's only child (it runs as the unprivileged user).
+jc_front_pid() { pgrep -P "$JC_PID" | head -1; }
+
+bench_header() { # what
+    echo "# $1 — $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, cgroup $(bench_cgroup_mode)"
+}
+
+bench_cgroup_mode() {
+    case $(stat -fc %T /sys/fs/cgroup) in
+    cgroup2fs) echo v2 ;;
+    tmpfs) if [[ -d /sys/fs/cgroup/unified ]]; then echo "v1 (hybrid)"; else echo v1; fi ;;
+    *) echo unknown ;;
+    esac
+}

@@ -1,0 +1,384 @@
+/* test_ipc.c — unit tests for ipc.c over a real SOCK_SEQPACKET socketpair:
+ * every message type round-trips, and every malformed message (sent as raw
+ * bytes, as a confused or compromised peer would) is refused with a message
+ * saying which check failed. */
+#include "ipc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "request.h"
+
+#define ID1 "123e4567-e89b-12d3-a456-426614174000"
+#define ID2 "00000000-0000-4000-8000-00000000abcd"
+
+static int sv[2] = {-1, -1}; /* sv[0] sends, sv[1] receives */
+/* ~33 KB each: not on the stack.  `out` has room after it so that raw
+ * sends may be longer than any message. */
+static struct {
+    union ipc_msg m;
+    char slack[256];
+} out_buf;
+#define out (out_buf.m)
+static union ipc_msg in;
+static struct jc_err err;
+
+static void pair_open(void)
+{
+    CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+}
+
+static void pair_close(void)
+{
+    for (int i = 0; i < 2; i++)
+        if (sv[i] >= 0)
+            close(sv[i]);
+    sv[0] = sv[1] = -1;
+}
+
+/* ipc_send `out` as `type`, ipc_recv it into `in`; 1 when both worked. */
+static int round_trip(enum ipc_type type)
+{
+    jc_err_clear(&err);
+    memset(&in, 0xa5, sizeof in);
+    if (ipc_send(sv[0], &out, type, &err) < 0) {
+        fprintf(stderr, "send type %d: %s\n", type, err.msg);
+        return 0;
+    }
+    int rc = ipc_recv(sv[1], &in, &err);
+    if (rc != 1)
+        fprintf(stderr, "recv type %d: rc=%d %s\n", type, rc, err.msg);
+    return rc == 1;
+}
+
+/* Send `len` raw bytes of `out` (no fix-ups) and expect ipc_recv to refuse
+ * them with `needle` in the message. */
+static void expect_refused(size_t len, const char *needle, int line)
+{
+    jc_err_clear(&err);
+    CHECK(send(sv[0], &out, len, 0) == (ssize_t)len);
+    int rc = ipc_recv(sv[1], &in, &err);
+    if (rc != -1 || !strstr(err.msg, needle))
+        fprintf(stderr, "line %d: rc=%d msg=\"%s\" (want \"%s\")\n", line, rc, err.msg, needle);
+    CHECK(rc == -1);
+    CHECK(err.msg[0] != 0);
+    CHECK_STR_CONTAINS(err.msg, needle);
+}
+#define EXPECT_REFUSED(len, needle) expect_refused((len), (needle), __LINE__)
+
+/* A header that passes validation for `type`. */
+static void hdr(uint32_t type, const char *id)
+{
+    memset(&out_buf, 0, sizeof out_buf);
+    out.h.magic = IPC_MAGIC;
+    out.h.type = type;
+    snprintf(out.h.id, sizeof out.h.id, "%s", id);
+}
+
+/* A valid SPAWN message from a real request. */
+static void make_spawn(const char *body)
+{
+    struct jc_config cfg;
+    struct jc_err e = {0};
+
+    config_defaults(&cfg);
+    hdr(IPC_SPAWN, ID1);
+    CHECK(request_parse(&cfg, NULL, body, strlen(body), &out.spawn.spec, &e) == 0);
+    snprintf(out.spawn.spec.id, sizeof out.spawn.spec.id, "%s", ID1);
+}
+
+/* ---- round trips --------------------------------------------------------- */
+
+static void test_round_trips(void)
+{
+    make_spawn("{\"name\":\"rt\",\"command\":[\"/bin/echo\",\"hi\"],\"env\":{\"A\":\"1\"},"
+               "\"limits\":{\"cpus\":0.5,\"memory_mb\":128}}");
+    CHECK(round_trip(IPC_SPAWN));
+    CHECK(in.h.magic == IPC_MAGIC && in.h.type == IPC_SPAWN && strcmp(in.h.id, ID1) == 0);
+    CHECK(memcmp(&in.spawn.spec, &out.spawn.spec, sizeof in.spawn.spec) == 0);
+    CHECK(strcmp(in.spawn.spec.name, "rt") == 0 && in.spawn.spec.argc == 2 &&
+          in.spawn.spec.envc == 3 && in.spawn.spec.limits.cpus == 0.5);
+    make_spawn("{\"name\":\"worker\"}");
+    CHECK(round_trip(IPC_SPAWN));
+    CHECK(memcmp(&in.spawn.spec, &out.spawn.spec, sizeof in.spawn.spec) == 0);
+
+    hdr(0, ID2); /* ipc_send fills magic and type itself */
+    out.h.magic = 0;
+    CHECK(round_trip(IPC_KILL));
+    CHECK(in.h.magic == IPC_MAGIC && in.h.type == IPC_KILL && strcmp(in.h.id, ID2) == 0);
+
+    hdr(0, ""); /* SHUTDOWN names no task */
+    CHECK(round_trip(IPC_SHUTDOWN));
+    CHECK(in.h.type == IPC_SHUTDOWN);
+
+    hdr(0, ID1);
+    out.spawned.pid = 4242;
+    out.spawned.started_ms = 1700000000123;
+    CHECK(round_trip(IPC_SPAWNED));
+    CHECK(in.h.type == IPC_SPAWNED && in.spawned.pid == 4242 &&
+          in.spawned.started_ms == 1700000000123 && strcmp(in.h.id, ID1) == 0);
+
+    hdr(0, ID1);
+    out.failed.at_ms = 99;
+    snprintf(out.failed.msg, sizeof out.failed.msg, "clone3: Operation not permitted");
+    CHECK(round_trip(IPC_SPAWN_FAILED));
+    CHECK(in.h.type == IPC_SPAWN_FAILED && in.failed.at_ms == 99 &&
+          strcmp(in.failed.msg, "clone3: Operation not permitted") == 0);
+
+    for (uint32_t r = RS_EXITED; r <= RS_DAEMON_RESTART; r++) {
+        hdr(0, ID2);
+        out.exited.reason = r;
+        out.exited.exit_code = r == RS_EXITED ? 3 : -1;
+        out.exited.signal = r == RS_SIGNALED ? 9 : 0;
+        out.exited.finished_ms = 1700000001000 + r;
+        out.exited.usage = (struct jc_usage){.memory_peak_bytes = 1u << 20, .cpu_usec = 5,
+                                             .wall_ms = 7, .oom_kills = r == RS_OOM};
+        CHECK(round_trip(IPC_EXITED));
+        CHECK(in.h.type == IPC_EXITED && in.exited.reason == r &&
+              in.exited.exit_code == out.exited.exit_code &&
+              in.exited.signal == out.exited.signal &&
+              in.exited.finished_ms == out.exited.finished_ms &&
+              memcmp(&in.exited.usage, &out.exited.usage, sizeof in.exited.usage) == 0);
+    }
+
+    /* Several messages queued: boundaries are kept, order is kept. */
+    hdr(0, ID1);
+    CHECK(ipc_send(sv[0], &out, IPC_KILL, &err) == 0);
+    hdr(0, ID2);
+    out.spawned.pid = 7;
+    CHECK(ipc_send(sv[0], &out, IPC_SPAWNED, &err) == 0);
+    CHECK(ipc_recv(sv[1], &in, &err) == 1 && in.h.type == IPC_KILL && strcmp(in.h.id, ID1) == 0);
+    CHECK(ipc_recv(sv[1], &in, &err) == 1 && in.h.type == IPC_SPAWNED && in.spawned.pid == 7);
+}
+
+/* ---- malformed messages -------------------------------------------------- */
+
+static void test_header_checks(void)
+{
+    hdr(IPC_KILL, ID1);
+    out.h.magic = 0x6c65636aU; /* byte-swapped */
+    EXPECT_REFUSED(sizeof(struct ipc_kill), "bad magic");
+    hdr(IPC_KILL, ID1);
+    out.h.magic = 0;
+    EXPECT_REFUSED(sizeof(struct ipc_kill), "bad magic");
+    hdr(IPC_KILL, ID1);
+    EXPECT_REFUSED(2, "short message (2 bytes)");
+    EXPECT_REFUSED(sizeof(struct ipc_hdr) - 1, "short message");
+
+    /* Unknown types. */
+    hdr(99, ID1);
+    EXPECT_REFUSED(sizeof(struct ipc_kill), "type 99");
+    hdr(0, ID1);
+    EXPECT_REFUSED(sizeof(struct ipc_kill), "type 0");
+    hdr(IPC_EXITED + 1, ID1);
+    EXPECT_REFUSED(sizeof(struct ipc_exited), "type 7");
+    hdr(0xffffffffU, ID1);
+    EXPECT_REFUSED(sizeof(struct ipc_kill), "type 4294967295");
+
+    /* A size that does not match the type. */
+    static const struct { uint32_t type; size_t size; } sizes[] = {
+        {IPC_SPAWN, sizeof(struct ipc_spawn)},          {IPC_KILL, sizeof(struct ipc_kill)},
+        {IPC_SHUTDOWN, sizeof(struct ipc_kill)},        {IPC_SPAWNED, sizeof(struct ipc_spawned)},
+        {IPC_SPAWN_FAILED, sizeof(struct ipc_spawn_failed)},
+        {IPC_EXITED, sizeof(struct ipc_exited)},
+    };
+    for (unsigned i = 0; i < JC_ARRAY_LEN(sizes); i++) {
+        const size_t size = sizes[i].size, hdr_size = sizeof(struct ipc_hdr);
+        char want[64];
+        hdr(sizes[i].type, ID1);
+        snprintf(want, sizeof want, "type %u with %zu bytes", sizes[i].type, size - 1);
+        EXPECT_REFUSED(size - 1, size - 1 < hdr_size ? "short message" : want);
+        hdr(sizes[i].type, ID1);
+        snprintf(want, sizeof want, "type %u with %zu bytes", sizes[i].type, size + 1);
+        EXPECT_REFUSED(size + 1, size + 1 > sizeof(union ipc_msg) ? "oversized" : want);
+        if (size > hdr_size) {
+            hdr(sizes[i].type, ID1);
+            EXPECT_REFUSED(hdr_size, "with");
+        }
+    }
+    hdr(IPC_KILL, ID1);
+    EXPECT_REFUSED(sizeof(struct ipc_spawned), "type 2 with");
+
+    /* Bigger than any message: truncated by the kernel, refused by size. */
+    static char big[sizeof(union ipc_msg) + 100];
+    memcpy(big, &out, sizeof out);
+    jc_err_clear(&err);
+    CHECK(send(sv[0], big, sizeof big, 0) == (ssize_t)sizeof big);
+    CHECK(ipc_recv(sv[1], &in, &err) == -1);
+    CHECK_STR_CONTAINS(err.msg, "oversized");
+
+    /* Bad task ids. */
+    static const char *const bad_ids[] = {
+        "", "not-an-id", "123E4567-E89B-12D3-A456-426614174000",
+        "123e4567-e89b-12d3-a456-42661417400",  "123e4567e89b-12d3-a456-4266141740000",
+        "123e4567-e89b-12d3-a456-42661417400g", "../../../../../../../../etc/passwd...",
+    };
+    for (unsigned i = 0; i < JC_ARRAY_LEN(bad_ids); i++) {
+        hdr(IPC_KILL, bad_ids[i]);
+        EXPECT_REFUSED(sizeof(struct ipc_kill), "malformed task id");
+        hdr(IPC_EXITED, bad_ids[i]);
+        out.exited.reason = RS_EXITED;
+        EXPECT_REFUSED(sizeof(struct ipc_exited), "malformed task id");
+    }
+    hdr(IPC_SPAWNED, ID1);
+    memset(out.h.id, 'a', sizeof out.h.id); /* no NUL at all */
+    EXPECT_REFUSED(sizeof(struct ipc_spawned), "malformed task id");
+}
+
+static void test_spawn_checks(void)
+{
+    const size_t sz = sizeof(struct ipc_spawn);
+
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"],\"env\":{\"K\":\"v\"}}");
+    snprintf(out.spawn.spec.id, sizeof out.spawn.spec.id, "%s", ID2);
+    EXPECT_REFUSED(sz, "id mismatch");
+
+    make_spawn("{\"name\":\"x\"}");
+    out.spawn.spec.name[0] = 0;
+    EXPECT_REFUSED(sz, "bad name");
+    make_spawn("{\"name\":\"x\"}");
+    memset(out.spawn.spec.name, 'n', sizeof out.spawn.spec.name);
+    EXPECT_REFUSED(sz, "bad name");
+    make_spawn("{\"name\":\"x\"}");
+    memset(out.spawn.spec.policy, 'p', sizeof out.spawn.spec.policy);
+    EXPECT_REFUSED(sz, "bad policy");
+
+    make_spawn("{\"name\":\"x\"}");
+    out.spawn.spec.strings_len = JC_STRINGS_MAX + 1;
+    EXPECT_REFUSED(sz, "bad argv/env counts");
+    make_spawn("{\"name\":\"x\"}");
+    out.spawn.spec.strings_len = UINT32_MAX;
+    EXPECT_REFUSED(sz, "bad argv/env counts");
+    make_spawn("{\"name\":\"x\"}");
+    out.spawn.spec.argc = JC_ARGV_MAX + 1;
+    EXPECT_REFUSED(sz, "bad argv/env counts");
+    make_spawn("{\"name\":\"x\"}");
+    out.spawn.spec.envc = JC_ENV_MAX + 1;
+    EXPECT_REFUSED(sz, "bad argv/env counts");
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/true\"]}");
+    out.spawn.spec.argc = 0;
+    out.spawn.spec.envc = 3; /* the strings still add up */
+    EXPECT_REFUSED(sz, "bad argv/env counts");
+
+    /* The string area: argc + envc strings, each NUL-terminated, no more. */
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"]}");
+    out.spawn.spec.argc++; /* one string more than there is */
+    EXPECT_REFUSED(sz, "string 4 unterminated");
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"]}");
+    out.spawn.spec.envc--; /* one string fewer */
+    EXPECT_REFUSED(sz, "trailing bytes");
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"]}");
+    out.spawn.spec.strings[out.spawn.spec.strings_len - 1] = 'X'; /* last NUL gone */
+    EXPECT_REFUSED(sz, "unterminated");
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"]}");
+    memset(out.spawn.spec.strings, 'S', sizeof out.spawn.spec.strings);
+    out.spawn.spec.strings_len = JC_STRINGS_MAX; /* a full area with no NUL */
+    EXPECT_REFUSED(sz, "string 0 unterminated");
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"]}");
+    out.spawn.spec.strings_len -= 2; /* cuts into the last string */
+    EXPECT_REFUSED(sz, "unterminated");
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"]}");
+    out.spawn.spec.strings_len += 2; /* two bytes past the last string */
+    EXPECT_REFUSED(sz, "trailing bytes");
+
+    /* Still a valid message after all that. */
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"]}");
+    CHECK(round_trip(IPC_SPAWN));
+}
+
+static void test_report_checks(void)
+{
+    hdr(IPC_SPAWN_FAILED, ID1);
+    memset(out.failed.msg, 'm', sizeof out.failed.msg);
+    EXPECT_REFUSED(sizeof(struct ipc_spawn_failed), "unterminated failure message");
+
+    hdr(IPC_EXITED, ID1);
+    out.exited.reason = RS_NONE;
+    EXPECT_REFUSED(sizeof(struct ipc_exited), "bad reason 0");
+    hdr(IPC_EXITED, ID1);
+    out.exited.reason = RS_DAEMON_RESTART + 1;
+    EXPECT_REFUSED(sizeof(struct ipc_exited), "bad reason 11");
+    hdr(IPC_EXITED, ID1);
+    out.exited.reason = 0x80000000U;
+    EXPECT_REFUSED(sizeof(struct ipc_exited), "bad reason 2147483648");
+    hdr(IPC_EXITED, ID1);
+    out.exited.reason = RS_DAEMON_RESTART;
+    CHECK(round_trip(IPC_EXITED));
+}
+
+/* ---- ends of the connection ---------------------------------------------- */
+
+static void test_eof(void)
+{
+    pair_open();
+    hdr(0, ID1);
+    CHECK(ipc_send(sv[0], &out, IPC_KILL, &err) == 0);
+    close(sv[0]);
+    sv[0] = -1;
+    /* The queued message first, then an orderly EOF, again and again. */
+    CHECK(ipc_recv(sv[1], &in, &err) == 1 && in.h.type == IPC_KILL);
+    CHECK(ipc_recv(sv[1], &in, &err) == 0);
+    CHECK(ipc_recv(sv[1], &in, &err) == 0);
+    pair_close();
+
+    /* Sending to a closed peer fails with EPIPE, without SIGPIPE. */
+    pair_open();
+    close(sv[1]);
+    sv[1] = -1;
+    hdr(0, ID1);
+    jc_err_clear(&err);
+    CHECK(ipc_send(sv[0], &out, IPC_KILL, &err) == -1);
+    CHECK(err.errnum == EPIPE && err.fault == JC_FAULT_SERVER);
+    CHECK_STR_CONTAINS(err.msg, "ipc: send");
+    pair_close();
+
+    /* A bad descriptor is an error, not EOF. */
+    jc_err_clear(&err);
+    CHECK(ipc_recv(-1, &in, &err) == -1 && err.errnum == EBADF);
+}
+
+static void test_valid_id(void)
+{
+    CHECK(ipc_valid_id(ID1));
+    CHECK(ipc_valid_id(ID2));
+    CHECK(ipc_valid_id("00000000-0000-0000-0000-000000000000"));
+    CHECK(ipc_valid_id("ffffffff-ffff-ffff-ffff-ffffffffffff"));
+    CHECK(!ipc_valid_id(""));
+    CHECK(!ipc_valid_id("123e4567-e89b-12d3-a456-42661417400"));    /* 35 */
+    CHECK(!ipc_valid_id("123e4567-e89b-12d3-a456-4266141740000"));  /* 37 */
+    CHECK(!ipc_valid_id("123E4567-e89b-12d3-a456-426614174000"));   /* upper case */
+    CHECK(!ipc_valid_id("123e4567-e89b-12d3-a456-42661417400g"));
+    CHECK(!ipc_valid_id("123e4567_e89b-12d3-a456-426614174000"));
+    CHECK(!ipc_valid_id("123e45678e89b-12d3-a456-42661417400"));    /* dash moved */
+    CHECK(!ipc_valid_id("123e4567-e89b-12d3-a456-4266-14174000"));
+    CHECK(!ipc_valid_id("------------------------------------"));
+    CHECK(!ipc_valid_id("123e4567-e89b-12d3-a456-42661417400\n"));
+    CHECK(!ipc_valid_id("{123e4567-e89b-12d3-a456-42661417400}"));
+    CHECK(!ipc_valid_id("../123e4567-e89b-12d3-a456-42661417"));
+    /* Never reads past JC_ID_LEN bytes, terminated or not. */
+    char raw[JC_ID_LEN];
+    memcpy(raw, ID1, JC_ID_LEN);
+    raw[JC_ID_LEN - 1] = 'x';
+    CHECK(!ipc_valid_id(raw));
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* belt and braces: ipc_send uses MSG_NOSIGNAL */
+    pair_open();
+    test_round_trips();
+    test_header_checks();
+    test_spawn_checks();
+    test_report_checks();
+    pair_close();
+    test_eof();
+    test_valid_id();
+    return check_summary();
+}
