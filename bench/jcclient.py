@@ -19,6 +19,8 @@ import argparse
 import http.client
 import json
 import multiprocessing as mp
+import os
+import signal
 import sys
 import time
 
@@ -44,7 +46,14 @@ def pct(v, p):
     return v[min(len(v) - 1, int(p / 100.0 * (len(v) - 1) + 0.5))]
 
 
+def die_of_sigint():
+    """Quietly, and so that the calling shell sees the Ctrl-C (and cleans up)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
 def lane(port, n, body, mode, deadline, barrier, out):
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     lat, ids, errors = [], [], {}
     barrier.wait()
     t0 = time.monotonic()
@@ -196,3 +205,5 @@ if __name__ == "__main__":
         sys.exit(main())
     except (OSError, http.client.HTTPException) as e:
         sys.exit("jcclient: jobcelld unreachable or gone: %s: %s" % (type(e).__name__, e))
+    except KeyboardInterrupt:
+        die_of_sigint()

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh — shared by the bench/*.sh scripts (sourced, not run).
 #
 # Gives: BENCH_DIR, REPO, a private temp dir ($BENCH_TMP), a unique cgroup name
@@ -109,13 +110,17 @@ bench_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# jc_start ROOTFS CONFIG_JSON: start jobcelld (logs in $BENCH_TMP/jobcelld.log).
+# jc_start ROOTFS CONFIG_JSON: start jobcelld (logs in $BENCH_TMP/jobcelld.log);
+# its state directory is $JC_STATE if set, else $BENCH_TMP/state.
 jc_start() {
     local rootfs=$1 config=$2
     [[ -x $JOBCELLD ]] || bench_die "$JOBCELLD not built (meson compile -C build)"
     JC_PORT=$(bench_free_port)
     printf '%s\n' "$config" >"$BENCH_TMP/jobcelld.json"
-    "$JOBCELLD" --listen "127.0.0.1:$JC_PORT" --state-dir "$BENCH_TMP/state" \
+    # Its own session: a Ctrl-C meant for the benchmark must reach the
+    # clients (which then die of it, so bash runs the INT trap and cleans
+    # up), not the daemon.  (setsid execs in place: $! is jobcelld.)
+    setsid "$JOBCELLD" --listen "127.0.0.1:$JC_PORT" --state-dir "${JC_STATE:-$BENCH_TMP/state}" \
         --rootfs "$rootfs" --cgroup-name "$BENCH_CG" --config "$BENCH_TMP/jobcelld.json" \
         --log-level warn >>"$BENCH_TMP/jobcelld.log" 2>&1 &
     JC_PID=$!
@@ -133,8 +138,38 @@ jc_start() {
 # The front: the daemon's only child (it runs as the unprivileged user).
 jc_front_pid() { pgrep -P "$JC_PID" | head -1; }
 
+# BENCH_WAIT_QUIET=SECONDS: before starting, wait (at most that long) until
+# the host is at least 85 % idle over one second.
+bench_wait_quiet() {
+    local end=$((SECONDS + ${BENCH_WAIT_QUIET:-0}))
+    while [[ $SECONDS -lt $end ]]; do
+        [[ $(bench_idle_pct) -ge 85 ]] && return 0
+        sleep 4
+    done
+}
+
 bench_header() { # what
-    echo "# $1 — $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, cgroup $(bench_cgroup_mode)"
+    local rev idle
+    rev=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
+    bench_wait_quiet
+    idle=$(bench_idle_pct)
+    echo "# $1"
+    echo "# $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, cgroup $(bench_cgroup_mode)"
+    echo "# jobcelld $JOBCELLD (tree $rev, built $(date -u -r "$JOBCELLD" +%H:%MZ 2>/dev/null || echo ?)); host idle before start: ${idle}% (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    if [[ ${idle%.*} -lt 85 ]]; then
+        echo "# WARNING: the host is busy (${idle}% idle): figures will be noisy; rerun when it is quiet"
+    fi
+}
+
+# Percentage of CPU time idle over one second, host-wide.
+bench_idle_pct() {
+    python3 -c '
+import time
+def snap():
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return sum(f), f[3] + f[4]
+t0, i0 = snap(); time.sleep(1); t1, i1 = snap()
+print("%.0f" % (100.0 * (i1 - i0) / max(1, t1 - t0)))'
 }
 
 bench_cgroup_mode() {

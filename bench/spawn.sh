@@ -10,8 +10,12 @@
 #   -p        the no-op: "noop" (default) = a static musl `int main(){return 0;}`
 #             installed as /usr/bin/jc-noop in a temp copy of build/rootfs/root;
 #             "true" = busybox /bin/true
-#   -T        comma list among: jobcell,strict,unshare,bwrap,crun,exec
-#             (default: all).  strict = jobcell, one lifecycle at a time.
+#   -T        comma list among: jobcell,strict,tmpfs,unshare,bwrap,crun,exec
+#             (default: all).  strict = jobcell, one lifecycle at a time;
+#             tmpfs = jobcell again with its state directory on tmpfs
+#             (/dev/shm) instead of the disk, to show what the task records
+#             and log files cost (file creation on the disk is slow on some
+#             hosts: ~0.4-0.7 ms per file on the development VMs)
 #
 # Rows (each measured with 1 lane, then 2 concurrent lanes, after a warm-up):
 #   jobcell submit→202   POST /api/tasks on a keep-alive connection until 202
@@ -27,7 +31,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-N=500 MAXS=60 PROG=noop TOOLS=jobcell,strict,unshare,bwrap,crun,exec
+N=500 MAXS=60 PROG=noop TOOLS=jobcell,strict,tmpfs,unshare,bwrap,crun,exec
 while getopts "n:t:p:T:h" o; do
     case $o in
     n) N=$OPTARG ;;
@@ -94,6 +98,18 @@ if has jobcell || has strict; then
     done
     jc_stop
 fi
+if has tmpfs; then
+    JC_STATE=$(mktemp -d /dev/shm/jcbench-state.XXXXXX)
+    BENCH_CLEANUP_HOOKS+=("rm -rf --one-file-system '$JC_STATE'")
+    jc_start "$ROOTFS" '{"max_running": 65536, "log_level": "warn"}'
+    for l in 1 2; do
+        R[tmpfs,$l]=$(python3 "$BENCH_DIR/jcclient.py" spawn --port "$JC_PORT" --n "$N" --lanes "$l" \
+            --warmup "$WARM" --max-seconds "$MAXS" --cmd "[\"$NOOP\"]") || echo "# tmpfs: some tasks failed" >&2
+        echo "  jobcell submit->202, state on tmpfs, $l lane(s): ${R[tmpfs,$l]}"
+    done
+    jc_stop
+    unset JC_STATE
+fi
 
 # --- (b) unshare -----------------------------------------------------------
 if has unshare; then
@@ -119,9 +135,11 @@ if has crun; then
     if bench_need crun crun; then
         B=$BENCH_TMP/bundle CRUNROOT=$BENCH_TMP/crun-state
         mkdir -p "$B" "$CRUNROOT"
-        (cd "$B" && crun spec >/dev/null)
+        (cd "$B" && : | crun spec 2>&1 | cat >/dev/null)
         python3 "$BENCH_DIR/ocibundle.py" "$B/config.json" "$ROOTFS" "$REPO/policy/default.json" "$NOOP"
-        BENCH_CLEANUP_HOOKS+=("for c in \$(crun --root '$CRUNROOT' list -q 2>/dev/null); do crun --root '$CRUNROOT' delete -f \"\$c\" >/dev/null 2>&1; done; \
+        # (crun's stdio are pipes here too: `crun run` chowns its stdio to
+        # the container's user, so it must never get a terminal or /dev/null.)
+        BENCH_CLEANUP_HOOKS+=("for c in \$(: | crun --root '$CRUNROOT' list -q 2>/dev/null | cat); do : | crun --root '$CRUNROOT' delete -f \"\$c\" 2>&1 | cat >/dev/null; done; \
             find /sys/fs/cgroup -maxdepth 2 -type d -name 'jcb$$-*' -exec rmdir {} + 2>/dev/null")
         # crun 1.x refuses a hybrid host whose cgroup2 hierarchy has any
         # controller ("cgroups in hybrid mode not supported"); on such a host
@@ -130,6 +148,7 @@ if has crun; then
         WRAP=()
         if [[ -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]]; then
             : >"$BENCH_TMP/empty"
+            # shellcheck disable=SC2016 # expanded by the inner sh
             WRAP=(unshare -m --propagation private sh -c
                 'mount --bind "$0" /sys/fs/cgroup/unified/cgroup.controllers && exec "$@"' "$BENCH_TMP/empty")
             echo "  (crun: hybrid host with cgroup2 controllers $(cat /sys/fs/cgroup/unified/cgroup.controllers); hidden from crun in a private mount namespace)"
@@ -159,7 +178,7 @@ echo
 printf '| %-28s | %7s | %7s | %7s | %9s | %9s | %13s |\n' tool "p50 ms" "p95 ms" "p99 ms" "spawns/s" "spawns/s" "p50 ms"
 printf '| %-28s | %7s | %7s | %7s | %9s | %9s | %13s |\n' "" "1 lane" "1 lane" "1 lane" "1 lane" "2 lanes" "2 lanes"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------------ --------- --------- --------- ----------- ----------- ---------------
-names=(jobcell "jobcell HTTP submit->202" strict "jobcell HTTP POST->terminal"
+names=(jobcell "jobcell HTTP submit->202" strict "jobcell HTTP POST->terminal" tmpfs "  same, state dir on tmpfs"
     unshare "unshare -fpmuinUC" bwrap "bwrap --unshare-all" crun "crun run" exec "exec, no isolation (floor)")
 for ((i = 0; i < ${#names[@]}; i += 2)); do
     k=${names[i]}

@@ -6,13 +6,17 @@
  * are done in all or MAX_SECONDS have passed.  Any "{}" in an argument is
  * replaced by PREFIX and a fresh number per spawn (crun needs a new container
  * id; default PREFIX "b<pid>-").
- * WARMUP spawns run first, in one lane, untimed.  Prints one line:
+ * WARMUP spawns run first, in one lane, untimed.  Children get fresh stdio:
+ * stdin a pipe nobody writes to, stdout+stderr a pipe that a thread drains
+ * and discards (never the caller's terminal or /dev/null: `crun run` chowns
+ * its stdio to the container's user).  Prints one line:
  *
  *   n=… fail=… p50_ms=… p95_ms=… p99_ms=… max_ms=… rate=…   (rate: spawns/s)
  *
  * Part of bench/, not of jobcelld.  Build: cc -O2 -pthread spawnloop.c */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -34,6 +38,8 @@ static atomic_long next_i, done_n, fails;
 static atomic_ulong token;
 static const char *prefix;
 static double t_start, deadline;
+static posix_spawn_file_actions_t fa;
+static int in_pipe[2], out_pipe[2];
 
 static double now(void)
 {
@@ -61,7 +67,7 @@ static int run_once(void)
         }
     }
     argv[tmpl_argc] = NULL;
-    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) == 0) {
+    if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) == 0) {
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
             ;
         rc = (WIFEXITED(st) && WEXITSTATUS(st) == 0) ? 0 : -1;
@@ -84,6 +90,15 @@ static void *lane(void *arg)
         lat[i] = now() - s;
         atomic_fetch_add(&done_n, 1);
     }
+    return NULL;
+}
+
+static void *drain(void *arg)
+{
+    char buf[4096];
+    (void)arg;
+    while (read(out_pipe[0], buf, sizeof buf) > 0)
+        ;
     return NULL;
 }
 
@@ -127,8 +142,15 @@ int main(int argc, char **argv)
     tmpl = argv + optind;
     tmpl_argc = argc - optind;
     lat = calloc((size_t)total, sizeof *lat);
-    if (!lat)
+    if (!lat || pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0)
         return 1;
+    pthread_t drainer;
+    pthread_create(&drainer, NULL, drain, NULL);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* nothing else leaks in */
     for (long i = 0; i < warmup; i++)
         if (run_once() < 0) {
             fprintf(stderr, "spawnloop: warm-up spawn of %s failed\n", tmpl[0]);

@@ -136,11 +136,17 @@ static void set_stdio(const struct sb_prep *p)
     STEP(p, SB_STEP_STDIO, syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC));
 }
 
+/* Fixed here rather than inherited from however the daemon was started:
+ * no core dumps, no real-time scheduling or negative nice, 64 KiB of
+ * locked memory, 1024 open files. */
 static void set_rlimits(const struct sb_prep *p)
 {
-    struct rlimit core = {0, 0};
+    struct rlimit zero = {0, 0}, memlock = {65536, 65536};
 
-    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_CORE, &core));
+    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_CORE, &zero));
+    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_RTPRIO, &zero));
+    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_NICE, &zero));
+    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_MEMLOCK, &memlock));
     STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_NOFILE, &p->nofile));
 }
 

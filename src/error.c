@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+__attribute__((format(printf, 5, 0)))
 static void vset(struct jc_err *e, enum jc_fault fault, int status, int errnum, const char *fmt,
                  va_list ap)
 {

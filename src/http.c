@@ -52,7 +52,7 @@ void http_error(struct http_reply *out, const struct jc_err *err)
 {
     unsigned status = err->status ? (unsigned)err->status : 500;
 
-    if (status >= 500)
+    if (status >= 500 && status != 503) /* 503 is load shedding, not a fault */
         log_warnx("internal error: %s", err->msg);
     http_error_msg(out, status, err->msg);
 }

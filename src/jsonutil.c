@@ -49,11 +49,12 @@ static ssize_t nul_in_key(const char *buf, size_t len)
             continue;
         }
         if (buf[i] == 'u' && slashes % 2 == 1 && i + 4 < len && strncmp(buf + i + 1, "0000", 4) == 0) {
-            size_t j = string_end(buf, len, i + 5);
+            size_t end = string_end(buf, len, i + 5), j = end;
             while (j < len && strchr(" \t\r\n", buf[j]))
                 j++;
             if (j < len && buf[j] == ':')
                 return (ssize_t)i - 1;
+            i = end - 1; /* this string is checked: go on after it (linear) */
         }
         slashes = 0;
     }

@@ -42,7 +42,7 @@ int tasks_get_json(struct ttable *t, const char *id, char **json, struct jc_err 
 int tasks_list_json(struct ttable *t, const char *state, uint32_t limit, const char *cursor,
                     char **json, struct jc_err *err);
 /* 0 when the task is running (the caller then asks the warden to kill it);
- * 404 unknown, 409 already finished. */
+ * else -1 with err->status 404 (unknown) or 409 (finished or still starting). */
 int tasks_can_cancel(struct ttable *t, const char *id, struct jc_err *err);
 unsigned tasks_alive(struct ttable *t);
 

@@ -289,13 +289,16 @@ static void *monitor_main(void *arg)
             log_warn("epoll_wait");
             return NULL;
         }
-        /* Exits last in a batch so output and timers are handled first. */
+        /* Exits last in a batch so output and timers are handled first.  The
+         * kinds are read before any dispatch: an exit frees its task and the
+         * tags inside it, which other events of the batch may point at. */
+        enum tag_kind kinds[JC_ARRAY_LEN(evs)];
+        for (int i = 0; i < n; i++)
+            kinds[i] = ((struct ep_tag *)evs[i].data.ptr)->kind;
         for (int pass = 0; pass < 2; pass++)
-            for (int i = 0; i < n; i++) {
-                struct ep_tag *tag = evs[i].data.ptr;
-                if ((tag->kind == TAG_PIDFD) == (pass == 1))
-                    dispatch(w, tag);
-            }
+            for (int i = 0; i < n; i++)
+                if ((kinds[i] == TAG_PIDFD) == (pass == 1))
+                    dispatch(w, evs[i].data.ptr);
         pthread_mutex_lock(&w->lock);
         bool done = w->stopping && w->ntasks == 0;
         pthread_mutex_unlock(&w->lock);

@@ -3,7 +3,7 @@
  *
  * Usage: test_policy POLICY_DIR [SEED_CORPUS_DIR]
  *   POLICY_DIR: the project's policy/ directory;
- *   SEED_CORPUS_DIR: tests/unit/corpus/policy (fuzz seeds replayed as a test).
+ *   SEED_CORPUS_DIR: tests/fuzz/corpus/policy (fuzz seeds replayed as a test).
  * Needs no root: the behavioural checks fork a child of this single-threaded
  * test, set no_new_privs and load the compiled BPF with prctl(), exactly as
  * child.c does, then try allowed and forbidden syscalls. */
