@@ -216,7 +216,7 @@ static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
     return 0;
 }
 
-static int open_log(const struct sandbox_env *env, const char *id, struct jc_err *err)
+int sandbox_open_log(const struct sandbox_env *env, const char *id, struct jc_err *err)
 {
     char name[JC_ID_LEN + 8];
     int fd;
@@ -383,8 +383,8 @@ int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, uin
     t->started_mono_ms = now_ms(CLOCK_MONOTONIC);
     if (start_child(env, spec, slot, &f, t, err) < 0)
         goto fail;
-    if ((t->log_fd = open_log(env, spec->id, err)) < 0 ||
-        fcntl(f.status[0], F_SETFL, O_NONBLOCK) < 0) {
+    if (fcntl(f.status[0], F_SETFL, O_NONBLOCK) < 0) {
+        jc_fail(err, errno, "fcntl O_NONBLOCK");
         abort_child(t->pidfd);
         t->pidfd = -1;
         goto fail;
@@ -395,8 +395,6 @@ int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, uin
     return 0;
 fail:
     fds_close(&f);
-    if (t->log_fd >= 0)
-        close(t->log_fd);
     cg_task_destroy(env->cg, &t->cg, &ignored);
     return -1;
 }

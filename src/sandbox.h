@@ -44,7 +44,8 @@ struct sandbox_task {
     int pidfd;
     int out_rd;     /* task's stdout+stderr (non-blocking) */
     int status_rd;  /* jobcell-init's status records (non-blocking) */
-    int log_fd;     /* state_dir/logs/<id>.log */
+    int log_fd;     /* state_dir/logs/<id>.log, created on the first output
+                       by the monitor (off the spawn path); -1 until then */
     struct cg_task cg;
     int64_t started_ms; /* realtime */
     int64_t started_mono_ms;
@@ -111,6 +112,10 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
  * exec'd its program (jobcell-init reported STARTED). */
 int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, uint32_t slot,
                   struct sandbox_task *out, struct jc_err *err);
+
+/* Create state_dir/logs/<id>.log (O_EXCL|O_NOFOLLOW), owned by the front's
+ * user.  Runs in the monitor thread, when the task first prints. */
+int sandbox_open_log(const struct sandbox_env *env, const char *id, struct jc_err *err);
 
 /* The child's whole life: never returns. */
 __attribute__((noreturn)) void sb_child_main(const struct sb_prep *p);

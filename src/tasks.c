@@ -276,27 +276,43 @@ static struct trec *rec_from_json(json_object *o)
 
 /* ---- disk -------------------------------------------------------------- */
 
-/* Atomic replace: <id>.json.tmp then rename.  The front owns the directory. */
-static void save(struct ttable *t, const struct trec *r)
+/* Atomic replace: <id>.json.tmp then rename.  The front owns the directory.
+ * Called without the table lock where it can be (see tasks_apply). */
+static void write_record(struct ttable *t, const char *id, const char *text)
 {
-    json_object *o = rec_json(r);
-    const char *s = json_object_to_json_string_ext(o, JU_PRINT);
     char tmp[JC_ID_LEN + 16], name[JC_ID_LEN + 8];
-    size_t len = strlen(s);
+    size_t len = strlen(text);
     int fd;
 
-    snprintf(tmp, sizeof tmp, "%s.json.tmp", r->id);
-    snprintf(name, sizeof name, "%s.json", r->id);
+    snprintf(tmp, sizeof tmp, "%s.json.tmp", id);
+    snprintf(name, sizeof name, "%s.json", id);
     fd = openat(t->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (fd < 0) {
-        log_msg(LOG_LVL_ERROR, r->id, errno, "saving the task record");
+        log_msg(LOG_LVL_ERROR, id, errno, "saving the task record");
     } else {
-        bool ok = write(fd, s, len) == (ssize_t)len;
+        bool ok = write(fd, text, len) == (ssize_t)len;
         int e = errno;
         if (close(fd) < 0 || !ok || renameat(t->dirfd, tmp, t->dirfd, name) < 0)
-            log_msg(LOG_LVL_ERROR, r->id, ok ? errno : e, "saving the task record");
+            log_msg(LOG_LVL_ERROR, id, ok ? errno : e, "saving the task record");
     }
+}
+
+static char *record_text(const struct trec *r)
+{
+    json_object *o = rec_json(r);
+    char *s = strdup(json_object_to_json_string_ext(o, JU_PRINT));
+
     json_object_put(o);
+    return s;
+}
+
+static void save(struct ttable *t, const struct trec *r)
+{
+    char *text = record_text(r);
+
+    if (text)
+        write_record(t, r->id, text);
+    free(text);
 }
 
 static void forget_files(struct ttable *t, const char *id)
@@ -492,47 +508,59 @@ static void wake_waiter(struct ttable *t, struct trec *r)
     }
 }
 
-static void apply_locked(struct ttable *t, struct trec *r, const union ipc_msg *m)
+/* Returns the record's new text for the caller to write, or NULL. */
+static char *apply_locked(struct ttable *t, struct trec *r, const union ipc_msg *m)
 {
+    char *text;
+
     switch (m->h.type) {
     case IPC_SPAWNED:
         if (r->state != ST_QUEUED)
-            return;
+            return NULL;
         r->state = ST_RUNNING;
         r->pid = m->spawned.pid;
         r->started_ms = m->spawned.started_ms;
         break;
     case IPC_SPAWN_FAILED:
         if (r->state != ST_QUEUED)
-            return;
+            return NULL;
         free(r->error);
         r->error = strdup(m->failed.msg);
         finish(t, r, RS_SPAWN_ERROR, m->failed.at_ms);
         break;
     case IPC_EXITED:
         if (r->state != ST_RUNNING)
-            return;
+            return NULL;
         r->exit_code = m->exited.exit_code;
         r->signal = m->exited.signal;
         r->usage = m->exited.usage;
         finish(t, r, (enum jc_reason)m->exited.reason, m->exited.finished_ms);
         break;
     default:
-        return;
+        return NULL;
     }
-    save(t, r);
+    text = record_text(r);
     wake_waiter(t, r);
+    return text;
 }
 
 void tasks_apply(struct ttable *t, const union ipc_msg *m)
 {
+    char *text = NULL;
+
     pthread_mutex_lock(&t->lock);
     struct trec *r = find(t, m->h.id);
     if (r)
-        apply_locked(t, r, m);
+        text = apply_locked(t, r, m);
     else
         log_task_warn(m->h.id, "report for an unknown task (type %u)", m->h.type);
     pthread_mutex_unlock(&t->lock);
+    /* Written after the waiting request was woken and the lock released: the
+     * 202 does not wait for the disk.  Reports are applied by one thread, so
+     * a record's writes stay in order. */
+    if (text)
+        write_record(t, m->h.id, text);
+    free(text);
 }
 
 static char *owned_json(json_object *o)

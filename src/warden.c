@@ -115,6 +115,20 @@ static void kill_task(struct warden *w, struct wtask *t)
 
 /* ---- monitor thread ---------------------------------------------------- */
 
+/* The log file is created at the first output, here rather than on the
+ * spawn path.  -2 marks a log that could not be created. */
+static int open_log(struct warden *w, struct wtask *t)
+{
+    struct jc_err err;
+
+    t->sb.log_fd = sandbox_open_log(&w->env, t->id, &err);
+    if (t->sb.log_fd >= 0)
+        return 0;
+    log_task_warn(t->id, "%s: its output is lost", err.msg);
+    t->sb.log_fd = -2;
+    return -1;
+}
+
 /* Copy what the task printed into its log, up to output_kb; past it the
  * task is killed and the ending is output_limit. */
 static void pump_output(struct warden *w, struct wtask *t, bool *eof)
@@ -126,6 +140,8 @@ static void pump_output(struct warden *w, struct wtask *t, bool *eof)
     while ((n = read(t->sb.out_rd, buf, sizeof buf)) > 0) {
         uint64_t room = t->out_cap > t->out_bytes ? t->out_cap - t->out_bytes : 0;
         size_t keep = (uint64_t)n < room ? (size_t)n : (size_t)room;
+        if (keep && t->sb.log_fd < 0 && (t->sb.log_fd == -2 || open_log(w, t) < 0))
+            keep = 0; /* reported once in open_log(); the output is dropped */
         if (keep && write(t->sb.log_fd, buf, keep) != (ssize_t)keep)
             log_msg(LOG_LVL_WARN, t->id, errno, "writing the task log");
         t->out_bytes += keep;
@@ -217,7 +233,8 @@ static void free_task(struct warden *w, struct wtask *t)
     close(t->sb.pidfd);
     close(t->sb.out_rd);
     close(t->sb.status_rd);
-    close(t->sb.log_fd);
+    if (t->sb.log_fd >= 0)
+        close(t->sb.log_fd);
     close(t->timer_fd);
     pthread_mutex_lock(&w->lock);
     unlink_locked(w, t);

@@ -121,10 +121,3 @@ static inline char *repeat(const char *unit, size_t n)
     return s;
 }
 
-/* A check for a bug known to be in src/: fails (and says so) until fixed. */
-#define KNOWN_BUG(cond, where, what)                                          \
-    do {                                                                      \
-        if (!(cond))                                                          \
-            fprintf(stderr, "KNOWN SRC BUG %s: %s\n", (where), (what));       \
-        CHECK(cond);                                                          \
-    } while (0)
