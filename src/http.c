@@ -246,10 +246,16 @@ static bool is_json_type(const char *ct)
 
 /* Checks that need only the headers.  Returns MHD_YES after queueing an
  * error, or -1 to go on. */
-static int check_headers(struct http_server *s, struct MHD_Connection *conn, const char *method)
+static int check_headers(struct http_server *s, struct MHD_Connection *conn, const char *method,
+                         const char *url)
 {
     const char *cl, *ct;
+    char id[JC_ID_LEN], allow[64];
 
+    /* An unknown route or method is the cause to report, before any header. */
+    if (!route(s, method, url, id, allow, sizeof allow))
+        return allow[0] ? send_error(conn, 405, "Method not allowed", allow)
+                        : send_error(conn, 404, "No such route", NULL);
     if (strcmp(method, "POST") != 0)
         return -1;
     ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -314,7 +320,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int early;
 
     if (!r) {
-        if ((early = check_access(s, conn, url)) >= 0 || (early = check_headers(s, conn, method)) >= 0)
+        if ((early = check_access(s, conn, url)) >= 0 || (early = check_headers(s, conn, method, url)) >= 0)
             return (enum MHD_Result)early;
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;

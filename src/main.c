@@ -249,7 +249,7 @@ static void log_isolation(const struct startup *s)
              "rootfs %s (read-only); front runs as %s",
              where, s->cfg.token[0] ? "bearer token required" : "no authentication",
              cg_mode_name(&s->cg), ctl,
-             s->cg.memsw ? ", no swap" : "", p ? p->sha256 : "?", s->policies.count,
+             s->cg.memsw ? ", swap limited to 0" : "", p ? p->sha256 : "?", s->policies.count,
              s->cfg.rootfs, s->cfg.user);
 }
 
