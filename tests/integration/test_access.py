@@ -74,6 +74,16 @@ class Token(harness.DaemonTestCase):
         self.assertEqual(r.status, 202, r)
         self.assertEqual(self.d.get("/api/tasks/" + r.body["id"], headers=self.auth()).status, 200)
 
+    def test_route_is_checked_before_content_type(self):
+        """A POST to the wrong place says so, whatever its Content-Type."""
+        plain = {"Content-Type": "text/plain"}
+        r = self.d.post("/healthz", "x", headers=plain)
+        self.assertError(r, 405, "method")
+        self.assertEqual(r.headers.get("Allow"), "GET")
+        self.assertError(self.d.post("/nope", "x", headers=plain), 404, "route")
+        r = self.d.post("/api/tasks", "x", headers=dict(plain, **self.auth()))
+        self.assertError(r, 415, "application/json")
+
     def test_healthz_stays_open(self):
         self.assertEqual(self.d.get("/healthz").status, 200)
 
