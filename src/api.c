@@ -73,11 +73,16 @@ static enum http_result post_task(struct front *f, struct http_req *r, struct ht
     pol = policy_find(f->policies, spec->policy);
     memcpy(r->id, spec->id, JC_ID_LEN);
     memcpy(m->h.id, spec->id, JC_ID_LEN);
-    if (tasks_add(f->tasks, spec, pol ? pol->sha256 : "", r, &err) < 0)
+    if (tasks_add(f->tasks, spec, pol ? pol->sha256 : "", NULL, &err) < 0)
         goto fail;
-    /* Suspend before asking: the answer may come back at once. */
+    /* Suspend, then become the record's waiter, then ask: every wake-up
+     * (the warden's answer, or the daemon stopping) comes after a suspend. */
     r->suspended = true;
     MHD_suspend_connection(r->conn);
+    if (!tasks_wait(f->tasks, spec->id, r)) { /* already ended (shutdown) */
+        http_resume(r);
+        return HTTP_SUSPEND;
+    }
     if (ipc_send(f->sock, m, IPC_SPAWN, &err) < 0) {
         union ipc_msg fm = {0};
         memcpy(fm.h.id, spec->id, JC_ID_LEN);

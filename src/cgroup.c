@@ -174,21 +174,33 @@ void cg_controllers_str(const struct cg_ctx *cg, char *buf, size_t len)
 
 /* Kill the processes listed in dir/cgroup.procs (best effort; v1 and the
  * start-up sweep of leftovers). */
-void cg_kill_procs(const char *dir)
+/* One pass over dir/cgroup.procs, read to its end through stdio so no pid
+ * is ever cut in two.  Returns how many processes were signalled. */
+static int kill_listed(const char *dir)
 {
-    char buf[8192];
+    char path[PATH_MAX];
+    FILE *f;
+    long pid;
+    int n = 0;
 
-    if (read_small(dir, "cgroup.procs", buf, sizeof buf) <= 0)
-        return;
-    for (char *p = buf; *p;) {
-        char *end;
-        long pid = strtol(p, &end, 10);
-        if (end == p)
-            break;
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    while (fscanf(f, "%ld", &pid) == 1) {
         if (pid > 1 && kill((pid_t)pid, SIGKILL) < 0 && errno != ESRCH)
             log_warn("kill %ld in %s", pid, dir);
-        p = end + (*end == '\n');
+        n++;
     }
+    fclose(f);
+    return n;
+}
+
+/* Kill the cgroup's processes; again while new ones appear (a task that
+ * forks while we kill), a bounded number of times. */
+void cg_kill_procs(const char *dir)
+{
+    for (int pass = 0; pass < 8 && kill_listed(dir) > 0; pass++)
+        ;
 }
 
 void cg_sweep(const char *dir, const char *skip)

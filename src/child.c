@@ -50,6 +50,10 @@ static void wait_for_parent(const struct sb_prep *p)
 {
     char c;
 
+    /* Only the warden may hold these ends: then a dead warden shows as EOF
+     * on the sync pipe and as POLLERR on the error pipe. */
+    close(p->sync_wr);
+    close(p->err_rd);
     STEP(p, SB_STEP_PDEATHSIG, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
     errno = EPIPE;
     if (read(p->sync_rd, &c, 1) != 1)

@@ -29,7 +29,7 @@ static int drop_privileges(uid_t uid, gid_t gid, struct jc_err *err)
     int rc;
 
     /* The bounding set can only be emptied while we still hold CAP_SETPCAP. */
-    for (int c = 0; c <= CAP_LAST_CAP; c++)
+    for (int c = 0; c < (int)cap_max_bits(); c++)
         if (cap_drop_bound((cap_value_t)c) < 0 && errno != EINVAL)
             return jc_fail(err, errno, "front: dropping capability %d from the bounding set", c);
     if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)

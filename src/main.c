@@ -167,9 +167,14 @@ static int open_unix_listener(struct startup *s, struct jc_err *err)
     /* Replace a stale socket of a previous run, and nothing else. */
     if (lstat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(a.sun_path) < 0)
         return jc_fail(err, errno, "--listen unix:%s: removing the old socket", a.sun_path);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0)
+    /* The mode comes from the umask at bind(): no chmod by path that a
+     * swapped-in symlink could redirect; lchown never follows one. */
+    mode_t old = umask(0117);
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+    umask(old);
+    if (rc < 0)
         return jc_fail(err, errno, "--listen unix:%s", a.sun_path);
-    if (chown(a.sun_path, 0, s->gid) < 0 || chmod(a.sun_path, 0660) < 0 || listen(fd, 1024) < 0)
+    if (lchown(a.sun_path, 0, s->gid) < 0 || listen(fd, 1024) < 0)
         return jc_fail(err, errno, "--listen unix:%s", a.sun_path);
     s->listen_fd = JC_STEAL_FD(fd);
     return 0;

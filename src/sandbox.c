@@ -90,13 +90,18 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
     env->cfg = cfg;
     env->cg = cg;
     env->policies = policies;
+    /* The running kernel's highest capability (libcap reads
+     * /proc/sys/kernel/cap_last_cap): PR_CAPBSET_DROP fails past it. */
     env->last_cap = (int)cap_max_bits() - 1;
-    if (env->last_cap < CAP_LAST_CAP)
-        env->last_cap = CAP_LAST_CAP;
     env->rootfs_mnt_flags = locked_mount_flags(cfg->rootfs);
-    env->null_fd = fcntl(open("/dev/null", O_RDWR | O_CLOEXEC), F_DUPFD_CLOEXEC, 10);
-    if (env->null_fd < 0)
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+    if (fd < 0)
         return jc_fail(err, errno, "open /dev/null");
+    env->null_fd = fcntl(fd, F_DUPFD_CLOEXEC, 10); /* >= 10: see pipe_high() */
+    close(fd);
+    if (env->null_fd < 0)
+        return jc_fail(err, errno, "dup /dev/null");
     prep_paths(env);
     return 0;
 }
@@ -200,6 +205,8 @@ static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
         return jc_fail(err, 0, "no seccomp profile \"%s\"", spec->policy);
     p->prog = (struct sock_fprog){.len = pol->bpf_len, .filter = pol->bpf};
     p->sync_rd = f->sync[0];
+    p->sync_wr = f->sync[1];
+    p->err_rd = f->errp[0];
     p->err_wr = f->errp[1];
     p->out_wr = f->out[1];
     p->status_wr = f->status[1];

@@ -88,6 +88,7 @@ struct sb_child_err {
 /* Everything the child reads; filled by the parent before clone3(). */
 struct sb_prep {
     int sync_rd, err_wr, out_wr, status_wr, null_fd;
+    int sync_wr, err_rd; /* the parent's ends: the child closes its copies */
     int last_cap;
     unsigned long rootfs_ro_flags;
     struct rlimit nofile;

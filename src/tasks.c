@@ -371,6 +371,8 @@ static void load_all(struct ttable *t)
     struct dirent *de;
     unsigned lost = 0;
 
+    if (!d && fd >= 0)
+        close(fd);
     if (!d) {
         log_warn("reading the task records");
         return;
@@ -542,6 +544,17 @@ static char *apply_locked(struct ttable *t, struct trec *r, const union ipc_msg 
     text = record_text(r);
     wake_waiter(t, r);
     return text;
+}
+
+bool tasks_wait(struct ttable *t, const char *id, void *waiter)
+{
+    pthread_mutex_lock(&t->lock);
+    struct trec *r = find(t, id);
+    bool queued = r && r->state == ST_QUEUED;
+    if (queued)
+        r->waiter = waiter;
+    pthread_mutex_unlock(&t->lock);
+    return queued;
 }
 
 void tasks_apply(struct ttable *t, const union ipc_msg *m)

@@ -30,6 +30,10 @@ void tasks_close(struct ttable *t);
 int tasks_add(struct ttable *t, const struct jc_spec *spec, const char *policy_sha,
               void *waiter, struct jc_err *err);
 
+/* Make `waiter` the queued record's waiter; false if it is queued no more
+ * (then no wake-up will come: the caller resumes itself). */
+bool tasks_wait(struct ttable *t, const char *id, void *waiter);
+
 /* Apply a warden report (SPAWNED, SPAWN_FAILED, EXITED). */
 void tasks_apply(struct ttable *t, const union ipc_msg *m);
 

@@ -60,6 +60,7 @@ struct warden {
     unsigned ntasks;
     uint8_t *slots;
     bool stopping;
+    bool given_up; /* stop_all stopped waiting for tasks that would not end */
     struct ep_tag tag_wake;
 };
 
@@ -92,7 +93,8 @@ static struct wtask *find_locked(struct warden *w, const char *id)
     return NULL;
 }
 
-static void unlink_locked(struct warden *w, struct wtask *t)
+/* Out of the list (no kill can reach it any more) and its slot free again. */
+static void detach_locked(struct warden *w, struct wtask *t)
 {
     for (struct wtask **pp = &w->tasks; *pp; pp = &(*pp)->next)
         if (*pp == t) {
@@ -100,8 +102,6 @@ static void unlink_locked(struct warden *w, struct wtask *t)
             break;
         }
     w->slots[t->slot] = 0;
-    if (--w->ntasks == 0)
-        pthread_cond_broadcast(&w->idle);
 }
 
 /* SIGKILL to init ends its whole pid namespace; cgroup.kill (v2) or the
@@ -201,11 +201,10 @@ static enum jc_reason classify(const struct wtask *t, int status, const struct c
     return sig ? RS_SIGNALED : RS_EXITED;
 }
 
-static void report_end(struct warden *w, struct wtask *t, int status)
+static void build_end(struct warden *w, struct wtask *t, int status, union ipc_msg *msg)
 {
     union ipc_msg m = {0};
     struct cg_events ev;
-    struct jc_err err;
 
     cg_task_usage(w->cg, &t->sb.cg, &m.exited.usage, &ev);
     m.exited.usage.wall_ms = (uint64_t)(now_ms(CLOCK_MONOTONIC) - t->sb.started_mono_ms);
@@ -220,8 +219,7 @@ static void report_end(struct warden *w, struct wtask *t, int status)
              jc_reason_name(m.exited.reason), m.exited.exit_code, m.exited.signal,
              (unsigned long long)m.exited.usage.memory_peak_bytes,
              (unsigned long long)m.exited.usage.cpu_usec);
-    if (ipc_send(w->sock, &m, IPC_EXITED, &err) < 0)
-        log_task_warn(t->id, "%s", err.msg);
+    *msg = m;
 }
 
 static void free_task(struct warden *w, struct wtask *t)
@@ -236,10 +234,11 @@ static void free_task(struct warden *w, struct wtask *t)
     if (t->sb.log_fd >= 0)
         close(t->sb.log_fd);
     close(t->timer_fd);
-    pthread_mutex_lock(&w->lock);
-    unlink_locked(w, t);
-    pthread_mutex_unlock(&w->lock);
     free(t);
+    pthread_mutex_lock(&w->lock);
+    if (--w->ntasks == 0)
+        pthread_cond_broadcast(&w->idle);
+    pthread_mutex_unlock(&w->lock);
 }
 
 /* Take the task's fds out of the epoll set before they are closed.  close()
@@ -259,17 +258,29 @@ static void unwatch(struct warden *w, struct wtask *t)
  * clean up. */
 static void on_exit_of(struct warden *w, struct wtask *t)
 {
+    static union ipc_msg m; /* monitor thread only */
     siginfo_t si = {0};
+    struct jc_err err;
     bool eof;
     int status;
 
     pump_output(w, t, &eof);
-    if (waitid(P_PIDFD, (id_t)t->sb.pidfd, &si, WEXITED) < 0)
+    if (waitid(P_PIDFD, (id_t)t->sb.pidfd, &si, WEXITED) < 0) {
         log_msg(LOG_LVL_WARN, t->id, errno, "waitid");
+        si.si_code = CLD_KILLED; /* unknown end: never report it as a success */
+        si.si_status = SIGKILL;
+    }
     status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status & 0x7f;
     status = program_status(t, status);
-    report_end(w, t, status);
+    build_end(w, t, status, &m);
     unwatch(w, t);
+    /* Free the slot before the front hears of the end: it may answer the
+     * next POST at once, and that spawn needs a slot. */
+    pthread_mutex_lock(&w->lock);
+    detach_locked(w, t);
+    pthread_mutex_unlock(&w->lock);
+    if (ipc_send(w->sock, &m, IPC_EXITED, &err) < 0)
+        log_task_warn(t->id, "%s", err.msg);
     free_task(w, t);
 }
 
@@ -289,8 +300,12 @@ static void dispatch(struct warden *w, struct ep_tag *tag)
     case TAG_TIMER:
         on_timeout(w, tag->t);
         break;
-    case TAG_WAKE:
+    case TAG_WAKE: {
+        uint64_t v;
+        if (read(w->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+            log_warn("eventfd read");
         break;
+    }
     }
 }
 
@@ -317,7 +332,7 @@ static void *monitor_main(void *arg)
                 if ((kinds[i] == TAG_PIDFD) == (pass == 1))
                     dispatch(w, evs[i].data.ptr);
         pthread_mutex_lock(&w->lock);
-        bool done = w->stopping && w->ntasks == 0;
+        bool done = w->stopping && (w->ntasks == 0 || w->given_up);
         pthread_mutex_unlock(&w->lock);
         if (done)
             return NULL;
@@ -468,8 +483,10 @@ static void stop_all(struct warden *w)
     while (w->ntasks > 0)
         if (pthread_cond_timedwait(&w->idle, &w->lock, &deadline) == ETIMEDOUT)
             break;
-    if (w->ntasks)
+    if (w->ntasks) {
         log_errx("%u task(s) did not end within 15 s", w->ntasks);
+        w->given_up = true;
+    }
     pthread_mutex_unlock(&w->lock);
     if (write(w->wake_fd, &one, sizeof one) < 0)
         log_warn("eventfd write");
