@@ -93,6 +93,18 @@ class Token(harness.DaemonTestCase):
         self.assertEqual(self.d.get("/healthz").status, 200)   # still serving
 
 
+class Capacity(harness.DaemonTestCase):
+    """At max_running, a task's end frees its place for the very next POST:
+    the front hears of an end only after the warden freed the task's slot."""
+    daemon_kwargs = {"config": {"max_running": 1}}
+
+    def test_back_to_back_at_capacity(self):
+        for i in range(30):
+            r = self.d.post("/api/tasks", {"name": "cap-%d" % i, "command": ["/bin/true"]})
+            self.assertEqual(r.status, 202, "submission %d: %r" % (i, r))
+            self.d.wait_terminal(r.body["id"], timeout=scaled(20))
+
+
 class StartupRefusals(unittest.TestCase):
     def test_token_file_must_be_0600(self):
         rc, out = run_fail("--listen", "127.0.0.1:1", "--token-file", write_token(0o644))
