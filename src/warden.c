@@ -140,9 +140,10 @@ static void pump_output(struct warden *w, struct wtask *t, bool *eof)
     while ((n = read(t->sb.out_rd, buf, sizeof buf)) > 0) {
         uint64_t room = t->out_cap > t->out_bytes ? t->out_cap - t->out_bytes : 0;
         size_t keep = (uint64_t)n < room ? (size_t)n : (size_t)room;
-        if (keep && t->sb.log_fd < 0 && (t->sb.log_fd == -2 || open_log(w, t) < 0))
-            keep = 0; /* reported once in open_log(); the output is dropped */
-        if (keep && write(t->sb.log_fd, buf, keep) != (ssize_t)keep)
+        /* Without a log (reported once in open_log()) the output is dropped
+         * but still counted against output_kb. */
+        bool have_log = t->sb.log_fd >= 0 || (t->sb.log_fd == -1 && open_log(w, t) == 0);
+        if (keep && have_log && write(t->sb.log_fd, buf, keep) != (ssize_t)keep)
             log_msg(LOG_LVL_WARN, t->id, errno, "writing the task log");
         t->out_bytes += keep;
         if ((size_t)n > keep) {

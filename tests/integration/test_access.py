@@ -105,6 +105,98 @@ class Capacity(harness.DaemonTestCase):
             self.d.wait_terminal(r.body["id"], timeout=scaled(20))
 
 
+def memory_contains(pid, needle):
+    """Whether any readable mapping of process pid holds the bytes needle."""
+    found = False
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if "r" not in perms:
+                continue
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(lo)
+                if needle in mem.read(hi - lo):
+                    found = True
+            except (OSError, OverflowError, ValueError):
+                continue
+    return found
+
+
+class TokenMemory(harness.DaemonTestCase):
+    """The token is the front's secret: the warden wipes its copy."""
+    token_path = write_token(0o600)
+    daemon_kwargs = {"extra_args": ["--token-file", token_path]}
+
+    def test_only_the_front_holds_the_token(self):
+        pids = self.d.daemon_pids()
+        self.assertEqual(len(pids), 2, pids)
+        warden = self.d.proc.pid
+        front = [p for p in pids if p != warden][0]
+        self.assertTrue(memory_contains(front, TOKEN.encode()), "positive control: front")
+        self.assertFalse(memory_contains(warden, TOKEN.encode()), "the warden still holds the token")
+
+
+class Connections(harness.DaemonTestCase):
+    """Connections per client address and idle connections are bounded."""
+    daemon_kwargs = {"config": {"per_ip_connections": 4, "conn_timeout_s": 2}}
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=scaled(10))
+        return s
+
+    def closed_by_server(self, s, wait):
+        s.settimeout(wait)
+        try:
+            return s.recv(1) == b""
+        except (socket.timeout, TimeoutError):
+            return False
+        except ConnectionResetError:
+            return True
+
+    def test_per_ip_limit(self):
+        held = [self.connect() for _ in range(4)]
+        try:
+            extra = self.connect()   # accepted by the kernel, refused by the server
+            self.assertTrue(self.closed_by_server(extra, scaled(5)), "5th connection was kept")
+            extra.close()
+        finally:
+            for s in held:
+                s.close()
+        harness.time.sleep(0.2)
+        self.assertEqual(self.d.get("/healthz").status, 200)   # serving again
+
+    def test_slow_client_is_dropped(self):
+        s = self.connect()
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")   # never finishes its headers
+        self.assertTrue(self.closed_by_server(s, scaled(10)), "slow connection was kept open")
+        s.close()
+
+
+class PlantedLog(harness.DaemonTestCase):
+    """The warden creates a task's log only with O_EXCL|O_NOFOLLOW: a
+    symlink planted in the logs directory (which the unprivileged front
+    owns) never makes root write elsewhere."""
+
+    def test_symlink_in_logs_dir_is_not_followed(self):
+        target_dir = tempfile.mkdtemp(prefix="jobcell-target-")
+        atexit.register(shutil.rmtree, target_dir, True)
+        target = os.path.join(target_dir, "victim")
+        with open(target, "w") as f:
+            f.write("untouched\n")
+        # The log is created at the task's first output: plant before it.
+        r = self.d.submit_ok(name="plant", command=["/bin/sh", "-c", "sleep 1; echo PWNED"])
+        link = os.path.join(self.d.state_dir, "logs", r["id"] + ".log")
+        os.symlink(target, link)
+        rec = self.d.wait_terminal(r["id"], timeout=scaled(20))
+        self.assertEqual(rec["state"], "succeeded")
+        with open(target) as f:
+            self.assertEqual(f.read(), "untouched\n")
+        self.assertTrue(os.path.islink(link), "the planted symlink was replaced")
+        self.assertNotIn("PWNED", self.d.get("/api/tasks/%s/logs" % r["id"]).body or "")
+        self.assertIn("its output is lost", self.d.log_text())
+
+
 class StartupRefusals(unittest.TestCase):
     def test_token_file_must_be_0600(self):
         rc, out = run_fail("--listen", "127.0.0.1:1", "--token-file", write_token(0o644))
@@ -193,6 +285,14 @@ class UnixSocket(unittest.TestCase):
         out = self.get("/healthz")
         self.assertIn("200 OK", out)
         self.assertIn('"status":"ok"', out)
+
+    def test_peer_credentials_are_checked(self):
+        """Even through a socket file opened up by mistake, a peer that is not
+        root, the service user or in its group gets 403."""
+        os.chmod(self.path, 0o666)
+        out = self.get("/healthz", uid=65534)
+        self.assertIn("403", out.split("\r\n", 1)[0])
+        self.assertIn("peer is not allowed", out)
 
     def test_other_users_cannot(self):
         out = self.get("/healthz", uid=65534)   # nobody: refused by the file mode

@@ -21,6 +21,13 @@ class Inside(DaemonTestCase):
         self.assertRecordEnd(rec, "succeeded", "exited", exit_code=0)
         return rec, logs
 
+    def test_rlimits_are_fixed(self):
+        """The task's rlimits are set by the sandbox, not inherited from the
+        daemon: no core dumps, no real-time or raised priority, 64 KiB
+        locked memory, 1024 open files."""
+        rec, logs = self.run_sh("ulimit -c; ulimit -r; ulimit -e; ulimit -l; ulimit -n")
+        self.assertEqual(logs.split(), ["0", "0", "0", "64", "1024"], logs)
+
     def test_pid_namespace(self):
         rec, logs = self.run_sh(
             "echo self=$$; tr '\\0' ' ' </proc/1/cmdline; echo; "
