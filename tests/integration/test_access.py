@@ -114,12 +114,18 @@ def memory_contains(pid, needle):
             if "r" not in perms:
                 continue
             lo, hi = (int(x, 16) for x in addr.split("-"))
-            try:
-                mem.seek(lo)
-                if needle in mem.read(hi - lo):
-                    found = True
-            except (OSError, OverflowError, ValueError):
+            if hi - lo > 1 << 30:   # sanitizer shadow reservations: not data
                 continue
+            tail = b""
+            for off in range(lo, hi, 1 << 20):
+                try:
+                    mem.seek(off)
+                    chunk = tail + mem.read(min(1 << 20, hi - off))
+                except (OSError, OverflowError, ValueError):
+                    break
+                if needle in chunk:
+                    return True
+                tail = chunk[-len(needle):]
     return found
 
 
