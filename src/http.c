@@ -244,18 +244,26 @@ static bool is_json_type(const char *ct)
     return ct && strncasecmp(ct, "application/json", n) == 0 && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* The route, found once per request.  An unknown route or method is the
+ * cause to report, before any header check.  MHD_YES/MHD_NO after queueing
+ * the error, or -1 to go on. */
+static int find_route(const struct http_server *s, struct MHD_Connection *conn, const char *method,
+                      const char *url, const struct http_route **rt, char id[JC_ID_LEN])
+{
+    char allow[64];
+
+    if ((*rt = route(s, method, url, id, allow, sizeof allow)))
+        return -1;
+    return allow[0] ? send_error(conn, 405, "Method not allowed", allow)
+                    : send_error(conn, 404, "No such route", NULL);
+}
+
 /* Checks that need only the headers.  Returns MHD_YES after queueing an
  * error, or -1 to go on. */
-static int check_headers(struct http_server *s, struct MHD_Connection *conn, const char *method,
-                         const char *url)
+static int check_headers(struct http_server *s, struct MHD_Connection *conn, const char *method)
 {
     const char *cl, *ct;
-    char id[JC_ID_LEN], allow[64];
 
-    /* An unknown route or method is the cause to report, before any header. */
-    if (!route(s, method, url, id, allow, sizeof allow))
-        return allow[0] ? send_error(conn, 405, "Method not allowed", allow)
-                        : send_error(conn, 404, "No such route", NULL);
     if (strcmp(method, "POST") != 0)
         return -1;
     ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -295,18 +303,13 @@ static int append_body(struct http_server *s, struct http_req *r, const char *da
 static enum MHD_Result dispatch(struct http_server *s, struct http_req *r)
 {
     struct http_reply out = {.status = 200, .content_type = "application/json", .fd = -1};
-    char allow[64];
-    const struct http_route *rt = route(s, r->method, r->url, r->id, allow, sizeof allow);
 
-    if (!rt)
-        return allow[0] ? send_error(r->conn, 405, "Method not allowed", allow)
-                        : send_error(r->conn, 404, "No such route", NULL);
     if (r->too_big) {
         char msg[96];
         snprintf(msg, sizeof msg, "Request body exceeds %zu bytes", s->max_body);
         return send_error(r->conn, 413, msg, NULL);
     }
-    if (rt->fn(s->front, r, &out) == HTTP_SUSPEND)
+    if (r->route->fn(s->front, r, &out) == HTTP_SUSPEND)
         return MHD_YES;
     return send_reply(r->conn, &out);
 }
@@ -317,13 +320,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct http_server *s = cls;
     struct http_req *r = *con_cls;
+    const struct http_route *rt;
+    char id[JC_ID_LEN] = "";
     int early;
 
     if (!r) {
-        if ((early = check_access(s, conn, url)) >= 0 || (early = check_headers(s, conn, method, url)) >= 0)
+        if ((early = check_access(s, conn, url)) >= 0 ||
+            (early = find_route(s, conn, method, url, &rt, id)) >= 0 ||
+            (early = check_headers(s, conn, method)) >= 0)
             return (enum MHD_Result)early;
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
+        r->route = rt;
+        memcpy(r->id, id, sizeof r->id);
         r->conn = conn;
         r->method = method;
         r->url = url;

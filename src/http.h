@@ -13,11 +13,13 @@
 #include "task.h"
 
 struct front;
+struct http_route;
 
 struct http_req {
     struct MHD_Connection *conn;
     const char *method;
     const char *url;
+    const struct http_route *route; /* found once, from the request line */
     char id[JC_ID_LEN]; /* the {id} of the route, if any */
     char *body;
     size_t len, cap;

@@ -242,8 +242,7 @@ int sandbox_open_log(const struct sandbox_env *env, const char *id, struct jc_er
     return fd;
 }
 
-static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, int *pidfd,
-                      struct jc_err *err)
+static pid_t do_clone(const struct cg_task *cgt, int *pidfd, struct jc_err *err)
 {
     struct clone_args args = {
         .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
@@ -262,7 +261,6 @@ static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, 
         sb_child_main(&g_prep);
     if (rc < 0)
         return jc_fail(err, errno, "clone3");
-    (void)env;
     return (pid_t)rc;
 }
 
@@ -360,7 +358,7 @@ static int start_child(const struct sandbox_env *env, const struct jc_spec *spec
 {
     uint32_t hostid = env->cfg->uid_base + slot;
 
-    t->pid = do_clone(env, &t->cg, &t->pidfd, err);
+    t->pid = do_clone(&t->cg, &t->pidfd, err);
     if (t->pid < 0)
         return -1;
     close(f->out[1]);
