@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "front.h"
+#include "input.h"
 #include "ipc.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -52,12 +53,22 @@ static enum http_result post_answer(struct front *f, struct http_req *r, struct 
     return HTTP_ANSWER;
 }
 
+/* The request's stdin and files, sealed into memfds to ride with SPAWN. */
+struct sealed {
+    int fds[INPUT_NFDS], list[INPUT_NFDS];
+    unsigned n;
+};
+
+static void sealed_close(struct sealed *s) { input_close(s->fds); }
+
 static enum http_result post_task(struct front *f, struct http_req *r, struct http_reply *out)
 {
     struct jc_spec *spec;
     union ipc_msg *m;
     struct jc_err err = {0};
     const struct jc_policy *pol;
+    __attribute__((cleanup(jc_input_free))) struct jc_input in = {0};
+    __attribute__((cleanup(sealed_close))) struct sealed sl = {{-1, -1}, {-1, -1}, 0};
 
     if (r->suspended)
         return post_answer(f, r, out);
@@ -67,8 +78,8 @@ static enum http_result post_task(struct front *f, struct http_req *r, struct ht
     }
     r->state = m; /* freed with the request */
     spec = &m->spawn.spec;
-    if (request_parse(f->cfg, f->policies, r->body ? r->body : "", r->len, spec, &err) < 0 ||
-        new_id(spec->id, &err) < 0)
+    if (request_parse(f->cfg, f->policies, r->body ? r->body : "", r->len, spec, &in, &err) < 0 ||
+        input_seal(spec, &in, sl.fds, sl.list, &sl.n, &err) < 0 || new_id(spec->id, &err) < 0)
         goto fail;
     pol = policy_find(f->policies, spec->policy);
     memcpy(r->id, spec->id, JC_ID_LEN);
@@ -83,14 +94,14 @@ static enum http_result post_task(struct front *f, struct http_req *r, struct ht
         http_resume(r);
         return HTTP_SUSPEND;
     }
-    if (ipc_send(f->sock, m, IPC_SPAWN, &err) < 0) {
+    if (ipc_send_fds(f->sock, m, IPC_SPAWN, sl.list, sl.n, &err) < 0) {
         union ipc_msg fm = {0};
         memcpy(fm.h.id, spec->id, JC_ID_LEN);
         fm.h.type = IPC_SPAWN_FAILED;
         snprintf(fm.failed.msg, sizeof fm.failed.msg, "warden unreachable: %s", err.msg);
         tasks_apply(f->tasks, &fm); /* records the failure and resumes us */
     }
-    return HTTP_SUSPEND;
+    return HTTP_SUSPEND; /* our copies of the memfds close here; the warden has its own */
 fail:
     if (err.status == 503)
         out->retry_after = 1;

@@ -26,6 +26,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -114,6 +115,42 @@ static void mount_root(const struct sb_prep *p)
     STEP(p, SB_STEP_PIVOT, chdir("/"));
 }
 
+/* n bytes of the files memfd from *off into fd. */
+static void copy_file(const struct sb_prep *p, int fd, off_t *off, uint32_t n)
+{
+    char buf[4096];
+
+    while (n > 0) {
+        ssize_t r = pread(p->files_fd, buf, n < sizeof buf ? n : sizeof buf, *off);
+        if (r == 0)
+            errno = EIO; /* the warden checked the size: cannot happen */
+        STEP(p, SB_STEP_FILES, r > 0 ? r : -1);
+        for (ssize_t w = 0; w < r;) {
+            ssize_t k = write(fd, buf + w, (size_t)(r - w));
+            STEP(p, SB_STEP_FILES, k);
+            w += k;
+        }
+        *off += r;
+        n -= (uint32_t)r;
+    }
+}
+
+/* The request's input files, into our own /tmp (a fresh tmpfs, so
+ * O_EXCL|O_NOFOLLOW only guards against a name given twice), mode 0644
+ * whatever the warden's umask, owned by the task's root. */
+static void write_files(const struct sb_prep *p)
+{
+    off_t off = 0;
+
+    for (unsigned i = 0; i < p->nfiles; i++) {
+        int fd = open(p->file_paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        STEP(p, SB_STEP_FILES, fd);
+        STEP(p, SB_STEP_FILES, fchmod(fd, 0644));
+        copy_file(p, fd, &off, p->file_sizes[i]);
+        close(fd);
+    }
+}
+
 /* The new net namespace has only lo, and it starts down. */
 static void loopback_up(const struct sb_prep *p)
 {
@@ -129,11 +166,12 @@ static void loopback_up(const struct sb_prep *p)
     close(s);
 }
 
-/* stdin /dev/null, stdout+stderr the output pipe, fd 3 init's status pipe;
- * every other descriptor is closed at execve. */
+/* stdin the request's memfd (read to its end, then EOF) or /dev/null,
+ * stdout+stderr the output pipe, fd 3 init's status pipe; every other
+ * descriptor is closed at execve. */
 static void set_stdio(const struct sb_prep *p)
 {
-    STEP(p, SB_STEP_STDIO, dup3(p->null_fd, 0, 0));
+    STEP(p, SB_STEP_STDIO, dup3(p->stdin_fd, 0, 0));
     STEP(p, SB_STEP_STDIO, dup3(p->out_wr, 1, 0));
     STEP(p, SB_STEP_STDIO, dup3(p->out_wr, 2, 0));
     STEP(p, SB_STEP_STDIO, dup3(p->status_wr, 3, 0));
@@ -178,6 +216,7 @@ __attribute__((noreturn)) void sb_child_main(const struct sb_prep *p)
     wait_for_parent(p);
     set_ids(p);
     mount_root(p);
+    write_files(p);
     STEP(p, SB_STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)));
     loopback_up(p);
     set_stdio(p);

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 static size_t type_size(uint32_t type)
 {
@@ -40,18 +42,60 @@ int ipc_valid_id(const char *id)
 
 int ipc_send(int fd, union ipc_msg *m, enum ipc_type type, struct jc_err *err)
 {
+    return ipc_send_fds(fd, m, type, NULL, 0, err);
+}
+
+int ipc_send_fds(int fd, union ipc_msg *m, enum ipc_type type, const int *fds, unsigned nfds,
+                 struct jc_err *err)
+{
     size_t len = type_size(type);
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = m, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
     ssize_t n;
 
+    if (nfds > IPC_MAX_FDS)
+        return jc_fail(err, 0, "ipc: %u descriptors (at most %d)", nfds, IPC_MAX_FDS);
     m->h.magic = IPC_MAGIC;
     m->h.type = type;
+    if (nfds) {
+        memset(&ctl, 0, sizeof ctl);
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
     do
-        n = send(fd, m, len, MSG_NOSIGNAL);
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return jc_fail(err, errno, "ipc: send type %d", (int)type);
     if ((size_t)n != len)
         return jc_fail(err, 0, "ipc: short send (%zd of %zu bytes)", n, len);
+    return 0;
+}
+
+/* stdin and files within their bounds, file names plain and unique. */
+static int validate_input(const struct jc_spec *s, struct jc_err *err)
+{
+    if (s->stdin_len > JC_STDIN_MAX || (!s->has_stdin && s->stdin_len))
+        return jc_fail(err, 0, "ipc: spawn: bad stdin size");
+    if (s->nfiles > JC_FILES_MAX || jc_files_bytes(s) > JC_FILES_BYTES_MAX)
+        return jc_fail(err, 0, "ipc: spawn: bad input files");
+    for (unsigned i = 0; i < s->nfiles; i++) {
+        const char *name = s->files[i].name;
+        if (!jc_file_name_ok(name, strnlen(name, sizeof s->files[i].name)))
+            return jc_fail(err, 0, "ipc: spawn: bad input file name");
+        for (unsigned j = 0; j < i; j++)
+            if (strcmp(name, s->files[j].name) == 0)
+                return jc_fail(err, 0, "ipc: spawn: input file named twice");
+    }
     return 0;
 }
 
@@ -61,6 +105,8 @@ static int validate_spec(const struct jc_spec *s, struct jc_err *err)
         return jc_fail(err, 0, "ipc: spawn: bad name");
     if (memchr(s->policy, 0, sizeof s->policy) == NULL)
         return jc_fail(err, 0, "ipc: spawn: bad policy name");
+    if (validate_input(s, err) < 0)
+        return -1;
     if (s->strings_len > sizeof s->strings || s->argc > JC_ARGV_MAX ||
         s->envc > JC_ENV_MAX || (s->is_command && s->argc == 0))
         return jc_fail(err, 0, "ipc: spawn: bad argv/env counts");
@@ -100,20 +146,71 @@ static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
     return 0;
 }
 
-int ipc_recv(int fd, union ipc_msg *m, struct jc_err *err)
+/* The descriptors of an SCM_RIGHTS message, into fds[]; -1 if there were
+ * more than fit (those the kernel delivered are still taken, to close). */
+static int take_fds(struct msghdr *mh, int fds[IPC_MAX_FDS], unsigned *nfds, struct jc_err *err)
 {
+    int rc = (mh->msg_flags & MSG_CTRUNC) ? jc_fail(err, 0, "ipc: too many descriptors") : 0;
+
+    *nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int one;
+            memcpy(&one, CMSG_DATA(c) + i * sizeof(int), sizeof one);
+            if (*nfds < IPC_MAX_FDS) {
+                fds[(*nfds)++] = one;
+                continue;
+            }
+            close(one);
+            rc = jc_fail(err, 0, "ipc: too many descriptors");
+        }
+    }
+    return rc;
+}
+
+int ipc_recv_fds(int fd, union ipc_msg *m, int fds[IPC_MAX_FDS], unsigned *nfds,
+                 struct jc_err *err)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                        .msg_controllen = sizeof ctl.buf};
     ssize_t n;
 
+    *nfds = 0;
     do
-        n = recv(fd, m, sizeof *m, MSG_TRUNC);
+        n = recvmsg(fd, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return jc_fail(err, errno, "ipc: recv");
+    if (take_fds(&mh, fds, nfds, err) < 0)
+        return -1;
     if (n == 0)
         return 0;
     if ((size_t)n > sizeof *m)
         return jc_fail(err, 0, "ipc: oversized message (%zd bytes)", n);
     if (validate(m, (size_t)n, err) < 0)
         return -1;
+    if (*nfds && m->h.type != IPC_SPAWN)
+        return jc_fail(err, 0, "ipc: type %u with descriptors", m->h.type);
     return 1;
+}
+
+int ipc_recv(int fd, union ipc_msg *m, struct jc_err *err)
+{
+    int fds[IPC_MAX_FDS];
+    unsigned nfds;
+    int rc = ipc_recv_fds(fd, m, fds, &nfds, err);
+
+    for (unsigned i = 0; i < nfds; i++)
+        close(fds[i]);
+    if (rc > 0 && nfds)
+        return jc_fail(err, 0, "ipc: type %u with unexpected descriptors", m->h.type);
+    return rc;
 }

@@ -3,7 +3,8 @@
  * a message whose size, magic or fields do not match is fatal to the
  * receiver (a confused peer is a compromised peer).
  *
- *   front → warden: SPAWN (a validated spec), KILL (cancel a task), SHUTDOWN
+ *   front → warden: SPAWN (a validated spec, plus the sealed memfds of its
+ *                   stdin and files), KILL (cancel a task), SHUTDOWN
  *   warden → front: SPAWNED, SPAWN_FAILED, EXITED
  *
  * A task's SPAWNED is always sent before its EXITED.
@@ -76,9 +77,24 @@ union ipc_msg {
 /* Send one message of `type` (its size is implied by the type). */
 int ipc_send(int fd, union ipc_msg *m, enum ipc_type type, struct jc_err *err);
 
+/* A SPAWN carries at most this many descriptors (SCM_RIGHTS): the sealed
+ * memfds of its stdin and of its input files (input.h says which). */
+#define IPC_MAX_FDS 2
+
+/* ipc_send() with descriptors attached (the caller keeps its copies). */
+int ipc_send_fds(int fd, union ipc_msg *m, enum ipc_type type, const int *fds, unsigned nfds,
+                 struct jc_err *err);
+
 /* Receive and validate one message.  Returns 1 on a message, 0 on orderly
  * EOF, -1 on error or on a malformed message (err says which check failed). */
 int ipc_recv(int fd, union ipc_msg *m, struct jc_err *err);
+
+/* ipc_recv() that also takes the descriptors sent with the message
+ * (close-on-exec, at most IPC_MAX_FDS, count in *nfds; the caller owns
+ * them, also when it then rejects the message).  Descriptors on any type
+ * but SPAWN make the message malformed; ipc_recv() refuses every one. */
+int ipc_recv_fds(int fd, union ipc_msg *m, int fds[IPC_MAX_FDS], unsigned *nfds,
+                 struct jc_err *err);
 
 /* Checks a task id is 36 chars of [0-9a-f-] in UUID layout. */
 int ipc_valid_id(const char *id);

@@ -139,6 +139,89 @@ int ju_object(json_object *v, const char *what, struct jc_err *err)
     return 0;
 }
 
+/* 0..63 for a base64 digit, -1 otherwise. */
+static int b64_digit(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Decode n (a multiple of 4) base64 characters into out; returns the byte
+ * count or -1.  '=' may only pad the last quantum. */
+static ssize_t b64_decode(const char *in, size_t n, unsigned char *out)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i += 4) {
+        size_t pad = i + 4 == n ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
+        uint32_t q = 0;
+        for (size_t j = 0; j < 4 - pad; j++) {
+            int d = b64_digit((unsigned char)in[i + j]);
+            if (d < 0)
+                return -1;
+            q = q << 6 | (uint32_t)d;
+        }
+        q <<= 6 * pad;
+        for (size_t j = 0; j < 3 - pad; j++)
+            out[o++] = (unsigned char)(q >> (16 - 8 * j));
+    }
+    return (ssize_t)o;
+}
+
+static int bytes_base64(json_object *v, const char *what, size_t max, unsigned char **out,
+                        size_t *len, struct jc_err *err)
+{
+    json_object *b = NULL;
+    const char *text;
+    size_t n;
+    ssize_t got;
+
+    if (json_object_object_length(v) != 1 || !json_object_object_get_ex(v, "base64", &b))
+        return jc_client(err, 400, "Field '%s' must be a string or {\"base64\": \"...\"}", what);
+    if (!json_object_is_type(b, json_type_string))
+        return jc_client(err, 400, "Field '%s.base64' must be a string", what);
+    text = json_object_get_string(b);
+    n = (size_t)json_object_get_string_len(b);
+    if (n % 4 != 0)
+        return jc_client(err, 400, "Field '%s.base64' is not padded base64 (length %zu)", what, n);
+    if (n / 4 * 3 > max + 2)
+        return jc_client(err, 413, "Field '%s' exceeds %zu bytes", what, max);
+    if (!(*out = malloc(n / 4 * 3 + 1)))
+        return jc_fail(err, ENOMEM, "decoding '%s'", what);
+    if ((got = b64_decode(text, n, *out)) < 0 || (size_t)got > max) {
+        free(*out);
+        *out = NULL;
+        return got < 0 ? jc_client(err, 400, "Field '%s.base64' is not valid base64", what)
+                       : jc_client(err, 413, "Field '%s' exceeds %zu bytes", what, max);
+    }
+    *len = (size_t)got;
+    return 0;
+}
+
+int ju_bytes(json_object *v, const char *what, size_t max, unsigned char **out, size_t *len,
+             struct jc_err *err)
+{
+    size_t n;
+
+    if (json_object_is_type(v, json_type_object))
+        return bytes_base64(v, what, max, out, len, err);
+    if (!json_object_is_type(v, json_type_string))
+        return jc_client(err, 400, "Field '%s' must be a string or {\"base64\": \"...\"}", what);
+    n = (size_t)json_object_get_string_len(v);
+    if (n > max)
+        return jc_client(err, 413, "Field '%s' exceeds %zu bytes", what, max);
+    if (!(*out = malloc(n + 1)))
+        return jc_fail(err, ENOMEM, "copying '%s'", what);
+    memcpy(*out, json_object_get_string(v), n);
+    *len = n;
+    return 0;
+}
+
 struct limit_field {
     const char *key;
     size_t off;

@@ -36,6 +36,13 @@ int ju_double(json_object *v, const char *what, double min, double max, double *
 const char *ju_string(json_object *v, const char *what, struct jc_err *err);
 int ju_object(json_object *v, const char *what, struct jc_err *err);
 
+/* Bytes given as a JSON string (its UTF-8 text, \u0000 allowed) or as
+ * {"base64": "..."} (RFC 4648, padded, no whitespace).  More than `max`
+ * decoded bytes is a 413 naming the field.  *out is malloc'd (never NULL
+ * on success, even for 0 bytes). */
+int ju_bytes(json_object *v, const char *what, size_t max, unsigned char **out, size_t *len,
+             struct jc_err *err);
+
 /* Apply a {memory_mb, pids, cpus, timeout_s, output_kb, tmpfs_mb} object on
  * top of `lim`.  Values above `max` (when given) are refused naming the
  * maximum.  Unknown keys are refused. */

@@ -2,6 +2,7 @@
  * Runs in: the front's HTTP threads and the fuzz target.  Pure. */
 #include "request.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,7 +10,7 @@
 
 /* The request's fields, as found (NULL: absent). */
 struct fields {
-    json_object *name, *duration, *command, *env, *limits, *policy;
+    json_object *name, *duration, *command, *env, *limits, *policy, *stdin_, *files;
 };
 
 
@@ -167,6 +168,96 @@ static int parse_policy(json_object *v, const struct jc_policy_set *set, struct 
 }
 
 
+static int parse_stdin(json_object *v, struct jc_spec *s, struct jc_input *in, struct jc_err *err)
+{
+    size_t len;
+
+    if (ju_bytes(v, "stdin", JC_STDIN_MAX, &in->stdin_data, &len, err) < 0)
+        return -1;
+    s->has_stdin = true;
+    s->stdin_len = (uint32_t)len;
+    return 0;
+}
+
+/* Append one file's bytes to in->files_data (grown as needed). */
+static int append_file(struct jc_input *in, size_t have, const unsigned char *data, size_t len,
+                       struct jc_err *err)
+{
+    unsigned char *nb = realloc(in->files_data, have + len + 1);
+
+    if (!nb)
+        return jc_fail(err, ENOMEM, "input files");
+    in->files_data = nb;
+    memcpy(nb + have, data, len);
+    return 0;
+}
+
+static int parse_file(const char *name, json_object *val, struct jc_spec *s, struct jc_input *in,
+                      size_t *total, struct jc_err *err)
+{
+    _cleanup_free_ unsigned char *data = NULL;
+    struct jc_file *f = &s->files[s->nfiles];
+    char what[JC_FILE_NAME_MAX + 16];
+    size_t len, nlen = strlen(name);
+
+    if (!jc_file_name_ok(name, nlen))
+        return jc_client(err, 400, "Field 'files': name \"%.80s\" must be 1 to %d bytes of [A-Za-z0-9._-], not \".\" or \"..\"",
+                         name, JC_FILE_NAME_MAX);
+    snprintf(what, sizeof what, "files.%s", name);
+    if (ju_bytes(val, what, JC_FILES_BYTES_MAX - *total, &data, &len, err) < 0)
+        return err->status == 413 ? jc_client(err, 413, "Field 'files': contents exceed %u bytes in total",
+                                              JC_FILES_BYTES_MAX)
+                                  : -1;
+    if (append_file(in, *total, data, len, err) < 0)
+        return -1;
+    memcpy(f->name, name, nlen + 1);
+    f->size = (uint32_t)len;
+    *total += len;
+    s->nfiles++;
+    return 0;
+}
+
+/* Each file takes whole pages of the task's tmpfs: refuse what cannot fit. */
+static int check_files_fit(const struct jc_spec *s, struct jc_err *err)
+{
+    uint64_t pages = 0;
+
+    for (unsigned i = 0; i < s->nfiles; i++)
+        pages += (s->files[i].size + 4095) / 4096;
+    if (pages * 4096 > (uint64_t)s->limits.tmpfs_mb << 20)
+        return jc_client(err, 413, "Field 'files' does not fit in limits.tmpfs_mb (%u MiB)",
+                         s->limits.tmpfs_mb);
+    return 0;
+}
+
+static int parse_files(json_object *v, struct jc_spec *s, struct jc_input *in, struct jc_err *err)
+{
+    size_t total = 0;
+
+    if (ju_object(v, "files", err) < 0)
+        return -1;
+    if (json_object_object_length(v) > JC_FILES_MAX)
+        return jc_client(err, 400, "Field 'files' must have at most %d entries", JC_FILES_MAX);
+    json_object_object_foreach(v, name, val) {
+        if (parse_file(name, val, s, in, &total, err) < 0)
+            return -1;
+    }
+    return check_files_fit(s, err);
+}
+
+/* stdin and files: their bytes go to `in` (NULL: refused here). */
+static int apply_input(const struct fields *f, struct jc_spec *s, struct jc_input *in,
+                       struct jc_err *err)
+{
+    if ((f->stdin_ || f->files) && !in)
+        return jc_client(err, 400, "Fields 'stdin' and 'files' are not accepted here");
+    if (f->stdin_ && parse_stdin(f->stdin_, s, in, err) < 0)
+        return -1;
+    if (f->files && parse_files(f->files, s, in, err) < 0)
+        return -1;
+    return 0;
+}
+
 static int collect_fields(json_object *root, struct fields *f, struct jc_err *err)
 {
     json_object_object_foreach(root, key, val) {
@@ -176,6 +267,8 @@ static int collect_fields(json_object *root, struct fields *f, struct jc_err *er
                              : strcmp(key, "env") == 0      ? &f->env
                              : strcmp(key, "limits") == 0   ? &f->limits
                              : strcmp(key, "policy") == 0   ? &f->policy
+                             : strcmp(key, "stdin") == 0    ? &f->stdin_
+                             : strcmp(key, "files") == 0    ? &f->files
                                                             : NULL;
         if (!slot)
             return jc_client(err, 400, "Unknown field '%.64s'", key);
@@ -216,7 +309,8 @@ static int check_controllers(const struct jc_config *cfg, json_object *limits, s
 }
 
 static int apply_fields(const struct jc_config *cfg, const struct jc_policy_set *set,
-                        const struct fields *f, struct jc_spec *s, struct jc_err *err)
+                        const struct fields *f, struct jc_spec *s, struct jc_input *in,
+                        struct jc_err *err)
 {
     bool has_path = false, has_home = false;
 
@@ -237,15 +331,21 @@ static int apply_fields(const struct jc_config *cfg, const struct jc_policy_set 
         return -1;
     if (f->env && parse_env(f->env, s, &has_path, &has_home, err) < 0)
         return -1;
-    return add_base_env(s, has_path, has_home, err);
+    if (add_base_env(s, has_path, has_home, err) < 0)
+        return -1;
+    return apply_input(f, s, in, err);
 }
 
 int request_parse(const struct jc_config *cfg, const struct jc_policy_set *policies,
-                  const char *body, size_t len, struct jc_spec *out, struct jc_err *err)
+                  const char *body, size_t len, struct jc_spec *out, struct jc_input *in,
+                  struct jc_err *err)
 {
     _cleanup_json_ json_object *root = NULL;
     struct fields f = {0};
+    int rc;
 
+    if (in)
+        *in = (struct jc_input){0};
     memset(out, 0, offsetof(struct jc_spec, strings));
     out->duration = 3;
     out->limits = cfg->def;
@@ -256,7 +356,10 @@ int request_parse(const struct jc_config *cfg, const struct jc_policy_set *polic
         return jc_client(err, 400, "Invalid request: the body must be a JSON object");
     if (collect_fields(root, &f, err) < 0)
         return -1;
-    return apply_fields(cfg, policies, &f, out, err);
+    rc = apply_fields(cfg, policies, &f, out, in, err);
+    if (rc < 0 && in)
+        jc_input_free(in);
+    return rc;
 }
 
 const char *spec_next_string(const struct jc_spec *s, const char *prev)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../rootfs/init_proto.h"
+#include "input.h"
 #include "log.h"
 #include "request.h"
 
@@ -41,6 +42,7 @@ static const char *const step_names[SB_STEP_MAX_] = {
     [SB_STEP_DEV_NODE] = "populate /dev",
     [SB_STEP_DEV_RO] = "remount /dev read-only",
     [SB_STEP_PIVOT] = "pivot_root into the rootfs",
+    [SB_STEP_FILES] = "write the input files to /tmp",
     [SB_STEP_HOSTNAME] = "set the hostname",
     [SB_STEP_LOOPBACK] = "bring up lo",
     [SB_STEP_STDIO] = "set up stdio",
@@ -191,6 +193,21 @@ static int fds_open(struct spawn_fds *f, struct jc_err *err)
         return jc_fail(err, errno, "fcntl O_NONBLOCK");
     }
     return 0;
+}
+
+/* stdin on fd 0 (else /dev/null) and the files the child writes to /tmp. */
+static void prep_input(const struct sandbox_env *env, const struct jc_spec *spec,
+                       const int input[INPUT_NFDS])
+{
+    struct sb_prep *p = &g_prep;
+
+    p->stdin_fd = input[INPUT_STDIN] >= 0 ? input[INPUT_STDIN] : env->null_fd;
+    p->files_fd = input[INPUT_FILES];
+    p->nfiles = p->files_fd >= 0 ? spec->nfiles : 0;
+    for (unsigned i = 0; i < p->nfiles; i++) {
+        snprintf(p->file_paths[i], sizeof p->file_paths[i], "/tmp/%s", spec->files[i].name);
+        p->file_sizes[i] = spec->files[i].size;
+    }
 }
 
 static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
@@ -373,8 +390,8 @@ static int start_child(const struct sandbox_env *env, const struct jc_spec *spec
     return 0;
 }
 
-int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, uint32_t slot,
-                  struct sandbox_task *t, struct jc_err *err)
+int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, const int input[INPUT_NFDS],
+                  uint32_t slot, struct sandbox_task *t, struct jc_err *err)
 {
     struct spawn_fds f;
     struct jc_err ignored;
@@ -384,6 +401,7 @@ int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, uin
         return -1;
     if (fds_open(&f, err) < 0 || prep_task(env, spec, &f, err) < 0)
         goto fail;
+    prep_input(env, spec, input);
     t->started_ms = now_ms(CLOCK_REALTIME);
     t->started_mono_ms = now_ms(CLOCK_MONOTONIC);
     if (start_child(env, spec, slot, &f, t, err) < 0)

@@ -7,6 +7,8 @@
  * exec of the tiny init and for init's report that the program started.
  *
  * Child (child.c): an ordered checklist of raw syscalls ending in execve();
+ * it also writes the request's input files into its /tmp and puts its
+ * stdin memfd on fd 0 (input.h);
  * see child.c for why each step is there.  A failure is reported as a
  * fixed-size {step, errno} record on a close-on-exec pipe.
  *
@@ -22,6 +24,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "error.h"
+#include "input.h"
 #include "policy.h"
 #include "task.h"
 
@@ -66,6 +69,7 @@ enum sb_step {
     SB_STEP_DEV_NODE,
     SB_STEP_DEV_RO,
     SB_STEP_PIVOT,
+    SB_STEP_FILES,
     SB_STEP_HOSTNAME,
     SB_STEP_LOOPBACK,
     SB_STEP_STDIO,
@@ -88,6 +92,11 @@ struct sb_child_err {
 /* Everything the child reads; filled by the parent before clone3(). */
 struct sb_prep {
     int sync_rd, err_wr, out_wr, status_wr, null_fd;
+    int stdin_fd;   /* the stdin memfd, or null_fd */
+    int files_fd;   /* the files' memfd (contents in order), or -1 */
+    unsigned nfiles;
+    uint32_t file_sizes[JC_FILES_MAX];
+    char file_paths[JC_FILES_MAX][JC_FILE_NAME_MAX + 6]; /* "/tmp/<name>" */
     int sync_wr, err_rd; /* the parent's ends: the child closes its copies */
     int last_cap;
     unsigned long rootfs_ro_flags;
@@ -109,10 +118,11 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
                      const struct cg_ctx *cg, const struct jc_policy_set *policies,
                      struct jc_err *err);
 
-/* Spawn `spec` as host uid/gid uid_base + slot.  On success the task has
- * exec'd its program (jobcell-init reported STARTED). */
-int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, uint32_t slot,
-                  struct sandbox_task *out, struct jc_err *err);
+/* Spawn `spec` as host uid/gid uid_base + slot, with the checked input
+ * memfds (input.h; -1 where none; the caller keeps and closes them).  On
+ * success the task has exec'd its program (jobcell-init reported STARTED). */
+int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, const int input[INPUT_NFDS],
+                  uint32_t slot, struct sandbox_task *out, struct jc_err *err);
 
 /* Create state_dir/logs/<id>.log (O_EXCL|O_NOFOLLOW), owned by the front's
  * user.  Runs in the monitor thread, when the task first prints. */

@@ -1,7 +1,9 @@
-/* task.c — names and transitions of task states and end reasons.
+/* task.c — names and transitions of task states and end reasons; the
+ * rules for input file names.
  * Runs in: front (records, API) and warden (logging).  Pure. */
 #include "task.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const state_names[] = {
@@ -78,3 +80,33 @@ enum jc_state jc_state_for_end(enum jc_reason r, int exit_code)
 }
 
 bool jc_state_terminal(enum jc_state s) { return s != ST_QUEUED && s != ST_RUNNING; }
+
+bool jc_file_name_ok(const char *name, size_t len)
+{
+    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+
+    if (len == 0 || len > JC_FILE_NAME_MAX || strnlen(name, len) != len)
+        return false;
+    if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!memchr(ok, name[i], sizeof ok - 1))
+            return false;
+    return true;
+}
+
+uint64_t jc_files_bytes(const struct jc_spec *s)
+{
+    uint64_t n = 0;
+
+    for (unsigned i = 0; i < s->nfiles && i < JC_FILES_MAX; i++)
+        n += s->files[i].size;
+    return n;
+}
+
+void jc_input_free(struct jc_input *in)
+{
+    free(in->stdin_data);
+    free(in->files_data);
+    in->stdin_data = in->files_data = NULL;
+}

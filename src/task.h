@@ -15,6 +15,10 @@
 #define JC_ARGV_MAX 256       /* items in "command" */
 #define JC_ENV_MAX 128        /* entries in "env" */
 #define JC_STRINGS_MAX 32768  /* argv + env bytes, NULs included */
+#define JC_STDIN_MAX (1u << 20)       /* bytes of "stdin", decoded */
+#define JC_FILES_MAX 16               /* entries in "files" */
+#define JC_FILE_NAME_MAX 64           /* bytes of a file's name, without NUL */
+#define JC_FILES_BYTES_MAX (1u << 20) /* all files' contents together */
 
 struct jc_limits {
     uint32_t memory_mb;
@@ -25,7 +29,15 @@ struct jc_limits {
     uint32_t tmpfs_mb;
 };
 
-/* A validated task: what request.c produces and the warden spawns. */
+/* An input file placed in the task's /tmp before it starts. */
+struct jc_file {
+    char name[JC_FILE_NAME_MAX + 1]; /* see jc_file_name_ok() */
+    uint32_t size;
+};
+
+/* A validated task: what request.c produces and the warden spawns.  The
+ * bytes of stdin and of the files are not in here (the spec stays small and
+ * fixed-size): they travel as sealed memfds beside the SPAWN message. */
 struct jc_spec {
     char id[JC_ID_LEN];
     char name[JC_NAME_MAX + 1];
@@ -33,9 +45,20 @@ struct jc_spec {
     uint32_t duration;  /* seconds, built-in worker only */
     bool is_command;    /* false: the built-in worker */
     struct jc_limits limits;
+    bool has_stdin;     /* false: fd 0 is /dev/null */
+    uint32_t stdin_len; /* <= JC_STDIN_MAX */
+    uint16_t nfiles;    /* <= JC_FILES_MAX; contents concatenated in order */
+    struct jc_file files[JC_FILES_MAX];
     uint16_t argc, envc;
     uint32_t strings_len;
     char strings[JC_STRINGS_MAX]; /* argc NUL-terminated args, then envc "K=V" */
+};
+
+/* The bytes a spec refers to, held by the front until they are sealed
+ * (input.c); each is NULL when the spec has none. */
+struct jc_input {
+    unsigned char *stdin_data; /* spec->stdin_len bytes */
+    unsigned char *files_data; /* jc_files_bytes(spec) bytes */
 };
 
 enum jc_state {
@@ -75,3 +98,10 @@ int jc_reason_parse(const char *s, enum jc_reason *out);
 /* The terminal state a reason (and exit code) leads to. */
 enum jc_state jc_state_for_end(enum jc_reason r, int exit_code);
 bool jc_state_terminal(enum jc_state s);
+
+/* 1..JC_FILE_NAME_MAX bytes of [A-Za-z0-9._-], neither "." nor "..": a
+ * plain name inside /tmp, never a path. */
+bool jc_file_name_ok(const char *name, size_t len);
+/* The files' sizes added up (each is bounded, so this cannot overflow). */
+uint64_t jc_files_bytes(const struct jc_spec *s);
+void jc_input_free(struct jc_input *in);

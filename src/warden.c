@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../rootfs/init_proto.h"
+#include "input.h"
 #include "ipc.h"
 #include "log.h"
 #include "sandbox.h"
@@ -416,14 +417,14 @@ static void release_slot(struct warden *w, struct wtask *t)
     free(t);
 }
 
-static void handle_spawn(struct warden *w, const struct jc_spec *spec)
+static void handle_spawn(struct warden *w, const struct jc_spec *spec, const int input[INPUT_NFDS])
 {
     union ipc_msg m = {0};
     struct jc_err err = {0};
     struct wtask *t = new_task(w, spec, &err);
 
     if (!t || (t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
-        sandbox_spawn(&w->env, spec, t->slot, &t->sb, &err) < 0) {
+        sandbox_spawn(&w->env, spec, input, t->slot, &t->sb, &err) < 0) {
         if (t && t->timer_fd < 0)
             jc_fail(&err, errno, "timerfd_create");
         if (t && t->timer_fd >= 0)
@@ -506,13 +507,41 @@ static int spec_within_limits(const struct jc_config *cfg, const struct jc_spec 
            s->strings[0] == '/';
 }
 
+/* A SPAWN within the operator's maxima, with exactly the input descriptors
+ * its spec announces; then spawned (the descriptors are closed after).
+ * 1: go on, 0: the front is not to be trusted. */
+static int take_spawn(struct warden *w, const struct jc_spec *spec, const int *fds, unsigned nfds)
+{
+    int input[INPUT_NFDS];
+    struct jc_err err;
+
+    if (!spec_within_limits(w->cfg, spec)) {
+        for (unsigned i = 0; i < nfds; i++)
+            close(fds[i]);
+        log_errx("fatal: the front sent a spec outside the configured limits");
+        return 0;
+    }
+    if (input_check(spec, fds, nfds, input, &err) < 0) {
+        log_errx("fatal: %s", err.msg);
+        return 0;
+    }
+    handle_spawn(w, spec, input);
+    input_close(input); /* the child has its own copies (or there is no child) */
+    return 1;
+}
+
 /* 1: go on, 0: shut down. */
 static int handle_message(struct warden *w)
 {
     static union ipc_msg m; /* main thread only; too big for the stack */
     struct jc_err err;
-    int rc = ipc_recv(w->sock, &m, &err);
+    int fds[IPC_MAX_FDS];
+    unsigned nfds;
+    int rc = ipc_recv_fds(w->sock, &m, fds, &nfds, &err);
 
+    if (rc <= 0)
+        for (unsigned i = 0; i < nfds; i++)
+            close(fds[i]);
     if (rc < 0) {
         /* A malformed message means a confused or compromised front. */
         log_errx("fatal: %s", err.msg);
@@ -524,12 +553,7 @@ static int handle_message(struct warden *w)
     }
     switch (m.h.type) {
     case IPC_SPAWN:
-        if (!spec_within_limits(w->cfg, &m.spawn.spec)) {
-            log_errx("fatal: the front sent a spec outside the configured limits");
-            return 0;
-        }
-        handle_spawn(w, &m.spawn.spec);
-        return 1;
+        return take_spawn(w, &m.spawn.spec, fds, nfds);
     case IPC_KILL:
         handle_kill(w, m.h.id);
         return 1;

@@ -51,20 +51,42 @@ static void check_spec(const struct jc_config *cfg, const struct jc_spec *s)
         abort();
 }
 
+/* stdin and files within their bounds, their bytes present, names plain. */
+static void check_input(const struct jc_spec *s, const struct jc_input *in)
+{
+    if (s->stdin_len > JC_STDIN_MAX || (s->has_stdin != (in->stdin_data != NULL)))
+        abort();
+    if (s->nfiles > JC_FILES_MAX || jc_files_bytes(s) > JC_FILES_BYTES_MAX ||
+        (s->nfiles > 0) != (in->files_data != NULL))
+        abort();
+    for (unsigned i = 0; i < s->nfiles; i++) {
+        const char *n = s->files[i].name;
+        if (!jc_file_name_ok(n, strnlen(n, sizeof s->files[i].name)) || strchr(n, '/'))
+            abort();
+    }
+    if (s->has_stdin && s->stdin_len) /* every byte readable (ASan) */
+        (void)!memchr(in->stdin_data, 'X', s->stdin_len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct jc_config cfg;
     static struct jc_spec spec; /* 33 KB: not on the stack */
     static int ready;
     struct jc_err e = {0};
+    struct jc_input in = {0};
 
     if (!ready) {
         config_defaults(&cfg);
         ready = 1;
     }
-    if (request_parse(&cfg, NULL, (const char *)data, size, &spec, &e) == 0)
+    if (request_parse(&cfg, NULL, (const char *)data, size, &spec, &in, &e) == 0) {
         check_spec(&cfg, &spec);
-    else if (e.status != 400 || e.fault != JC_FAULT_CLIENT || e.msg[0] == '\0')
+        check_input(&spec, &in);
+        jc_input_free(&in);
+    } else if ((e.status != 400 && e.status != 413) || e.fault != JC_FAULT_CLIENT ||
+               e.msg[0] == '\0' || in.stdin_data || in.files_data) {
         abort();
+    }
     return 0;
 }

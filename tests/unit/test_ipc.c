@@ -90,7 +90,7 @@ static void make_spawn(const char *body)
 
     config_defaults(&cfg);
     hdr(IPC_SPAWN, ID1);
-    CHECK(request_parse(&cfg, NULL, body, strlen(body), &out.spawn.spec, &e) == 0);
+    CHECK(request_parse(&cfg, NULL, body, strlen(body), &out.spawn.spec, NULL, &e) == 0);
     snprintf(out.spawn.spec.id, sizeof out.spawn.spec.id, "%s", ID1);
 }
 

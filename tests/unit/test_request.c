@@ -21,6 +21,7 @@
 static struct jc_config cfg;
 static struct jc_spec spec;
 static struct jc_err err;
+static struct jc_input input; /* the last parse's stdin and files bytes */
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -33,7 +34,8 @@ static int parse_n(const char *body, size_t len)
         abort();
     memcpy(copy, body, len);
     jc_err_clear(&err);
-    rc = request_parse(&cfg, NULL, copy, len, &spec, &err);
+    jc_input_free(&input);
+    rc = request_parse(&cfg, NULL, copy, len, &spec, &input, &err);
     free(copy);
     return rc;
 }

@@ -96,7 +96,7 @@ static int add_task(struct ttable *t, const char *body, void *waiter, char id[JC
 {
     struct jc_err e = {0};
 
-    CHECK(request_parse(&cfg, NULL, body, strlen(body), &spec, &e) == 0);
+    CHECK(request_parse(&cfg, NULL, body, strlen(body), &spec, NULL, &e) == 0);
     snprintf(spec.id, sizeof spec.id, "%s", next_id());
     memcpy(id, spec.id, JC_ID_LEN);
     jc_err_clear(&err);
