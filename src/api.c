@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "follow.h"
 #include "front.h"
 #include "input.h"
 #include "ipc.h"
@@ -168,7 +169,53 @@ static enum http_result cancel_task(struct front *f, struct http_req *r, struct 
     return HTTP_ANSWER;
 }
 
-static enum http_result get_logs(struct front *f, struct http_req *r, struct http_reply *out)
+/* What GET .../logs asks for: from where, whether to follow, and how. */
+struct logs_query {
+    uint64_t offset;
+    bool follow, sse;
+};
+
+/* A byte offset: decimal digits only, at most 2^53 (what JSON clients can
+ * hold exactly). */
+static int parse_offset(const char *s, uint64_t *out)
+{
+    char *end;
+
+    if (!s[0] || strspn(s, "0123456789") != strlen(s) || strlen(s) > 16)
+        return -1;
+    *out = strtoull(s, &end, 10);
+    return *out <= (1ULL << 53) ? 0 : -1;
+}
+
+static int bad_query(struct http_reply *out, const char *msg)
+{
+    http_error_msg(out, 400, msg);
+    return -1;
+}
+
+static int logs_query(struct http_req *r, struct logs_query *q, struct http_reply *out)
+{
+    const char *follow = query(r, "follow"), *offset = query(r, "offset");
+    const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    const char *last_id = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
+    bool want_sse = accept && strcasestr(accept, "text/event-stream");
+
+    *q = (struct logs_query){.follow = want_sse && !follow};
+    if (follow && (strcmp(follow, "1") == 0 || strcmp(follow, "true") == 0))
+        q->follow = true;
+    else if (follow && strcmp(follow, "0") != 0 && strcmp(follow, "false") != 0)
+        return bad_query(out, "Parameter 'follow' must be 1 or 0");
+    q->sse = q->follow && want_sse;
+    if (offset && parse_offset(offset, &q->offset) < 0)
+        return bad_query(out, "Parameter 'offset' must be a byte offset (an integer from 0 to 2^53)");
+    if (!offset && q->sse && last_id && parse_offset(last_id, &q->offset) < 0)
+        return bad_query(out, "Header 'Last-Event-ID' must be a byte offset this server gave out");
+    return 0;
+}
+
+/* The log as it is now, from q->offset (empty past its end). */
+static enum http_result logs_now(struct front *f, struct http_req *r, const struct logs_query *q,
+                                 struct http_reply *out)
 {
     struct jc_err err;
     char *json, name[JC_ID_LEN + 8];
@@ -192,7 +239,27 @@ static enum http_result get_logs(struct front *f, struct http_req *r, struct htt
         return HTTP_ANSWER;
     }
     out->fd = fd;
-    out->fd_size = (size_t)st.st_size;
+    out->fd_offset = q->offset < (uint64_t)st.st_size ? q->offset : (uint64_t)st.st_size;
+    out->fd_size = (size_t)((uint64_t)st.st_size - out->fd_offset);
+    return HTTP_ANSWER;
+}
+
+static enum http_result get_logs(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    struct logs_query q;
+    struct jc_err err;
+
+    if (logs_query(r, &q, out) < 0)
+        return HTTP_ANSWER;
+    if (!q.follow)
+        return logs_now(f, r, &q, out);
+    out->resp = follow_response(f->follow, r->conn, r->id, q.offset, q.sse, &err);
+    if (!out->resp) {
+        http_error(out, &err);
+        return HTTP_ANSWER;
+    }
+    out->status = 200;
+    out->content_type = q.sse ? "text/event-stream" : "text/plain; charset=utf-8";
     return HTTP_ANSWER;
 }
 

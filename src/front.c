@@ -2,7 +2,7 @@
  * apply the warden's reports (see front.h).
  *
  * Threads: libmicrohttpd's pool (requests), one IPC thread (reports from the
- * warden), and the main thread, which only waits for signals and runs the
+ * warden), the log followers' watcher (follow.c), and the main thread, which only waits for signals and runs the
  * orderly shutdown.  Runs in: the front (service user, no capabilities). */
 #include "front.h"
 
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "follow.h"
 #include "http.h"
 #include "ipc.h"
 #include "log.h"
@@ -114,6 +115,11 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
         log_errx("%s", err.msg);
         return 1;
     }
+    if (!(f->follow = follow_open(f->tasks, f->logs_dirfd, &err))) {
+        log_errx("%s", err.msg);
+        return 1;
+    }
+    tasks_set_end_hook(f->tasks, follow_task_ended, f->follow);
     if (pthread_create(&ipc, NULL, ipc_main, f) != 0) {
         log_errx("cannot start the IPC thread");
         return 1;
@@ -133,7 +139,9 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     if (sig != SIGUSR1)
         shutdown_front(f, &set);
     pthread_join(ipc, NULL);
+    follow_stop(f->follow); /* no stream may stay suspended past here */
     http_stop(f->http);
+    follow_close(f->follow);
     tasks_close(f->tasks);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "policy.h"
 #include "tasks.h"
 
+struct follow;
 struct http_server;
 
 struct front {
@@ -18,6 +19,7 @@ struct front {
     const struct jc_policy_set *policies;
     const struct cg_ctx *cg;
     struct ttable *tasks;
+    struct follow *follow; /* log followers */
     struct http_server *http;
     int sock;       /* to the warden */
     int logs_dirfd; /* state_dir/logs */

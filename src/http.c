@@ -61,8 +61,10 @@ static struct MHD_Response *make_response(struct http_reply *out)
 {
     struct MHD_Response *resp;
 
-    if (out->fd >= 0)
-        resp = MHD_create_response_from_fd(out->fd_size, out->fd);
+    if (out->resp)
+        resp = out->resp;
+    else if (out->fd >= 0)
+        resp = MHD_create_response_from_fd_at_offset64(out->fd_size, out->fd, out->fd_offset);
     else
         resp = MHD_create_response_from_buffer(out->body ? strlen(out->body) : 0,
                                                out->body ? out->body : (char *)"",
@@ -71,6 +73,7 @@ static struct MHD_Response *make_response(struct http_reply *out)
         return NULL;
     out->body = NULL;
     out->fd = -1;
+    out->resp = NULL;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out->content_type);
     if (out->location[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, out->location);

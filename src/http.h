@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -33,7 +34,9 @@ struct http_reply {
     const char *content_type;
     char *body;         /* malloc'd, or NULL */
     int fd;             /* or a file to send (closed by the server), -1 */
-    size_t fd_size;
+    size_t fd_size;     /*   this many bytes of it, */
+    uint64_t fd_offset; /*   from here */
+    struct MHD_Response *resp; /* or a response the handler built (a stream) */
     char location[128];
     char allow[64];
     int retry_after;    /* seconds, 0: none */

@@ -43,6 +43,8 @@ struct ttable {
     const struct jc_config *cfg;
     int dirfd, logs_dirfd;
     tasks_wake_fn wake;
+    void (*end_fn)(void *ctx, const char *id);
+    void *end_ctx;
     struct trec *newest, *oldest;
     struct trec *buckets[NBUCKETS];
     size_t count;
@@ -493,13 +495,23 @@ int tasks_add(struct ttable *t, const struct jc_spec *spec, const char *policy_s
     return 0;
 }
 
+void tasks_set_end_hook(struct ttable *t, void (*fn)(void *ctx, const char *id), void *ctx)
+{
+    t->end_fn = fn;
+    t->end_ctx = ctx;
+}
+
 static void finish(struct ttable *t, struct trec *r, enum jc_reason reason, int64_t at)
 {
-    if (!jc_state_terminal(r->state))
+    bool was_live = !jc_state_terminal(r->state);
+
+    if (was_live)
         t->alive--;
     r->reason = reason;
     r->state = jc_state_for_end(reason, r->exit_code);
     r->finished_ms = at;
+    if (was_live && t->end_fn)
+        t->end_fn(t->end_ctx, r->id);
 }
 
 static void wake_waiter(struct ttable *t, struct trec *r)

@@ -50,5 +50,10 @@ int tasks_list_json(struct ttable *t, const char *state, uint32_t limit, const c
 int tasks_can_cancel(struct ttable *t, const char *id, struct jc_err *err);
 unsigned tasks_alive(struct ttable *t);
 
+/* fn(ctx, id) is called once per task, when its record becomes terminal,
+ * under the table lock (so the record already reads terminal, and fn must
+ * not call back into tasks_*).  Set once, before the table is shared. */
+void tasks_set_end_hook(struct ttable *t, void (*fn)(void *ctx, const char *id), void *ctx);
+
 /* Every live record becomes terminal with this reason (shutdown / warden lost). */
 void tasks_end_all(struct ttable *t, enum jc_reason reason);
