@@ -217,7 +217,9 @@ static int parse_file(const char *name, json_object *val, struct jc_spec *s, str
     return 0;
 }
 
-/* Each file takes whole pages of the task's tmpfs: refuse what cannot fit. */
+/* Each file takes whole pages of the task's tmpfs: refuse what cannot fit
+ * (with today's bounds everything fits even the smallest tmpfs, 1 MiB; this
+ * keeps a larger JC_FILES_BYTES_MAX from turning into a failed spawn). */
 static int check_files_fit(const struct jc_spec *s, struct jc_err *err)
 {
     uint64_t pages = 0;

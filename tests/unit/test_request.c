@@ -739,6 +739,150 @@ static void test_utf8_names(void)
 
 /* ---- the fuzz seed corpus ------------------------------------------------ */
 
+/* ---- stdin and files ---------------------------------------------------- */
+
+/* A body of `prefix` + n copies of `fill` + `suffix` (heap; caller frees). */
+static char *body_with(const char *prefix, char fill, size_t n, const char *suffix)
+{
+    size_t a = strlen(prefix), c = strlen(suffix);
+    char *b = malloc(a + n + c + 1);
+
+    if (!b)
+        abort();
+    memcpy(b, prefix, a);
+    memset(b + a, fill, n);
+    memcpy(b + a + n, suffix, c + 1);
+    return b;
+}
+
+#define CMD "\"name\":\"x\",\"command\":[\"/bin/cat\"]"
+
+static void test_stdin(void)
+{
+    EXPECT_OK("{" CMD "}");
+    CHECK(!spec.has_stdin && spec.stdin_len == 0 && !input.stdin_data);
+    EXPECT_OK("{" CMD ",\"stdin\":\"hello\\nworld\"}");
+    CHECK(spec.has_stdin && spec.stdin_len == 11 && memcmp(input.stdin_data, "hello\nworld", 11) == 0);
+    EXPECT_OK("{" CMD ",\"stdin\":\"\"}"); /* empty, but given: fd 0 is an empty file */
+    CHECK(spec.has_stdin && spec.stdin_len == 0 && input.stdin_data);
+    EXPECT_OK("{" CMD ",\"stdin\":\"a\\u0000b\"}"); /* NUL is fine in stdin */
+    CHECK(spec.stdin_len == 3 && memcmp(input.stdin_data, "a\0b", 3) == 0);
+    EXPECT_OK("{" CMD ",\"stdin\":{\"base64\":\"AAEC/w==\"}}");
+    CHECK(spec.stdin_len == 4 && memcmp(input.stdin_data, "\0\1\2\377", 4) == 0);
+    EXPECT_OK("{" CMD ",\"stdin\":{\"base64\":\"aGk=\"}}");
+    CHECK(spec.stdin_len == 2 && memcmp(input.stdin_data, "hi", 2) == 0);
+    EXPECT_OK("{" CMD ",\"stdin\":{\"base64\":\"\"}}");
+    CHECK(spec.has_stdin && spec.stdin_len == 0);
+    EXPECT_OK("{\"name\":\"w\",\"stdin\":\"for the worker\"}");
+    EXPECT_400_2("{" CMD ",\"stdin\":5}", "'stdin'", "base64");
+    EXPECT_400_2("{" CMD ",\"stdin\":[\"a\"]}", "'stdin'", "string");
+    EXPECT_400("{" CMD ",\"stdin\":{}}", "'stdin'");
+    EXPECT_400("{" CMD ",\"stdin\":{\"base64\":\"aGk=\",\"x\":1}}", "'stdin'");
+    EXPECT_400("{" CMD ",\"stdin\":{\"text\":\"aGk=\"}}", "'stdin'");
+    EXPECT_400_2("{" CMD ",\"stdin\":{\"base64\":5}}", "'stdin.base64'", "string");
+    EXPECT_400_2("{" CMD ",\"stdin\":{\"base64\":\"aGk\"}}", "'stdin.base64'", "padded");
+    EXPECT_400_2("{" CMD ",\"stdin\":{\"base64\":\"a*k=\"}}", "'stdin.base64'", "not valid");
+    EXPECT_400("{" CMD ",\"stdin\":{\"base64\":\"a=k=\"}}", "'stdin.base64'");
+    EXPECT_400("{" CMD ",\"stdin\":{\"base64\":\"aGk=aGk=\"}}", "'stdin.base64'");
+    EXPECT_400("{" CMD ",\"stdin\":{\"base64\":\"aG k=\"}}", "'stdin.base64'");
+    EXPECT_400("{" CMD ",\"stdin\":null}", "'stdin'");
+    CHECK(!input.stdin_data); /* nothing is kept from a refused request */
+}
+
+/* The bound, exactly and one past it, as text and as base64. */
+static void test_stdin_bound(void)
+{
+    char *b = body_with("{" CMD ",\"stdin\":\"", 'a', JC_STDIN_MAX, "\"}");
+
+    CHECK(parse(b) == 0 && spec.stdin_len == JC_STDIN_MAX);
+    free(b);
+    b = body_with("{" CMD ",\"stdin\":\"", 'a', JC_STDIN_MAX + 1, "\"}");
+    CHECK(parse(b) < 0 && err.status == 413 && err.fault == JC_FAULT_CLIENT);
+    CHECK_STR_CONTAINS(err.msg, "'stdin'");
+    CHECK(!input.stdin_data);
+    free(b);
+    /* 4 base64 digits per 3 bytes: JC_STDIN_MAX is not a multiple of 3,
+     * so take the largest multiple at or below it, then 3 bytes more. */
+    size_t ok3 = JC_STDIN_MAX / 3 * 3;
+    b = body_with("{" CMD ",\"stdin\":{\"base64\":\"", 'A', ok3 / 3 * 4, "\"}}");
+    CHECK(parse(b) == 0 && spec.stdin_len == ok3);
+    free(b);
+    b = body_with("{" CMD ",\"stdin\":{\"base64\":\"", 'A', ok3 / 3 * 4 + 4, "\"}}");
+    CHECK(parse(b) < 0 && err.status == 413);
+    CHECK_STR_CONTAINS(err.msg, "'stdin'");
+    free(b);
+}
+
+static void test_files(void)
+{
+    EXPECT_OK("{" CMD ",\"files\":{\"a.txt\":\"A\\n\",\"b.bin\":{\"base64\":\"AAEC\"},\"empty\":\"\"}}");
+    CHECK(spec.nfiles == 3);
+    CHECK(strcmp(spec.files[0].name, "a.txt") == 0 && spec.files[0].size == 2);
+    CHECK(strcmp(spec.files[1].name, "b.bin") == 0 && spec.files[1].size == 3);
+    CHECK(strcmp(spec.files[2].name, "empty") == 0 && spec.files[2].size == 0);
+    CHECK(jc_files_bytes(&spec) == 5 && memcmp(input.files_data, "A\n\0\1\2", 5) == 0);
+    EXPECT_OK("{" CMD ",\"files\":{}}");
+    CHECK(spec.nfiles == 0 && !input.files_data);
+    EXPECT_OK("{" CMD ",\"files\":{\"...\":\"x\",\".hidden\":\"x\",\"A-Z_0.9\":\"x\"}}");
+    static const char *const bad[] = {
+        "a/b", "..", ".", "", "/etc", "a b", "\\u00fc", "x\\ny", "a\\\\b", "*",
+        "0123456789012345678901234567890123456789012345678901234567890123X",
+    };
+    for (unsigned i = 0; i < JC_ARRAY_LEN(bad); i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{" CMD ",\"files\":{\"%s\":\"x\"}}", bad[i]);
+        EXPECT_400_2(body, "'files'", "name");
+    }
+    EXPECT_OK("{" CMD ",\"files\":{\"0123456789012345678901234567890123456789012345678901234567890123\":\"x\"}}");
+    EXPECT_400_2("{" CMD ",\"files\":[\"a\"]}", "'files'", "object");
+    EXPECT_400_2("{" CMD ",\"files\":{\"a\":5}}", "'files.a'", "string");
+    EXPECT_400("{" CMD ",\"files\":{\"a\":{\"base64\":\"!!!!\"}}}", "'files.a.base64'");
+    CHECK(!input.files_data);
+}
+
+static void test_files_bounds(void)
+{
+    char body[2048] = "{" CMD ",\"files\":{";
+
+    for (int i = 0; i <= JC_FILES_MAX; i++) /* one too many */
+        snprintf(body + strlen(body), sizeof body - strlen(body), "%s\"f%d\":\"x\"", i ? "," : "", i);
+    strcat(body, "}}");
+    EXPECT_400_2(body, "'files'", "at most 16");
+    char *b = body_with("{" CMD ",\"files\":{\"a\":\"", 'a', JC_FILES_BYTES_MAX, "\"}}");
+    CHECK(parse(b) == 0 && spec.files[0].size == JC_FILES_BYTES_MAX);
+    free(b);
+    b = body_with("{" CMD ",\"files\":{\"a\":\"x\",\"b\":\"", 'a', JC_FILES_BYTES_MAX, "\"}}");
+    CHECK(parse(b) < 0 && err.status == 413);
+    CHECK_STR_CONTAINS(err.msg, "'files'");
+    CHECK_STR_CONTAINS(err.msg, "in total");
+    CHECK(!input.files_data);
+    free(b);
+    /* At the smallest tmpfs (1 MiB) the most files can hold still fit:
+     * 16 files of 65536 bytes take its 256 pages exactly. */
+    char *big = body_with("", 'a', 65536, "");
+    strcpy(body, "{" CMD ",\"limits\":{\"tmpfs_mb\":1},\"files\":{");
+    size_t cap = strlen(body) + JC_FILES_MAX * (65536 + 16) + 8, n;
+    char *many = malloc(cap);
+    if (!many)
+        abort();
+    n = (size_t)snprintf(many, cap, "%s", body);
+    for (int i = 0; i < JC_FILES_MAX; i++)
+        n += (size_t)snprintf(many + n, cap - n, "%s\"f%d\":\"%s\"", i ? "," : "", i, big);
+    snprintf(many + n, cap - n, "}}");
+    CHECK(parse(many) == 0 && spec.nfiles == JC_FILES_MAX && jc_files_bytes(&spec) == JC_FILES_BYTES_MAX);
+    free(many);
+    free(big);
+}
+
+/* Callers that pass no jc_input refuse the fields rather than drop them. */
+static void test_input_needs_a_home(void)
+{
+    CHECK(request_parse(&cfg, NULL, "{" CMD ",\"stdin\":\"x\"}", strlen("{" CMD ",\"stdin\":\"x\"}"),
+                        &spec, NULL, &err) < 0);
+    CHECK(err.status == 400);
+    CHECK_STR_CONTAINS(err.msg, "'stdin'");
+}
+
 static void test_corpus(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -784,6 +928,12 @@ int main(int argc, char **argv)
     test_defaults();
     test_command_env();
     test_utf8_names();
+    test_stdin();
+    test_stdin_bound();
+    test_files();
+    test_files_bounds();
+    test_input_needs_a_home();
+    jc_input_free(&input);
     if (argc > 1)
         test_corpus(argv[1]);
     return check_summary();
