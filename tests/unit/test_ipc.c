@@ -5,6 +5,7 @@
 #include "ipc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "input.h"
 #include "request.h"
 
 #define ID1 "123e4567-e89b-12d3-a456-426614174000"
@@ -369,6 +371,104 @@ static void test_valid_id(void)
     CHECK(!ipc_valid_id(raw));
 }
 
+/* ---- descriptors: SPAWN's stdin and files (ipc.c fd passing, input.c) -- */
+
+static struct jc_input input;
+
+static void make_spawn_input(const char *body)
+{
+    struct jc_config cfg;
+    struct jc_err e = {0};
+
+    config_defaults(&cfg);
+    hdr(IPC_SPAWN, ID1);
+    jc_input_free(&input);
+    CHECK(request_parse(&cfg, NULL, body, strlen(body), &out.spawn.spec, &input, &e) == 0);
+    snprintf(out.spawn.spec.id, sizeof out.spawn.spec.id, "%s", ID1);
+}
+
+static int fd_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+
+/* The spec's memfds go across and come out checked, sealed, high, readable. */
+static void test_input_fds(void)
+{
+    int fds[INPUT_NFDS], list[INPUT_NFDS], got[IPC_MAX_FDS], checked[INPUT_NFDS];
+    unsigned n, ngot;
+    char buf[16];
+
+    make_spawn_input("{\"name\":\"in\",\"command\":[\"/bin/cat\"],\"stdin\":\"hello\","
+                     "\"files\":{\"a\":\"12\",\"b\":\"345\"}}");
+    CHECK(input_count(&out.spawn.spec) == 2);
+    CHECK(input_seal(&out.spawn.spec, &input, fds, list, &n, &err) == 0 && n == 2);
+    CHECK(ipc_send_fds(sv[0], &out, IPC_SPAWN, list, n, &err) == 0);
+    input_close(fds);
+    CHECK(ipc_recv_fds(sv[1], &in, got, &ngot, &err) == 1 && ngot == 2);
+    CHECK(input_check(&in.spawn.spec, got, ngot, checked, &err) == 0);
+    CHECK(checked[INPUT_STDIN] >= 10 && checked[INPUT_FILES] >= 10);
+    CHECK(!fd_open(got[0]) && !fd_open(got[1])); /* moved, not copied */
+    CHECK(read(checked[INPUT_STDIN], buf, sizeof buf) == 5 && memcmp(buf, "hello", 5) == 0);
+    CHECK(read(checked[INPUT_STDIN], buf, sizeof buf) == 0); /* then EOF */
+    CHECK(pread(checked[INPUT_FILES], buf, sizeof buf, 0) == 5 && memcmp(buf, "12345", 5) == 0);
+    CHECK(write(checked[INPUT_STDIN], "x", 1) < 0 && errno == EPERM); /* sealed */
+    CHECK(ftruncate(checked[INPUT_FILES], 1) < 0 && errno == EPERM);
+    CHECK(fcntl(checked[INPUT_STDIN], F_GETFD) & FD_CLOEXEC);
+    input_close(checked);
+}
+
+/* What a compromised front might send instead is refused, and closed. */
+static void test_input_fds_refused(void)
+{
+    int fds[INPUT_NFDS], list[INPUT_NFDS], got[IPC_MAX_FDS], checked[INPUT_NFDS], p[2];
+    unsigned n, ngot;
+
+    /* Fewer descriptors than the spec announces. */
+    make_spawn_input("{\"name\":\"in\",\"command\":[\"/bin/cat\"],\"stdin\":\"hello\"}");
+    CHECK(ipc_send_fds(sv[0], &out, IPC_SPAWN, NULL, 0, &err) == 0);
+    CHECK(ipc_recv_fds(sv[1], &in, got, &ngot, &err) == 1 && ngot == 0);
+    CHECK(input_check(&in.spawn.spec, got, ngot, checked, &err) < 0);
+    CHECK_STR_CONTAINS(err.msg, "0 descriptors");
+    /* A pipe instead of a sealed memfd. */
+    CHECK(pipe(p) == 0);
+    CHECK(ipc_send_fds(sv[0], &out, IPC_SPAWN, &p[0], 1, &err) == 0);
+    CHECK(ipc_recv_fds(sv[1], &in, got, &ngot, &err) == 1 && ngot == 1);
+    CHECK(input_check(&in.spawn.spec, got, ngot, checked, &err) < 0);
+    CHECK_STR_CONTAINS(err.msg, "not a sealed memfd");
+    CHECK(!fd_open(got[0]));
+    close(p[0]);
+    close(p[1]);
+    /* A sealed memfd of another size than the spec says. */
+    CHECK(input_seal(&out.spawn.spec, &input, fds, list, &n, &err) == 0 && n == 1);
+    out.spawn.spec.stdin_len = 4;
+    CHECK(ipc_send_fds(sv[0], &out, IPC_SPAWN, list, n, &err) == 0);
+    input_close(fds);
+    CHECK(ipc_recv_fds(sv[1], &in, got, &ngot, &err) == 1 && ngot == 1);
+    CHECK(input_check(&in.spawn.spec, got, ngot, checked, &err) < 0);
+    CHECK_STR_CONTAINS(err.msg, "does not hold 4 bytes");
+    CHECK(!fd_open(got[0]));
+    /* Descriptors on anything but SPAWN make the message malformed. */
+    CHECK(pipe(p) == 0);
+    hdr(0, ID2);
+    CHECK(ipc_send_fds(sv[0], &out, IPC_KILL, &p[0], 1, &err) == 0);
+    CHECK(ipc_recv_fds(sv[1], &in, got, &ngot, &err) < 0 && ngot == 1);
+    CHECK_STR_CONTAINS(err.msg, "with descriptors");
+    close(got[0]);
+    /* ipc_recv() takes none at all, and closes what came. */
+    make_spawn_input("{\"name\":\"in\",\"command\":[\"/bin/cat\"]}");
+    CHECK(ipc_send_fds(sv[0], &out, IPC_SPAWN, &p[0], 1, &err) == 0);
+    CHECK(ipc_recv(sv[1], &in, &err) < 0);
+    CHECK_STR_CONTAINS(err.msg, "unexpected descriptors");
+    close(p[0]);
+    CHECK(write(p[1], "x", 1) < 0 && errno == EPIPE); /* no reader left anywhere */
+    close(p[1]);
+    /* A spec with a bad file name never passes validation. */
+    make_spawn_input("{\"name\":\"in\",\"command\":[\"/bin/cat\"],\"files\":{\"a\":\"1\"}}");
+    snprintf(out.spawn.spec.files[0].name, sizeof out.spawn.spec.files[0].name, "../x");
+    CHECK(ipc_send(sv[0], &out, IPC_SPAWN, &err) == 0);
+    CHECK(ipc_recv(sv[1], &in, &err) < 0);
+    CHECK_STR_CONTAINS(err.msg, "bad input file name");
+    jc_input_free(&input);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* belt and braces: ipc_send uses MSG_NOSIGNAL */
@@ -377,6 +477,8 @@ int main(void)
     test_header_checks();
     test_spawn_checks();
     test_report_checks();
+    test_input_fds();
+    test_input_fds_refused();
     pair_close();
     test_eof();
     test_valid_id();
