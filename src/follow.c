@@ -213,7 +213,10 @@ void follow_close(struct follow *fw)
 
 /* ---- one follower's stream ---------------------------------------------- */
 
-/* The log, once the warden has created it.  0: open or not there yet. */
+/* The log, once the warden has created it.  0: open or not there yet.
+ * EACCES is "not yet" too: the warden creates the file as root and only
+ * then chowns it to us; its first write (IN_MODIFY) comes after the chown
+ * and wakes us again. */
 static int open_log(struct follower *fl)
 {
     char name[JC_ID_LEN + 8];
@@ -223,7 +226,7 @@ static int open_log(struct follower *fl)
     snprintf(name, sizeof name, "%s.log", fl->id);
     fd = openat(fl->fw->logs_dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
+        return errno == ENOENT || errno == EACCES ? 0 : -1;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return -1;
