@@ -20,7 +20,7 @@
 #include "log.h"
 
 #define NBUCKETS 1024
-#define BLOCK 16384 /* bytes per libmicrohttpd read */
+#define BLOCK 4096 /* bytes per libmicrohttpd read */
 
 struct follower {
     struct follow *fw;
