@@ -19,7 +19,7 @@ from harness import DaemonTestCase, scaled
 STDIN_MAX = 1 << 20        # src/task.h JC_STDIN_MAX
 FILES_MAX = 16             # JC_FILES_MAX
 FILES_BYTES_MAX = 1 << 20  # JC_FILES_BYTES_MAX
-STALL_TIMEOUT = int(scaled(15))   # conn_timeout_s: a stalled follower goes after this
+STALL_TIMEOUT = int(scaled(30))   # conn_timeout_s: a stalled follower goes after this
 
 
 def program_pid(init_pid):
