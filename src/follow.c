@@ -175,17 +175,20 @@ struct follow *follow_open(struct ttable *tasks, int logs_dirfd, struct jc_err *
     fw->tasks = tasks;
     fw->logs_dirfd = logs_dirfd;
     fw->ino_fd = fw->stop_fd = -1;
-    if (watch_dir(fw, err) < 0 ||
-        ((rc = pthread_create(&fw->watcher, NULL, watch_main, fw)) != 0 &&
-         jc_fail(err, rc, "follow: starting the watcher thread") < 0)) {
-        if (fw->ino_fd >= 0)
-            close(fw->ino_fd);
-        if (fw->stop_fd >= 0)
-            close(fw->stop_fd);
-        free(fw);
-        return NULL;
+    if (watch_dir(fw, err) < 0)
+        goto fail;
+    if ((rc = pthread_create(&fw->watcher, NULL, watch_main, fw)) != 0) {
+        jc_fail(err, rc, "follow: starting the watcher thread");
+        goto fail;
     }
     return fw;
+fail:
+    if (fw->ino_fd >= 0)
+        close(fw->ino_fd);
+    if (fw->stop_fd >= 0)
+        close(fw->stop_fd);
+    free(fw);
+    return NULL;
 }
 
 void follow_stop(struct follow *fw)
