@@ -11,6 +11,7 @@ import socket
 import sys
 import threading
 import time
+import unittest
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 import harness  # noqa: E402
@@ -418,6 +419,32 @@ class Stream(DaemonTestCase):
         self.assertEqual(f.read_all(), b"script\nabc\ndata\n")
         w = self.d.submit_ok(name="wrk", duration=0, stdin="ignored", files={"x": "y"})
         self.assertRecordEnd(self.d.wait_terminal(w["id"]), "succeeded", "exited")
+
+
+class Shutdown(unittest.TestCase):
+    """Followers do not keep the daemon from stopping, and they end cleanly."""
+
+    def test_sigterm_ends_every_follower(self):
+        d = harness.Daemon().start()
+        threads, got = [], {}
+        try:
+            b = d.submit_ok(name="long", command=["/bin/sh", "-c", "echo started; sleep 600"])
+            plain = Follow(d.port, "/api/tasks/%s/logs?follow=1" % b["id"])
+            sse = Follow(d.port, "/api/tasks/%s/logs" % b["id"], {"Accept": "text/event-stream"})
+            plain.read_until(b"started\n")
+            sse.read_until(b"started")
+            threads = [threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, f.read_all()))
+                       for k, f in (("plain", plain), ("sse", sse))]
+            for t in threads:
+                t.start()
+        finally:
+            d.stop()   # asserts it exits in time and leaves nothing behind
+        for t in threads:
+            t.join(scaled(30))
+        self.assertEqual(got.get("plain"), b"started\n")
+        events = parse_sse(got.get("sse", b"").decode())
+        self.assertEqual(events[-1][0], "end", events)
+        self.assertIn(json.loads(events[-1][1])["state"], ("cancelled", "lost"))
 
 
 if __name__ == "__main__":
