@@ -18,6 +18,7 @@
 #include "ipc.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "logspace.h"
 #include "request.h"
 
 #include "jc_build_config.h"
@@ -62,6 +63,16 @@ struct sealed {
 
 static void sealed_close(struct sealed *s) { input_close(s->fds); }
 
+/* 507 while logs fill their quota or the state directory is at its floor;
+ * pruning what retention lets go may make room first. */
+static int admit_space(struct front *f, struct jc_err *err)
+{
+    if (logspace_admit(f->space, err) == 0)
+        return 0;
+    tasks_prune(f->tasks);
+    return logspace_admit(f->space, err);
+}
+
 static enum http_result post_task(struct front *f, struct http_req *r, struct http_reply *out)
 {
     struct jc_spec *spec;
@@ -80,6 +91,7 @@ static enum http_result post_task(struct front *f, struct http_req *r, struct ht
     r->state = m; /* freed with the request */
     spec = &m->spawn.spec;
     if (request_parse(f->cfg, f->policies, r->body ? r->body : "", r->len, spec, &in, &err) < 0 ||
+        admit_space(f, &err) < 0 ||
         input_seal(spec, &in, sl.fds, sl.list, &sl.n, &err) < 0 || new_id(spec->id, &err) < 0)
         goto fail;
     pol = policy_find(f->policies, spec->policy);
@@ -277,6 +289,28 @@ static json_object *health_cgroup(const struct front *f)
     return o;
 }
 
+static json_object *json_u64(uint64_t v) { return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v); }
+
+/* The sum of tasks: each ceiling and what is in use now. */
+static json_object *health_ceilings(const struct front *f)
+{
+    json_object *o = json_object_new_object();
+    struct cg_ceiling_use u;
+    struct logspace_stat ls;
+
+    cg_ceiling_usage(f->cg, &u);
+    logspace_get(f->space, &ls);
+    json_object_object_add(o, "memory_bytes", json_u64(f->cg->ceiling_memory));
+    json_object_object_add(o, "memory_used_bytes", json_u64(u.memory_bytes));
+    json_object_object_add(o, "pids", json_u64(f->cg->ceiling_pids));
+    json_object_object_add(o, "pids_used", json_u64(u.pids));
+    json_object_object_add(o, "log_quota_bytes", json_u64(ls.quota_bytes));
+    json_object_object_add(o, "log_used_bytes", json_u64(ls.used_bytes));
+    json_object_object_add(o, "min_free_bytes", json_u64(ls.floor_bytes));
+    json_object_object_add(o, "free_bytes", json_u64(ls.avail_bytes));
+    return o;
+}
+
 static json_object *health_seccomp(const struct front *f)
 {
     json_object *o = json_object_new_object(), *arr = json_object_new_array();
@@ -309,6 +343,7 @@ static enum http_result healthz(struct front *f, struct http_req *r, struct http
     json_object_object_add(o, "rootfs", json_object_new_string(f->cfg->rootfs));
     json_object_object_add(o, "capabilities", json_object_new_string("none"));
     json_object_object_add(o, "tasks", t);
+    json_object_object_add(o, "ceilings", health_ceilings(f));
     http_json(out, 200, strdup(json_object_to_json_string_ext(o, JU_PRINT)));
     json_object_put(o);
     return HTTP_ANSWER;

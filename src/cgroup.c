@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cgroup_backend.h"
+#include "config.h"
 #include "log.h"
 
 int cg_write(const char *dir, const char *file, const char *val, struct jc_err *err)
@@ -85,15 +86,24 @@ static int is_cgroup2(const char *path)
     return statfs(path, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-int cg_init(struct cg_ctx *cg, const char *name, struct jc_err *err)
+int cg_init(struct cg_ctx *cg, const struct jc_config *cfg, struct jc_err *err)
 {
     *cg = (struct cg_ctx){0};
-    if (is_cgroup2("/sys/fs/cgroup")) {
-        cg->mode = CG_V2;
-        return cg_v2_init(cg, name, err);
-    }
-    cg->mode = CG_V1;
-    return cg_v1_init(cg, name, err);
+    cg->ceiling_memory = (uint64_t)cfg->ceiling_memory_mb << 20;
+    cg->ceiling_pids = cfg->ceiling_pids;
+    cg->mode = is_cgroup2("/sys/fs/cgroup") ? CG_V2 : CG_V1;
+    if (cg->mode == CG_V2)
+        return cg_v2_init(cg, cfg->cgroup_name, err) < 0 ? -1 : cg_v2_ceiling(cg, err);
+    return cg_v1_init(cg, cfg->cgroup_name, err) < 0 ? -1 : cg_v1_ceiling(cg, err);
+}
+
+void cg_ceiling_usage(const struct cg_ctx *cg, struct cg_ceiling_use *u)
+{
+    *u = (struct cg_ceiling_use){0};
+    if (cg->mode == CG_V2)
+        cg_v2_ceiling_usage(cg, u);
+    else
+        cg_v1_ceiling_usage(cg, u);
 }
 
 void cg_fini(const struct cg_ctx *cg)

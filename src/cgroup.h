@@ -3,8 +3,13 @@
  * a cgroup v1 backend (memory, pids, cpu, cpuacct hierarchies, as on hybrid
  * hosts).  The mode is detected once, at start-up.
  *
- * Layout: v2 <root>/<name>/<task-id>, v1 /sys/fs/cgroup/<ctl>/<name>/<task-id>.
+ * Layout: v2 <root>/<name>/<task-id> (delegated: <unit>/tasks/<task-id>
+ * beside <unit>/supervisor), v1 /sys/fs/cgroup/<ctl>/<name>/<task-id>.
  * At start-up leftovers of a previous run under <name> are killed and removed.
+ *
+ * The sum of tasks: the tasks' common parent (v2 <name> or <unit>/tasks; v1
+ * <ctl>/<name>) carries the ceilings, memory (+swap) and pids, so however
+ * many tasks run, together they cannot take more (docs/limits.md).
  *
  * Runs in: the warden (root): cg_init() in main() before the privsep fork;
  * create/attach in the warden's main thread (spawn path); usage/kill/destroy
@@ -37,6 +42,8 @@ struct cg_ctx {
     bool memsw;                /* v1: memory.memsw.* exists (swap accounting) */
     bool delegated;            /* v2: running in a delegated (systemd) subtree */
     char base[PATH_MAX];       /* v2: the subtree holding task cgroups */
+    uint64_t ceiling_memory;   /* bytes, on the tasks' parent */
+    uint32_t ceiling_pids;
     char v1_base[CG_V1_NCTL][PATH_MAX]; /* v1: per controller, "" if absent */
 };
 
@@ -50,7 +57,15 @@ struct cg_events {
     uint64_t pids_max; /* times a fork failed on pids.max */
 };
 
-int cg_init(struct cg_ctx *cg, const char *name, struct jc_err *err);
+struct cg_ceiling_use {
+    uint64_t memory_bytes; /* now charged to the tasks' parent */
+    uint64_t pids;
+};
+
+/* Detect the mode, make the subtree, sweep leftovers, set the ceilings
+ * (cfg: cgroup_name, ceiling_memory_mb, ceiling_pids). */
+struct jc_config;
+int cg_init(struct cg_ctx *cg, const struct jc_config *cfg, struct jc_err *err);
 /* Remove jobcell's (now empty) subtree at shutdown. */
 void cg_fini(const struct cg_ctx *cg);
 
@@ -65,6 +80,9 @@ void cg_task_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_u
                    struct cg_events *ev);
 /* rmdir, retrying briefly while the kernel finishes tearing tasks down. */
 int cg_task_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err);
+
+/* What all tasks together use now (readable by the unprivileged front). */
+void cg_ceiling_usage(const struct cg_ctx *cg, struct cg_ceiling_use *u);
 
 const char *cg_mode_name(const struct cg_ctx *cg);
 /* "memory pids cpu" — the controllers in effect. */

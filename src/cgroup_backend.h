@@ -5,6 +5,8 @@
 #include "cgroup.h"
 
 int cg_v1_init(struct cg_ctx *cg, const char *name, struct jc_err *err);
+int cg_v1_ceiling(const struct cg_ctx *cg, struct jc_err *err);
+void cg_v1_ceiling_usage(const struct cg_ctx *cg, struct cg_ceiling_use *u);
 void cg_v1_fini(const struct cg_ctx *cg);
 int cg_v1_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg_task *t,
                  struct jc_err *err);
@@ -15,6 +17,8 @@ void cg_v1_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usa
 int cg_v1_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err);
 
 int cg_v2_init(struct cg_ctx *cg, const char *name, struct jc_err *err);
+int cg_v2_ceiling(const struct cg_ctx *cg, struct jc_err *err);
+void cg_v2_ceiling_usage(const struct cg_ctx *cg, struct cg_ceiling_use *u);
 void cg_v2_fini(const struct cg_ctx *cg);
 int cg_v2_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg_task *t,
                  struct jc_err *err);

@@ -68,6 +68,47 @@ void cg_v1_fini(const struct cg_ctx *cg)
             log_warn("cgroup v1: rmdir %s", cg->v1_base[i]);
 }
 
+/* The ceiling on the tasks' parent.  Memory charged in a child counts in
+ * its parent only with hierarchical accounting: always on since Linux 6.0,
+ * a per-cgroup flag (set before any child exists) on older kernels. */
+static int ceiling_memory(const struct cg_ctx *cg, const char *dir, struct jc_err *err)
+{
+    char v[32];
+    uint64_t h = 1;
+
+    if (cg_read_u64(dir, "memory.use_hierarchy", &h) == 0 && h != 1 &&
+        cg_write(dir, "memory.use_hierarchy", "1", err) < 0)
+        return jc_err_prefix(err, "cgroup v1: the memory ceiling needs memory.use_hierarchy 1: ");
+    snprintf(v, sizeof v, "%llu", (unsigned long long)cg->ceiling_memory);
+    /* memsw may never be below the memory limit: lower the limit first, and
+     * when that fails (raising it), memsw first. */
+    if (cg_write(dir, "memory.limit_in_bytes", v, err) == 0)
+        return cg->memsw ? cg_write(dir, "memory.memsw.limit_in_bytes", v, err) : 0;
+    if (!cg->memsw || cg_write(dir, "memory.memsw.limit_in_bytes", v, err) < 0)
+        return -1;
+    return cg_write(dir, "memory.limit_in_bytes", v, err);
+}
+
+int cg_v1_ceiling(const struct cg_ctx *cg, struct jc_err *err)
+{
+    char v[16];
+
+    if (cg->v1_base[0][0] && ceiling_memory(cg, cg->v1_base[0], err) < 0)
+        return -1;
+    snprintf(v, sizeof v, "%u", cg->ceiling_pids);
+    if (cg->v1_base[1][0] && cg_write(cg->v1_base[1], "pids.max", v, err) < 0)
+        return -1;
+    return 0;
+}
+
+void cg_v1_ceiling_usage(const struct cg_ctx *cg, struct cg_ceiling_use *u)
+{
+    if (cg->v1_base[0][0])
+        (void)cg_read_u64(cg->v1_base[0], "memory.usage_in_bytes", &u->memory_bytes);
+    if (cg->v1_base[1][0])
+        (void)cg_read_u64(cg->v1_base[1], "pids.current", &u->pids);
+}
+
 static int set_memory(const struct cg_ctx *cg, const char *dir, const struct jc_limits *lim,
                       struct jc_err *err)
 {

@@ -1,10 +1,12 @@
 /* cgroup_v2.c — the cgroup v2 backend.
  *
  * Where: under systemd with Delegate=yes (INVOCATION_ID set and our own
- * cgroup writable) the unit's cgroup is the subtree; otherwise
+ * cgroup marked delegated) the unit's cgroup is the subtree; otherwise
  * /sys/fs/cgroup/<name>.  The "no internal processes" rule: a cgroup with
  * controllers enabled for its children may hold no processes, so in the
- * delegated case the daemon first moves itself into a "supervisor" leaf.
+ * delegated case the daemon first moves itself into a "supervisor" leaf,
+ * and the tasks live in a sibling, "tasks", which carries the ceilings (so
+ * the daemon is never charged to, nor OOM-killed by, its tasks' sum).
  * Tasks are created directly inside their cgroup (clone3 CLONE_INTO_CGROUP,
  * using cg_task.dirfd), killed with cgroup.kill, and read through
  * memory.events, pids.events, memory.peak and cpu.stat.
@@ -59,6 +61,17 @@ static bool marked_delegated(const char *dir)
     return v[0] == '1';
 }
 
+static void enable_controllers(const char *dir)
+{
+    static const char *const ctl[] = {"+memory", "+pids", "+cpu"};
+
+    for (unsigned i = 0; i < JC_ARRAY_LEN(ctl); i++) {
+        struct jc_err e;
+        if (cg_write(dir, "cgroup.subtree_control", ctl[i], &e) < 0)
+            log_warnx("%s", e.msg);
+    }
+}
+
 /* Delegated: started by systemd and the unit's cgroup is ours to manage. */
 static int try_delegated(struct cg_ctx *cg, struct jc_err *err)
 {
@@ -75,20 +88,13 @@ static int try_delegated(struct cg_ctx *cg, struct jc_err *err)
      * controllers for its children. */
     if (cg_write(leaf, "cgroup.procs", pid, err) < 0)
         return -1;
-    snprintf(cg->base, sizeof cg->base, "%s", own);
+    snprintf(cg->base, sizeof cg->base, "%s/tasks", own);
     cg->delegated = true;
+    /* Leftovers: a previous run's tasks, then anything else beside us. */
+    cg_sweep(cg->base, NULL);
+    cg_sweep(own, "supervisor");
+    enable_controllers(own);
     return 1;
-}
-
-static void enable_controllers(const char *dir)
-{
-    static const char *const ctl[] = {"+memory", "+pids", "+cpu"};
-
-    for (unsigned i = 0; i < JC_ARRAY_LEN(ctl); i++) {
-        struct jc_err e;
-        if (cg_write(dir, "cgroup.subtree_control", ctl[i], &e) < 0)
-            log_warnx("%s", e.msg);
-    }
 }
 
 static void read_controllers(struct cg_ctx *cg)
@@ -118,10 +124,10 @@ int cg_v2_init(struct cg_ctx *cg, const char *name, struct jc_err *err)
     if (!d) {
         snprintf(cg->base, sizeof cg->base, "%s/%s", CG2_ROOT, name);
         enable_controllers(CG2_ROOT);
-        if (mkdir(cg->base, 0755) < 0 && errno != EEXIST)
-            return jc_fail(err, errno, "cgroup v2: mkdir %s", cg->base);
     }
-    cg_sweep(cg->base, cg->delegated ? "supervisor" : NULL);
+    if (mkdir(cg->base, 0755) < 0 && errno != EEXIST)
+        return jc_fail(err, errno, "cgroup v2: mkdir %s", cg->base);
+    cg_sweep(cg->base, NULL);
     enable_controllers(cg->base);
     read_controllers(cg);
     cg->controllers |= CG_CPUACCT; /* cpu.stat usage_usec is always there */
@@ -133,8 +139,32 @@ int cg_v2_init(struct cg_ctx *cg, const char *name, struct jc_err *err)
 
 void cg_v2_fini(const struct cg_ctx *cg)
 {
-    if (!cg->delegated && rmdir(cg->base) < 0 && errno != ENOENT)
+    if (rmdir(cg->base) < 0 && errno != ENOENT)
         log_warn("cgroup v2: rmdir %s", cg->base);
+}
+
+/* On the tasks' parent, which holds no process of ours. */
+int cg_v2_ceiling(const struct cg_ctx *cg, struct jc_err *err)
+{
+    char v[32];
+
+    if (cg->controllers & CG_MEMORY) {
+        snprintf(v, sizeof v, "%llu", (unsigned long long)cg->ceiling_memory);
+        if (cg_write(cg->base, "memory.max", v, err) < 0)
+            return -1;
+        if (cg->memsw && cg_write(cg->base, "memory.swap.max", "0", err) < 0)
+            return -1;
+    }
+    snprintf(v, sizeof v, "%u", cg->ceiling_pids);
+    if ((cg->controllers & CG_PIDS) && cg_write(cg->base, "pids.max", v, err) < 0)
+        return -1;
+    return 0;
+}
+
+void cg_v2_ceiling_usage(const struct cg_ctx *cg, struct cg_ceiling_use *u)
+{
+    (void)cg_read_u64(cg->base, "memory.current", &u->memory_bytes);
+    (void)cg_read_u64(cg->base, "pids.current", &u->pids);
 }
 
 static int set_limits(const struct cg_ctx *cg, const char *dir, const struct jc_limits *lim,

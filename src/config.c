@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -145,6 +146,10 @@ static const struct u32_key u32_keys[] = {
     {"max_connections", offsetof(struct jc_config, max_connections), 4, 100000},
     {"per_ip_connections", offsetof(struct jc_config, per_ip_connections), 1, 100000},
     {"conn_timeout_s", offsetof(struct jc_config, conn_timeout_s), 1, 3600},
+    {"ceiling_memory_mb", offsetof(struct jc_config, ceiling_memory_mb), 16, 1u << 26},
+    {"ceiling_pids", offsetof(struct jc_config, ceiling_pids), 16, 1u << 22},
+    {"log_quota_mb", offsetof(struct jc_config, log_quota_mb), 1, 1u << 30},
+    {"min_free_mb", offsetof(struct jc_config, min_free_mb), 1, 1u << 30},
 };
 
 static int file_u32(struct jc_config *c, const char *key, json_object *v, int *found,
@@ -348,6 +353,71 @@ static int check_defaults(const struct jc_config *c, struct jc_err *err)
     return 0;
 }
 
+/* ---- the sum of tasks ------------------------------------------------------ */
+
+/* A number from a /proc file: the first one after `key` (NULL: at the start). */
+static int proc_u64(const char *path, const char *key, uint64_t *out, struct jc_err *err)
+{
+    char buf[4096];
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    const char *at;
+
+    if (n <= 0)
+        return jc_fail(err, errno, "reading %s (to derive the ceilings)", path);
+    buf[n] = 0;
+    at = key ? strstr(buf, key) : buf;
+    if (!at || sscanf(at + (key ? strlen(key) : 0), "%" SCNu64, out) != 1)
+        return jc_fail(err, 0, "%s: no %s", path, key ? key : "number");
+    return 0;
+}
+
+/* Defaults: memory = MemTotal less a reserve for the host of an eighth, at
+ * least 256 MiB (half of MemTotal on hosts below 512 MiB); pids = half of
+ * the lower of kernel.pid_max and kernel.threads-max. */
+static int derive_ceilings(struct jc_config *c, struct jc_err *err)
+{
+    uint64_t kb, pid_max, threads;
+
+    if (!c->ceiling_memory_mb) {
+        if (proc_u64("/proc/meminfo", "MemTotal:", &kb, err) < 0)
+            return -1;
+        uint64_t mb = kb / 1024, reserve = mb / 8 > 256 ? mb / 8 : 256;
+        mb = mb >= 2 * reserve ? mb - reserve : mb / 2;
+        c->ceiling_memory_mb = mb > UINT32_MAX ? UINT32_MAX : (uint32_t)mb;
+    }
+    if (!c->ceiling_pids) {
+        if (proc_u64("/proc/sys/kernel/pid_max", NULL, &pid_max, err) < 0 ||
+            proc_u64("/proc/sys/kernel/threads-max", NULL, &threads, err) < 0)
+            return -1;
+        uint64_t p = (pid_max < threads ? pid_max : threads) / 2;
+        c->ceiling_pids = p > UINT32_MAX ? UINT32_MAX : (uint32_t)p;
+    }
+    return 0;
+}
+
+static void clamp_u32(uint32_t *v, uint32_t ceiling, const char *what, const char *key)
+{
+    if (*v <= ceiling)
+        return;
+    log_warnx("limits.%s.%s %u is above %s %u: lowered to it", what, key, *v,
+              strcmp(key, "pids") == 0 ? "ceiling_pids" : "ceiling_memory_mb", ceiling);
+    *v = ceiling;
+}
+
+/* No single task may be allowed more than all of them together: a maximum
+ * (or default) above its ceiling is lowered to the ceiling. */
+static int resolve_ceilings(struct jc_config *c, struct jc_err *err)
+{
+    if (derive_ceilings(c, err) < 0)
+        return -1;
+    clamp_u32(&c->max.memory_mb, c->ceiling_memory_mb, "max", "memory_mb");
+    clamp_u32(&c->def.memory_mb, c->ceiling_memory_mb, "default", "memory_mb");
+    clamp_u32(&c->max.pids, c->ceiling_pids, "max", "pids");
+    clamp_u32(&c->def.pids, c->ceiling_pids, "default", "pids");
+    return 0;
+}
+
 /* The config file is applied first, wherever --config stands. */
 static const char *find_config_flag(int argc, char **argv)
 {
@@ -383,5 +453,7 @@ int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err)
     }
     if (optind < argc)
         return jc_client(err, 400, "unexpected argument \"%s\" (see --help)", argv[optind]);
-    return check_defaults(c, err);
+    if (check_defaults(c, err) < 0)
+        return -1;
+    return resolve_ceilings(c, err);
 }

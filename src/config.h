@@ -40,6 +40,14 @@ struct jc_config {
      * missing (bits: 1 memory_mb, 2 pids, 4 cpus) are refused if asked. */
     unsigned missing_limits;
 
+    /* The sum of tasks (docs/limits.md, "The sum of tasks").  0 in the
+     * file's absence: derived at start-up (see config.c, resolve_ceilings()
+     * and logspace.c). */
+    uint32_t ceiling_memory_mb; /* jobcell's cgroup subtree: memory (+swap) */
+    uint32_t ceiling_pids;      /* jobcell's cgroup subtree: processes */
+    uint32_t log_quota_mb;      /* all of state_dir/logs together */
+    uint32_t min_free_mb;       /* free space kept on the state directory */
+
     struct jc_limits def; /* applied to what a request leaves out */
     struct jc_limits max; /* what a request may ask for at most */
 };

@@ -111,7 +111,7 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 || drop_privileges(uid, gid, &err) < 0 ||
-        !(f->tasks = tasks_open(f->cfg, tasks_dirfd, f->logs_dirfd, api_wake, &err))) {
+        !(f->tasks = tasks_open(f->cfg, tasks_dirfd, f->logs_dirfd, f->space, api_wake, &err))) {
         log_errx("%s", err.msg);
         return 1;
     }

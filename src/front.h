@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "logspace.h"
 #include "config.h"
 #include "policy.h"
 #include "tasks.h"
@@ -23,6 +24,7 @@ struct front {
     struct http_server *http;
     int sock;       /* to the warden */
     int logs_dirfd; /* state_dir/logs */
+    struct logspace *space; /* the room logs may take (shared with the warden) */
 };
 
 /* Drop to the service user, serve until told to stop; returns the exit code. */

@@ -52,7 +52,8 @@ void http_error(struct http_reply *out, const struct jc_err *err)
 {
     unsigned status = err->status ? (unsigned)err->status : 500;
 
-    if (status >= 500 && status != 503) /* 503 is load shedding, not a fault */
+    /* 503 is load shedding and 507 a full log space (logspace.c), not faults. */
+    if (status >= 500 && status != 503 && status != 507)
         log_warnx("internal error: %s", err->msg);
     http_error_msg(out, status, err->msg);
 }

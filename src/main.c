@@ -23,6 +23,7 @@
 #include "config.h"
 #include "front.h"
 #include "log.h"
+#include "logspace.h"
 #include "policy.h"
 #include "request.h"
 #include "warden.h"
@@ -34,6 +35,7 @@ struct startup {
     uid_t uid;
     gid_t gid;
     int listen_fd, tasks_dirfd, logs_dirfd;
+    struct logspace *space;
 };
 
 static int check_rootfs(const struct jc_config *c, struct jc_err *err)
@@ -231,7 +233,9 @@ static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
     if (lookup_user(s, err) < 0 || open_state_dir(s, err) < 0 || open_listener(s, err) < 0)
         return -1;
     /* Last: from here on a failure would have to undo cgroups. */
-    if (cg_init(&s->cg, s->cfg.cgroup_name, err) < 0)
+    if (logspace_open(&s->space, &s->cfg, s->logs_dirfd, err) < 0)
+        return -1;
+    if (cg_init(&s->cg, &s->cfg, err) < 0)
         return -1;
     note_missing_limits(s);
     return 0;
@@ -274,7 +278,7 @@ static int split(struct startup *s)
     }
     if (pid == 0) {
         struct front f = {.cfg = &s->cfg, .policies = &s->policies, .cg = &s->cg,
-                          .sock = sv[1], .logs_dirfd = s->logs_dirfd};
+                          .sock = sv[1], .logs_dirfd = s->logs_dirfd, .space = s->space};
         close(sv[0]);
         _exit(front_run(&f, s->listen_fd, s->tasks_dirfd, s->uid, s->gid));
     }
@@ -288,7 +292,8 @@ static int split(struct startup *s)
         (void)kill(pid, SIGTERM); /* best effort: we are failing anyway */
         return 1;
     }
-    return warden_run(&s->cfg, &s->cg, &s->policies, sv[0], pid, s->uid, s->gid, s->logs_dirfd);
+    return warden_run(&s->cfg, &s->cg, &s->policies, sv[0], pid, s->uid, s->gid, s->logs_dirfd,
+                      s->space);
 }
 
 /* stdin/stdout/stderr must exist, or a later open() would become one. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "jsonutil.h"
+#include "logspace.h"
 #include "log.h"
 #include "request.h"
 
@@ -42,6 +43,7 @@ struct ttable {
     pthread_mutex_t lock;
     const struct jc_config *cfg;
     int dirfd, logs_dirfd;
+    struct logspace *space;
     tasks_wake_fn wake;
     void (*end_fn)(void *ctx, const char *id);
     void *end_ctx;
@@ -325,6 +327,8 @@ static void forget_files(struct ttable *t, const char *id)
     if (unlinkat(t->dirfd, name, 0) < 0 && errno != ENOENT)
         log_msg(LOG_LVL_WARN, id, errno, "removing the task record");
     snprintf(name, sizeof name, "%s.log", id);
+    if (t->space)
+        logspace_forget(t->space, name);
     if (unlinkat(t->logs_dirfd, name, 0) < 0 && errno != ENOENT)
         log_msg(LOG_LVL_WARN, id, errno, "removing the task log");
 }
@@ -346,6 +350,13 @@ static void prune(struct ttable *t)
         forget_files(t, r->id);
         rec_free(r);
     }
+}
+
+void tasks_prune(struct ttable *t)
+{
+    pthread_mutex_lock(&t->lock);
+    prune(t);
+    pthread_mutex_unlock(&t->lock);
 }
 
 static struct trec *load_one(struct ttable *t, const char *name)
@@ -404,7 +415,7 @@ static void load_all(struct ttable *t)
 }
 
 struct ttable *tasks_open(const struct jc_config *cfg, int tasks_dirfd, int logs_dirfd,
-                          tasks_wake_fn wake, struct jc_err *err)
+                          struct logspace *space, tasks_wake_fn wake, struct jc_err *err)
 {
     struct ttable *t = calloc(1, sizeof *t);
 
@@ -416,6 +427,7 @@ struct ttable *tasks_open(const struct jc_config *cfg, int tasks_dirfd, int logs
     t->cfg = cfg;
     t->dirfd = tasks_dirfd;
     t->logs_dirfd = logs_dirfd;
+    t->space = space;
     t->wake = wake;
     t->next_seq = 1;
     load_all(t);

@@ -17,13 +17,15 @@
 #include "task.h"
 
 struct ttable;
+struct logspace;
 
 /* Called (under the table lock) when a queued task's spawn has been
  * answered, with the waiter given to tasks_add(). */
 typedef void (*tasks_wake_fn)(void *waiter);
 
+/* space (may be NULL): told of every log removed by pruning. */
 struct ttable *tasks_open(const struct jc_config *cfg, int tasks_dirfd, int logs_dirfd,
-                          tasks_wake_fn wake, struct jc_err *err);
+                          struct logspace *space, tasks_wake_fn wake, struct jc_err *err);
 void tasks_close(struct ttable *t);
 
 /* Record a new task as queued.  503 when max_running tasks are alive. */
@@ -49,6 +51,8 @@ int tasks_list_json(struct ttable *t, const char *state, uint32_t limit, const c
  * else -1 with err->status 404 (unknown) or 409 (finished or still starting). */
 int tasks_can_cancel(struct ttable *t, const char *id, struct jc_err *err);
 unsigned tasks_alive(struct ttable *t);
+/* Drop what retention and max_records let go now (frees log space). */
+void tasks_prune(struct ttable *t);
 
 /* fn(ctx, id) is called once per task, when its record becomes terminal,
  * under the table lock (so the record already reads terminal, and fn must

@@ -28,7 +28,9 @@
 #include "input.h"
 #include "ipc.h"
 #include "log.h"
+#include "logspace.h"
 #include "sandbox.h"
+#include "wmsg.h"
 
 enum tag_kind { TAG_PIDFD, TAG_OUT, TAG_TIMER, TAG_WAKE };
 
@@ -52,6 +54,7 @@ struct wtask {
 struct warden {
     const struct jc_config *cfg;
     struct cg_ctx *cg;
+    struct logspace *space;
     struct sandbox_env env;
     int sock, epfd, wake_fd;
     pid_t front_pid;
@@ -130,8 +133,41 @@ static int open_log(struct warden *w, struct wtask *t)
     return -1;
 }
 
-/* Copy what the task printed into its log, up to output_kb; past it the
- * task is killed and the ending is output_limit. */
+/* Past output_kb, the log quota or the state directory's free-space
+ * floor: the task is killed and the ending is output_limit. */
+static void output_exceeded(struct warden *w, struct wtask *t)
+{
+    pthread_mutex_lock(&w->lock);
+    bool first = !t->output_exceeded;
+    t->output_exceeded = true;
+    pthread_mutex_unlock(&w->lock);
+    if (first)
+        kill_task(w, t);
+}
+
+/* Write to the task's log what output_kb and the log space allow; returns
+ * how much of n that was (the rest is dropped). */
+static size_t log_write(struct warden *w, struct wtask *t, const char *buf, size_t n)
+{
+    uint64_t room = t->out_cap > t->out_bytes ? t->out_cap - t->out_bytes : 0;
+    size_t keep = n < room ? n : (size_t)room;
+    /* Without a log (reported once in open_log()) the output is dropped
+     * but still counted against output_kb. */
+    bool have_log = t->sb.log_fd >= 0 || (t->sb.log_fd == -1 && open_log(w, t) == 0);
+    ssize_t done;
+
+    if (!keep || !have_log)
+        return keep;
+    keep = logspace_room(w->space, keep);
+    done = keep ? write(t->sb.log_fd, buf, keep) : 0;
+    if (done > 0)
+        logspace_add(w->space, (size_t)done);
+    if (done != (ssize_t)keep)
+        log_msg(LOG_LVL_WARN, t->id, errno, "writing the task log");
+    return keep;
+}
+
+/* Copy what the task printed into its log (see log_write()). */
 static void pump_output(struct warden *w, struct wtask *t, bool *eof)
 {
     char buf[65536];
@@ -139,22 +175,10 @@ static void pump_output(struct warden *w, struct wtask *t, bool *eof)
 
     *eof = false;
     while ((n = read(t->sb.out_rd, buf, sizeof buf)) > 0) {
-        uint64_t room = t->out_cap > t->out_bytes ? t->out_cap - t->out_bytes : 0;
-        size_t keep = (uint64_t)n < room ? (size_t)n : (size_t)room;
-        /* Without a log (reported once in open_log()) the output is dropped
-         * but still counted against output_kb. */
-        bool have_log = t->sb.log_fd >= 0 || (t->sb.log_fd == -1 && open_log(w, t) == 0);
-        if (keep && have_log && write(t->sb.log_fd, buf, keep) != (ssize_t)keep)
-            log_msg(LOG_LVL_WARN, t->id, errno, "writing the task log");
+        size_t keep = log_write(w, t, buf, (size_t)n);
         t->out_bytes += keep;
-        if ((size_t)n > keep) {
-            pthread_mutex_lock(&w->lock);
-            bool first = !t->output_exceeded;
-            t->output_exceeded = true;
-            pthread_mutex_unlock(&w->lock);
-            if (first)
-                kill_task(w, t);
-        }
+        if ((size_t)n > keep)
+            output_exceeded(w, t);
     }
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         *eof = true;
@@ -494,33 +518,14 @@ static void stop_all(struct warden *w)
         log_warn("eventfd write");
 }
 
-/* The front validated the spec; the warden trusts it only within the
- * operator's maxima (a front that sends more is compromised). */
-static int spec_within_limits(const struct jc_config *cfg, const struct jc_spec *s)
-{
-    const struct jc_limits *l = &s->limits, *m = &cfg->max;
-
-    return l->memory_mb >= 4 && l->memory_mb <= m->memory_mb && l->pids >= 2 &&
-           l->pids <= m->pids && l->cpus >= 0.01 && l->cpus <= m->cpus && l->timeout_s >= 1 &&
-           l->timeout_s <= m->timeout_s && l->output_kb >= 1 && l->output_kb <= m->output_kb &&
-           l->tmpfs_mb >= 1 && l->tmpfs_mb <= m->tmpfs_mb && s->argc >= 1 &&
-           s->strings[0] == '/';
-}
-
-/* A SPAWN within the operator's maxima, with exactly the input descriptors
- * its spec announces; then spawned (the descriptors are closed after).
- * 1: go on, 0: the front is not to be trusted. */
+/* A SPAWN found within the operator's maxima (wmsg_judge()), with exactly
+ * the input descriptors its spec announces; then spawned (the descriptors
+ * are closed after).  1: go on, 0: the front is not to be trusted. */
 static int take_spawn(struct warden *w, const struct jc_spec *spec, const int *fds, unsigned nfds)
 {
     int input[INPUT_NFDS];
     struct jc_err err;
 
-    if (!spec_within_limits(w->cfg, spec)) {
-        for (unsigned i = 0; i < nfds; i++)
-            close(fds[i]);
-        log_errx("fatal: the front sent a spec outside the configured limits");
-        return 0;
-    }
     if (input_check(spec, fds, nfds, input, &err) < 0) {
         log_errx("fatal: %s", err.msg);
         return 0;
@@ -551,17 +556,20 @@ static int handle_message(struct warden *w)
         log_info("front closed the channel");
         return 0;
     }
-    switch (m.h.type) {
-    case IPC_SPAWN:
+    switch (wmsg_judge(w->cfg, &m, &err)) {
+    case WMSG_SPAWN:
         return take_spawn(w, &m.spawn.spec, fds, nfds);
-    case IPC_KILL:
+    case WMSG_KILL:
         handle_kill(w, m.h.id);
         return 1;
-    case IPC_SHUTDOWN:
+    case WMSG_SHUTDOWN:
         log_info("front asked to shut down");
         return 0;
+    case WMSG_FATAL:
     default:
-        log_errx("fatal: unexpected message type %u from the front", m.h.type);
+        for (unsigned i = 0; i < nfds; i++)
+            close(fds[i]);
+        log_errx("fatal: %s", err.msg);
         return 0;
     }
 }
@@ -662,9 +670,10 @@ static void teardown(struct warden *w, int sigfd)
 }
 
 int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_policy_set *policies,
-               int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd)
+               int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd,
+               struct logspace *space)
 {
-    struct warden w = {.cfg = cfg, .cg = cg, .sock = sock, .front_pid = front_pid,
+    struct warden w = {.cfg = cfg, .cg = cg, .space = space, .sock = sock, .front_pid = front_pid,
                        .epfd = -1, .wake_fd = -1, .env = {.null_fd = -1}};
     struct jc_err err = {0};
     pthread_t mon;

@@ -12,9 +12,11 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "logspace.h"
 #include "policy.h"
 
 /* Serve until shutdown (a signal, the front's SHUTDOWN or its death).
  * Kills every task and removes every cgroup before returning the exit code. */
 int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_policy_set *policies,
-               int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd);
+               int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd,
+               struct logspace *space);

@@ -64,7 +64,7 @@ static struct ttable *table_open(struct dirs *d)
     d->tasks_fd = open(d->tasks, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     d->logs_fd = open(d->logs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     jc_err_clear(&err);
-    struct ttable *t = tasks_open(&cfg, d->tasks_fd, d->logs_fd, on_wake, &err);
+    struct ttable *t = tasks_open(&cfg, d->tasks_fd, d->logs_fd, NULL, on_wake, &err);
     CHECK(t != NULL);
     if (!t)
         fprintf(stderr, "tasks_open: %s\n", err.msg);
