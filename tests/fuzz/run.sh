@@ -9,7 +9,7 @@
 # are kept under build-fuzz/findings/<target>/.  Exits 1 if anything was
 # found, 2 on a usage or build error.
 #
-# Environment: FUZZ_TARGETS (default "request policy"), FUZZ_ARGS (extra
+# Environment: FUZZ_TARGETS (default "request policy warden config"), FUZZ_ARGS (extra
 # libFuzzer flags, e.g. -max_len=65536).
 set -euo pipefail
 
@@ -18,7 +18,7 @@ usage() { echo "usage: $0 DURATION_SECONDS" >&2; exit 2; }
 duration=$1
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build-fuzz
-targets=${FUZZ_TARGETS:-request policy}
+targets=${FUZZ_TARGETS:-request policy warden config}
 
 command -v clang >/dev/null || { echo "run.sh: clang is required" >&2; exit 2; }
 cd "$src"

@@ -4,7 +4,8 @@ jobcelld started by systemd (INVOCATION_ID set) inside a writable cgroup of
 its own must use that cgroup as its subtree: move itself into a
 "supervisor" leaf first (the no-internal-processes rule), enable the memory,
 pids and cpu controllers for its children, and create each task's cgroup
-beside that leaf.  Here a shell plays systemd: it creates the unit's cgroup,
+in a sibling of that leaf, "tasks", which carries the ceilings on the sum of
+tasks (so the daemon itself is never charged to them).  Here a shell plays systemd: it creates the unit's cgroup,
 moves itself in and execs jobcelld.  cgroup v2 only: the VM suite runs it."""
 
 import os
@@ -67,7 +68,11 @@ class Delegation(unittest.TestCase):
         r = self.d.submit_ok(name="deleg", command=["/bin/sleep", "30"],
                              limits={"memory_mb": 48, "pids": 12, "cpus": 0.5})
         tid = r["id"]
-        cg = os.path.join(self.unit, tid)
+        tasks = os.path.join(self.unit, "tasks")
+        ceil = self.d.get("/healthz").body["ceilings"]
+        self.assertEqual(read(os.path.join(tasks, "memory.max")), str(ceil["memory_bytes"]))
+        self.assertEqual(read(os.path.join(tasks, "pids.max")), str(ceil["pids"]))
+        cg = os.path.join(tasks, tid)
         self.assertTrue(os.path.isdir(cg), "no task cgroup at %s" % cg)
         self.assertEqual(read(os.path.join(cg, "memory.max")), str(48 << 20))
         self.assertEqual(read(os.path.join(cg, "pids.max")), "12")

@@ -300,6 +300,41 @@ static void test_file_errors(void)
     free(big);
 }
 
+/* The sum of tasks: ceilings derived from the host when left out, set by
+ * the file within bounds, and no per-task maximum or default above them. */
+static void test_ceilings(void)
+{
+    char *path;
+
+    CHECK(LOAD("--state-dir", "/x") == 0);
+    CHECK(cfg.ceiling_memory_mb >= 16 && cfg.ceiling_pids >= 16);
+    CHECK(cfg.max.memory_mb <= cfg.ceiling_memory_mb && cfg.max.pids <= cfg.ceiling_pids);
+    CHECK(cfg.log_quota_mb == 0 && cfg.min_free_mb == 0); /* resolved by logspace.c */
+
+    path = config_file("ceil.json", "{\"ceiling_memory_mb\":96,\"ceiling_pids\":40,"
+                                    "\"log_quota_mb\":2,\"min_free_mb\":16}");
+    CHECK(LOAD("--config", path) == 0);
+    CHECK(cfg.ceiling_memory_mb == 96 && cfg.ceiling_pids == 40);
+    CHECK(cfg.log_quota_mb == 2 && cfg.min_free_mb == 16);
+    /* lowered to the ceilings: 4096 → 96, 256 → 96, 1024 → 40, 64 → 40 */
+    CHECK(cfg.max.memory_mb == 96 && cfg.def.memory_mb == 96);
+    CHECK(cfg.max.pids == 40 && cfg.def.pids == 40);
+    free(path);
+
+    path = config_file("ceil-low.json", "{\"ceiling_memory_mb\":15}");
+    EXPECT_FAIL(LOAD("--config", path), "'ceiling_memory_mb' must be between 16 and");
+    free(path);
+    path = config_file("ceil-pids.json", "{\"ceiling_pids\":4194305}");
+    EXPECT_FAIL(LOAD("--config", path), "'ceiling_pids' must be between 16 and 4194304");
+    free(path);
+    path = config_file("quota.json", "{\"log_quota_mb\":0}");
+    EXPECT_FAIL(LOAD("--config", path), "'log_quota_mb' must be between 1 and");
+    free(path);
+    path = config_file("floor.json", "{\"min_free_mb\":\"16\"}");
+    EXPECT_FAIL(LOAD("--config", path), "'min_free_mb' must be an integer");
+    free(path);
+}
+
 int main(void)
 {
     tmpdir = make_tmpdir("config");
@@ -311,6 +346,7 @@ int main(void)
     test_flags();
     test_file();
     test_file_errors();
+    test_ceilings();
     rm_tree(tmpdir);
     return check_summary();
 }

@@ -246,6 +246,9 @@ static void test_spawn_checks(void)
     out.spawn.spec.name[0] = 0;
     EXPECT_REFUSED(sz, "bad name");
     make_spawn("{\"name\":\"x\"}");
+    memset(&out.spawn.spec.is_command, 2, 1); /* undefined behaviour if read as bool */
+    EXPECT_REFUSED(sz, "is_command is neither 0 nor 1");
+    make_spawn("{\"name\":\"x\"}");
     memset(out.spawn.spec.name, 'n', sizeof out.spawn.spec.name);
     EXPECT_REFUSED(sz, "bad name");
     make_spawn("{\"name\":\"x\"}");

@@ -1,0 +1,106 @@
+/* fuzz_warden.c — libFuzzer target for what the warden trusts: arbitrary
+ * bytes as one message from a (compromised) front.  The bytes go through a
+ * real SOCK_SEQPACKET socketpair into ipc_recv(), the warden's receive and
+ * framing checks, then wmsg_judge(), its verdict (limits, allowed types) —
+ * everything handle_message() does before it spawns or kills.
+ *
+ * Every input must end in a clean refusal (-1 or a FATAL verdict, with a
+ * message), an orderly end of channel, or a verdict whose message holds
+ * what the spawn and kill paths rely on; never a crash, an over-read, a
+ * leak or undefined behaviour.
+ *
+ * Build: meson setup -Dfuzz=true with clang (see meson.build here), or just
+ *        tests/fuzz/run.sh SECONDS.
+ * Seeds: tests/fuzz/corpus/warden/, written by seeds_warden.c (replayed as
+ *        an ordinary test by replay.c, suite 'fuzz-corpus'). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "request.h"
+#include "wmsg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What sandbox_spawn() takes from a spec: argc + envc strings filling
+ * strings_len exactly, argv[0] absolute, limits within the maxima. */
+static void check_spawn(const struct jc_config *cfg, const union ipc_msg *m)
+{
+    const struct jc_spec *s = &m->spawn.spec;
+    const struct jc_limits *l = &s->limits;
+    const char *str = NULL;
+    size_t total = 0;
+    unsigned n = 0;
+
+    if (!ipc_valid_id(m->h.id) || strcmp(s->id, m->h.id) != 0)
+        abort();
+    if (!memchr(s->name, 0, sizeof s->name) || !memchr(s->policy, 0, sizeof s->policy))
+        abort();
+    if (s->strings_len > sizeof s->strings || s->argc < 1 || s->argc > JC_ARGV_MAX ||
+        s->envc > JC_ENV_MAX || s->strings[0] != '/')
+        abort();
+    while ((str = spec_next_string(s, str))) {
+        total += strlen(str) + 1;
+        n++;
+    }
+    if (n != (unsigned)s->argc + s->envc || total != s->strings_len)
+        abort();
+    if (l->memory_mb > cfg->max.memory_mb || l->pids > cfg->max.pids ||
+        !(l->cpus <= cfg->max.cpus) || l->timeout_s > cfg->max.timeout_s ||
+        l->output_kb > cfg->max.output_kb || l->tmpfs_mb > cfg->max.tmpfs_mb)
+        abort();
+}
+
+static void judge(const struct jc_config *cfg, const union ipc_msg *m)
+{
+    struct jc_err e = {0};
+
+    switch (wmsg_judge(cfg, m, &e)) {
+    case WMSG_SPAWN:
+        check_spawn(cfg, m);
+        break;
+    case WMSG_KILL:
+        if (!ipc_valid_id(m->h.id))
+            abort();
+        break;
+    case WMSG_SHUTDOWN:
+        break;
+    case WMSG_FATAL:
+        if (!e.msg[0])
+            abort();
+        break;
+    default:
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct jc_config cfg;
+    static union ipc_msg m; /* 33 KB: not on the stack */
+    static int sv[2] = {-1, -1};
+    struct jc_err e = {0};
+    int rc;
+
+    if (sv[0] < 0) {
+        config_defaults(&cfg);
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+            abort();
+    }
+    if (size > 2 * sizeof m) /* beyond what a socket buffer takes at once */
+        size = 2 * sizeof m;
+    if (send(sv[1], data, size, 0) != (ssize_t)size)
+        abort();
+    memset(&m, 0, sizeof m);
+    rc = ipc_recv(sv[0], &m, &e);
+    if (rc < 0 && !e.msg[0])
+        abort();
+    if (rc == 0 && size != 0)
+        abort();
+    if (rc == 1)
+        judge(&cfg, &m);
+    return 0;
+}
