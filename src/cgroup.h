@@ -25,6 +25,8 @@
 #include "error.h"
 #include "task.h"
 
+struct jc_config;
+
 enum cg_mode { CG_V1 = 1, CG_V2 = 2 };
 
 enum cg_controller {
@@ -64,7 +66,6 @@ struct cg_ceiling_use {
 
 /* Detect the mode, make the subtree, sweep leftovers, set the ceilings
  * (cfg: cgroup_name, ceiling_memory_mb, ceiling_pids). */
-struct jc_config;
 int cg_init(struct cg_ctx *cg, const struct jc_config *cfg, struct jc_err *err);
 /* Remove jobcell's (now empty) subtree at shutdown. */
 void cg_fini(const struct cg_ctx *cg);

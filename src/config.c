@@ -1,4 +1,5 @@
-/* config.c — defaults, JSON config file and flags → struct jc_config.
+/* config.c — defaults, JSON config file and flags → struct jc_config, and
+ * the ceilings on the sum of tasks (derived from the host when not set).
  * Runs in: main(), once, before any fork or thread. */
 #include "config.h"
 
@@ -396,12 +397,11 @@ static int derive_ceilings(struct jc_config *c, struct jc_err *err)
     return 0;
 }
 
-static void clamp_u32(uint32_t *v, uint32_t ceiling, const char *what, const char *key)
+static void clamp_u32(uint32_t *v, const char *what, uint32_t ceiling, const char *ceiling_key)
 {
     if (*v <= ceiling)
         return;
-    log_warnx("limits.%s.%s %u is above %s %u: lowered to it", what, key, *v,
-              strcmp(key, "pids") == 0 ? "ceiling_pids" : "ceiling_memory_mb", ceiling);
+    log_warnx("%s %u is above %s %u: lowered to it", what, *v, ceiling_key, ceiling);
     *v = ceiling;
 }
 
@@ -411,10 +411,10 @@ static int resolve_ceilings(struct jc_config *c, struct jc_err *err)
 {
     if (derive_ceilings(c, err) < 0)
         return -1;
-    clamp_u32(&c->max.memory_mb, c->ceiling_memory_mb, "max", "memory_mb");
-    clamp_u32(&c->def.memory_mb, c->ceiling_memory_mb, "default", "memory_mb");
-    clamp_u32(&c->max.pids, c->ceiling_pids, "max", "pids");
-    clamp_u32(&c->def.pids, c->ceiling_pids, "default", "pids");
+    clamp_u32(&c->max.memory_mb, "limits.max.memory_mb", c->ceiling_memory_mb, "ceiling_memory_mb");
+    clamp_u32(&c->def.memory_mb, "limits.default.memory_mb", c->ceiling_memory_mb, "ceiling_memory_mb");
+    clamp_u32(&c->max.pids, "limits.max.pids", c->ceiling_pids, "ceiling_pids");
+    clamp_u32(&c->def.pids, "limits.default.pids", c->ceiling_pids, "ceiling_pids");
     return 0;
 }
 
