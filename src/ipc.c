@@ -99,16 +99,21 @@ static int validate_input(const struct jc_spec *s, struct jc_err *err)
     return 0;
 }
 
+/* A bool off the wire: loading a byte other than 0 or 1 as a bool is
+ * undefined behaviour, so the byte is looked at first (found by
+ * tests/fuzz/fuzz_warden.c). */
+static bool wire_bool_ok(const bool *b)
+{
+    unsigned char byte;
+
+    memcpy(&byte, b, 1);
+    return byte <= 1;
+}
+
 static int validate_spec(const struct jc_spec *s, struct jc_err *err)
 {
-    unsigned char flag;
-
-    /* A bool off the wire: loading a byte other than 0 or 1 as a bool is
-     * undefined behaviour, so the byte is looked at first (found by
-     * tests/fuzz/fuzz_warden.c). */
-    memcpy(&flag, &s->is_command, 1);
-    if (flag > 1)
-        return jc_fail(err, 0, "ipc: spawn: is_command is neither 0 nor 1");
+    if (!wire_bool_ok(&s->is_command) || !wire_bool_ok(&s->has_stdin))
+        return jc_fail(err, 0, "ipc: spawn: a flag (is_command, has_stdin) is neither 0 nor 1");
     if (memchr(s->name, 0, sizeof s->name) == NULL || !s->name[0])
         return jc_fail(err, 0, "ipc: spawn: bad name");
     if (memchr(s->policy, 0, sizeof s->policy) == NULL)

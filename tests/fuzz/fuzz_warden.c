@@ -1,8 +1,9 @@
 /* fuzz_warden.c — libFuzzer target for what the warden trusts: arbitrary
  * bytes as one message from a (compromised) front.  The bytes go through a
  * real SOCK_SEQPACKET socketpair into ipc_recv(), the warden's receive and
- * framing checks, then wmsg_judge(), its verdict (limits, allowed types) —
- * everything handle_message() does before it spawns or kills.
+ * framing checks, then wmsg_judge(), its verdict (limits, allowed types),
+ * and input_check() with no descriptors — everything handle_message() does
+ * before it spawns or kills.
  *
  * Every input must end in a clean refusal (-1 or a FATAL verdict, with a
  * message), an orderly end of channel, or a verdict whose message holds
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "input.h"
 #include "ipc.h"
 #include "request.h"
 #include "wmsg.h"
@@ -54,6 +56,21 @@ static void check_spawn(const struct jc_config *cfg, const union ipc_msg *m)
         abort();
 }
 
+/* The warden's last check before spawning: the input descriptors the spec
+ * announces (none can come with bytes alone, so only a spec that needs
+ * none may pass). */
+static void check_input(const struct jc_spec *s)
+{
+    struct jc_err e = {0};
+    int fds[INPUT_NFDS];
+    int rc = input_check(s, NULL, 0, fds, &e);
+
+    if ((rc == 0) != (input_count(s) == 0) || (rc < 0 && !e.msg[0]))
+        abort();
+    if (rc == 0 && (fds[INPUT_STDIN] != -1 || fds[INPUT_FILES] != -1))
+        abort();
+}
+
 static void judge(const struct jc_config *cfg, const union ipc_msg *m)
 {
     struct jc_err e = {0};
@@ -61,6 +78,7 @@ static void judge(const struct jc_config *cfg, const union ipc_msg *m)
     switch (wmsg_judge(cfg, m, &e)) {
     case WMSG_SPAWN:
         check_spawn(cfg, m);
+        check_input(&m->spawn.spec);
         break;
     case WMSG_KILL:
         if (!ipc_valid_id(m->h.id))

@@ -72,6 +72,12 @@ static void spawn_variants(void)
     spawn(), memset(s->name, 'n', sizeof s->name), put("bad-spawn-name", sizeof m.spawn);
     spawn(), s->id[0] = 'f', put("bad-spawn-id-mismatch", sizeof m.spawn);
     spawn(), memset(&s->is_command, 2, 1), put("bad-spawn-bool", sizeof m.spawn);
+    spawn(), memset(&s->has_stdin, 2, 1), put("bad-spawn-bool-stdin", sizeof m.spawn);
+    spawn(), s->has_stdin = true, s->stdin_len = 3, put("bad-spawn-stdin-without-fd", sizeof m.spawn);
+    spawn(), s->nfiles = 1, snprintf(s->files[0].name, sizeof s->files[0].name, "in.txt"),
+        put("bad-spawn-file-without-fd", sizeof m.spawn);
+    spawn(), s->nfiles = 1, snprintf(s->files[0].name, sizeof s->files[0].name, ".."),
+        put("bad-spawn-file-name", sizeof m.spawn);
     spawn(), put("bad-spawn-short", sizeof m.spawn - 1);
 }
 

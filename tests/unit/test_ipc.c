@@ -247,7 +247,10 @@ static void test_spawn_checks(void)
     EXPECT_REFUSED(sz, "bad name");
     make_spawn("{\"name\":\"x\"}");
     memset(&out.spawn.spec.is_command, 2, 1); /* undefined behaviour if read as bool */
-    EXPECT_REFUSED(sz, "is_command is neither 0 nor 1");
+    EXPECT_REFUSED(sz, "is neither 0 nor 1");
+    make_spawn("{\"name\":\"x\"}");
+    memset(&out.spawn.spec.has_stdin, 7, 1);
+    EXPECT_REFUSED(sz, "is neither 0 nor 1");
     make_spawn("{\"name\":\"x\"}");
     memset(out.spawn.spec.name, 'n', sizeof out.spawn.spec.name);
     EXPECT_REFUSED(sz, "bad name");
