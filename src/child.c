@@ -8,9 +8,11 @@
  * here).  Everything was prepared by the parent (struct sb_prep).  A failing
  * step writes {step, errno} to a close-on-exec pipe and exits 127.
  *
- * The order matters: ids first (so the mounts belong to the task's user
- * namespace), mounts before pivot_root, everything that needs a capability
- * before the capability drop, seccomp last before execve. */
+ * The order matters: out of the daemon's session first (no signal meant for
+ * the daemon reaches the task), ids next (so the mounts belong to the
+ * task's user namespace), mounts before pivot_root, the user namespace's
+ * limits before /proc/sys goes read-only, everything that needs a
+ * capability before the capability drop, seccomp last before execve. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -22,12 +24,14 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox.h"
@@ -45,6 +49,21 @@ __attribute__((noreturn)) static void fail(const struct sb_prep *p, int step)
         if ((long)(expr) < 0)           \
             fail((p), (step));          \
     } while (0)
+
+/* A session and process group of our own: a Ctrl-C in the daemon's
+ * terminal, or kill(-pgid) of the daemon, never reaches the task.  A signal
+ * sent to the group in the instant before is pending here (the warden's
+ * mask blocks it): take it off the queue. */
+static void leave_session(const struct sb_prep *p)
+{
+    struct timespec zero = {0, 0};
+    sigset_t all;
+
+    STEP(p, SB_STEP_SESSION, setsid());
+    sigfillset(&all);
+    while (syscall(SYS_rt_sigtimedwait, &all, NULL, &zero, _NSIG / 8) > 0)
+        ;
+}
 
 /* Die with the warden; wait until it has written our maps and cgroup. */
 static void wait_for_parent(const struct sb_prep *p)
@@ -96,18 +115,79 @@ static void mount_dev(const struct sb_prep *p)
                                   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL));
 }
 
+/* Mount options of an empty, read-only tmpfs (the overlay's second layer,
+ * a masked /proc directory). */
+#define EMPTY_TMPFS_OPTS "size=4k,nr_inodes=1,mode=555"
+#define RO_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+/* A read-only overlay of the rootfs: a superblock of the task's own, so no
+ * inotify watch or flock on its files reaches another task or the host.
+ * Without an upper layer overlayfs wants two lower ones; the second is an
+ * empty read-only tmpfs staged on the rootfs's tmp, which the overlay then
+ * covers.  The layers are named relative to the rootfs (our cwd): the
+ * task's /proc/self/mountinfo shows "lowerdir=.:tmp", no host path. */
+static void mount_overlay(const struct sb_prep *p)
+{
+    STEP(p, SB_STEP_LAYER, mount("jobcell", p->tmp, "tmpfs", RO_FLAGS, EMPTY_TMPFS_OPTS));
+    STEP(p, SB_STEP_OVERLAY, chdir(p->rootfs));
+    STEP(p, SB_STEP_OVERLAY, mount("jobcell", p->rootfs, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
+                                   "lowerdir=.:tmp"));
+    /* Our cwd is still the directory below: step onto the overlay. */
+    STEP(p, SB_STEP_OVERLAY, chdir(p->rootfs));
+}
+
+static void write_file(const struct sb_prep *p, int step, const char *path, const char *text)
+{
+    size_t len = strlen(text);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+    STEP(p, step, fd);
+    errno = EIO;
+    if (write(fd, text, len) != (ssize_t)len)
+        fail(p, step);
+    close(fd);
+}
+
+/* Docker's defaults: read-only in place (a bind onto itself, remounted),
+ * or hidden under /dev/null (a file) or an empty read-only tmpfs. */
+static void trim_proc_entry(const struct sb_prep *p, const struct sb_proc_path *e)
+{
+    switch (e->kind) {
+    case SB_PROC_RO:
+        STEP(p, SB_STEP_PROC_RO, mount(e->path, e->path, NULL, MS_BIND, NULL));
+        STEP(p, SB_STEP_PROC_RO, mount(NULL, e->path, NULL, MS_REMOUNT | MS_BIND | RO_FLAGS, NULL));
+        break;
+    case SB_PROC_MASK_FILE:
+        STEP(p, SB_STEP_PROC_MASK, mount(sb_host_dev_nodes[0], e->path, NULL, MS_BIND, NULL));
+        break;
+    case SB_PROC_MASK_DIR:
+        STEP(p, SB_STEP_PROC_MASK, mount("tmpfs", e->path, "tmpfs", RO_FLAGS, EMPTY_TMPFS_OPTS));
+        break;
+    }
+}
+
+/* A /proc of our own pid namespace.  First the user namespace's own
+ * ceilings on per-user kernel counts (needs CAP_SYS_RESOURCE in it, and a
+ * writable /proc/sys), then /proc trimmed. */
+static void mount_proc(const struct sb_prep *p)
+{
+    STEP(p, SB_STEP_PROC, mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+    for (unsigned i = 0; i < p->n_user_limits; i++)
+        write_file(p, SB_STEP_USER_LIMITS, p->user_limits[i].path, p->user_limits[i].value);
+    for (unsigned i = 0; i < p->n_proc_paths; i++)
+        trim_proc_entry(p, &p->proc_paths[i]);
+}
+
 /* The rootfs, read-only, becomes "/"; the host's root is detached. */
 static void mount_root(const struct sb_prep *p)
 {
     /* Nothing we mount may propagate back to the host. */
     STEP(p, SB_STEP_MOUNT_PRIVATE, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-    /* pivot_root needs a mount point; a bind makes the rootfs one. */
-    STEP(p, SB_STEP_BIND_ROOTFS, mount(p->rootfs, p->rootfs, NULL, MS_BIND, NULL));
-    STEP(p, SB_STEP_ROOTFS_RO, mount(NULL, p->rootfs, NULL, p->rootfs_ro_flags, NULL));
-    /* A /proc of our own pid namespace. */
-    STEP(p, SB_STEP_PROC, mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+    mount_overlay(p);
+    mount_proc(p);
     STEP(p, SB_STEP_TMP, mount("tmpfs", p->tmp, "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts));
     mount_dev(p);
+    /* pivot_root needs a mount point: the overlay is one. */
     STEP(p, SB_STEP_PIVOT, chdir(p->rootfs));
     STEP(p, SB_STEP_PIVOT, syscall(SYS_pivot_root, ".", "."));
     /* The old root now sits on top of "."; detach it so no path leads out. */
@@ -178,18 +258,14 @@ static void set_stdio(const struct sb_prep *p)
     STEP(p, SB_STEP_STDIO, syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC));
 }
 
-/* Fixed here rather than inherited from however the daemon was started:
- * no core dumps, no real-time scheduling or negative nice, 64 KiB of
- * locked memory, 1024 open files. */
+/* Fixed here rather than inherited from however the daemon was started
+ * (the table is in sandbox.c). */
 static void set_rlimits(const struct sb_prep *p)
 {
-    struct rlimit zero = {0, 0}, memlock = {65536, 65536};
-
-    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_CORE, &zero));
-    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_RTPRIO, &zero));
-    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_NICE, &zero));
-    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_MEMLOCK, &memlock));
-    STEP(p, SB_STEP_RLIMIT, setrlimit(RLIMIT_NOFILE, &p->nofile));
+    for (unsigned i = 0; i < sb_task_rlimits_n; i++) {
+        struct rlimit r = {sb_task_rlimits[i].value, sb_task_rlimits[i].value};
+        STEP(p, SB_STEP_RLIMIT, setrlimit(sb_task_rlimits[i].resource, &r));
+    }
 }
 
 /* No capability survives: bounding set emptied, ambient cleared, the
@@ -213,6 +289,7 @@ static void drop_caps(const struct sb_prep *p)
 
 __attribute__((noreturn)) void sb_child_main(const struct sb_prep *p)
 {
+    leave_session(p);
     wait_for_parent(p);
     set_ids(p);
     mount_root(p);

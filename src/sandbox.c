@@ -2,18 +2,20 @@
  * Runs in: the warden's main thread, one spawn at a time. */
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <linux/securebits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
-#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,15 +30,63 @@ const char *const sb_host_dev_nodes[SB_DEV_NODES] = {
     "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
 };
 
+/* The kernel bounds of every task, fixed here whatever the daemon inherited
+ * (each value is written only here; docs/security.md explains them). */
+const struct sb_rlimit sb_task_rlimits[] = {
+    {RLIMIT_CORE, 0},              /* no core dumps */
+    {RLIMIT_RTPRIO, 0},            /* no real-time scheduling */
+    {RLIMIT_NICE, 0},              /* no nice below 0 */
+    {RLIMIT_MEMLOCK, 64 << 10},    /* locked memory, bytes */
+    {RLIMIT_NOFILE, 1024},         /* open descriptors per process */
+    {RLIMIT_SIGPENDING, 1024},     /* queued signals + POSIX timers, whole task */
+    {RLIMIT_MSGQUEUE, 256 << 10},  /* POSIX message queue bytes, whole task */
+};
+const unsigned sb_task_rlimits_n = JC_ARRAY_LEN(sb_task_rlimits);
+
+/* The task's user namespace's own ceilings on what the kernel counts per
+ * user (/proc/sys/user/<name>), under the host's per-user limits that
+ * apply to the task's host uid on top.  No namespaces at all: seccomp
+ * already denies creating them, this is the second wall. */
+static const struct {
+    const char *name;
+    unsigned value;
+} user_ns_limits[] = {
+    {"max_inotify_instances", 32}, {"max_inotify_watches", 8192},
+    {"max_fanotify_groups", 0},    {"max_fanotify_marks", 0},
+    {"max_user_namespaces", 0},    {"max_pid_namespaces", 0},
+    {"max_net_namespaces", 0},     {"max_mnt_namespaces", 0},
+    {"max_uts_namespaces", 0},     {"max_ipc_namespaces", 0},
+    {"max_cgroup_namespaces", 0},  {"max_time_namespaces", 0},
+};
+
+/* /proc entries a task may read but not write, and those it must not see
+ * (Docker's readonlyPaths and maskedPaths, plus the kernel command line).
+ * Those the running kernel lacks are skipped. */
+static const struct {
+    const char *name;
+    int masked;
+} proc_entries[] = {
+    {"bus", 0},         {"fs", 0},          {"irq", 0},
+    {"sys", 0},         {"sysrq-trigger", 0},
+    {"acpi", 1},        {"asound", 1},      {"interrupts", 1},
+    {"kcore", 1},       {"keys", 1},        {"latency_stats", 1},
+    {"timer_list", 1},  {"timer_stats", 1}, {"sched_debug", 1},
+    {"scsi", 1},        {"cmdline", 1},
+};
+
 static const char *const step_names[SB_STEP_MAX_] = {
+    [SB_STEP_SESSION] = "leave the daemon's session",
     [SB_STEP_PDEATHSIG] = "set parent-death signal",
     [SB_STEP_SYNC] = "wait for the warden",
     [SB_STEP_IDS] = "switch to uid/gid 0 of the task's user namespace",
     [SB_STEP_CGROUPNS] = "enter a new cgroup namespace",
     [SB_STEP_MOUNT_PRIVATE] = "make mounts private",
-    [SB_STEP_BIND_ROOTFS] = "bind-mount the rootfs",
-    [SB_STEP_ROOTFS_RO] = "remount the rootfs read-only",
+    [SB_STEP_LAYER] = "mount the overlay's empty layer",
+    [SB_STEP_OVERLAY] = "mount the rootfs overlay",
     [SB_STEP_PROC] = "mount /proc",
+    [SB_STEP_USER_LIMITS] = "write the user namespace's limits",
+    [SB_STEP_PROC_RO] = "make /proc entries read-only",
+    [SB_STEP_PROC_MASK] = "mask /proc entries",
     [SB_STEP_TMP] = "mount /tmp",
     [SB_STEP_DEV] = "mount /dev",
     [SB_STEP_DEV_NODE] = "populate /dev",
@@ -69,20 +119,17 @@ static int64_t now_ms(clockid_t clk)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Mount flags the kernel locks on a bind in a user namespace must be kept
- * when we remount read-only, or the remount fails with EPERM. */
-static unsigned long locked_mount_flags(const char *path)
+/* Capabilities stay effective while this thread's euid is a task's host
+ * uid around clone3() (see do_clone): CLONE_INTO_CGROUP needs write access
+ * to the root-owned cgroup.  Securebits are per thread: set on the warden's
+ * main thread before it starts any other. */
+static int keep_caps_across_euid(struct jc_err *err)
 {
-    struct statvfs sv;
-    unsigned long f = 0;
+    int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 
-    if (statvfs(path, &sv) < 0)
-        return 0;
-    f |= (sv.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
-    f |= (sv.f_flag & ST_NOATIME) ? MS_NOATIME : 0;
-    f |= (sv.f_flag & ST_NODIRATIME) ? MS_NODIRATIME : 0;
-    f |= (sv.f_flag & ST_RELATIME) ? MS_RELATIME : 0;
-    return f;
+    if (bits < 0 || prctl(PR_SET_SECUREBITS, bits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0)
+        return jc_fail(err, errno, "prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP)");
+    return 0;
 }
 
 int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
@@ -95,7 +142,8 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
     /* The running kernel's highest capability (libcap reads
      * /proc/sys/kernel/cap_last_cap): PR_CAPBSET_DROP fails past it. */
     env->last_cap = (int)cap_max_bits() - 1;
-    env->rootfs_mnt_flags = locked_mount_flags(cfg->rootfs);
+    if (keep_caps_across_euid(err) < 0)
+        return -1;
     int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
     if (fd < 0)
@@ -133,6 +181,68 @@ static int pipe_high(int fds[2], struct jc_err *err)
 /* The per-host part of the child's plan: paths never change. */
 static struct sb_prep g_prep; /* main thread only */
 
+static int known_user_limit(const char *name)
+{
+    for (unsigned i = 0; i < JC_ARRAY_LEN(user_ns_limits); i++)
+        if (strcmp(name, user_ns_limits[i].name) == 0)
+            return 1;
+    return 0;
+}
+
+/* A max_* this build does not know stays unbounded in tasks: say so. */
+static void warn_unknown_user_limits(void)
+{
+    DIR *d = opendir("/proc/sys/user");
+    struct dirent *e;
+
+    if (!d) {
+        log_warn("opendir /proc/sys/user");
+        return;
+    }
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "max_", 4) == 0 && !known_user_limit(e->d_name))
+            log_warnx("/proc/sys/user/%s is not bounded in tasks (unknown to this build)",
+                      e->d_name);
+    closedir(d);
+}
+
+/* Every limit of the table that the running kernel has. */
+static void prep_user_limits(struct sb_prep *p)
+{
+    char host[PATH_MAX];
+
+    p->n_user_limits = 0;
+    for (unsigned i = 0; i < JC_ARRAY_LEN(user_ns_limits) && i < SB_USER_LIMITS; i++) {
+        snprintf(host, sizeof host, "/proc/sys/user/%s", user_ns_limits[i].name);
+        if (access(host, F_OK) < 0)
+            continue;
+        struct sb_sysctl *s = &p->user_limits[p->n_user_limits++];
+        snprintf(s->path, sizeof s->path, "%s/sys/user/%s", p->proc, user_ns_limits[i].name);
+        snprintf(s->value, sizeof s->value, "%u", user_ns_limits[i].value);
+    }
+    warn_unknown_user_limits();
+}
+
+/* The /proc entries of the table that exist here, as paths in the task's
+ * /proc, with what to do to each (a directory is masked by a tmpfs). */
+static void prep_proc_paths(struct sb_prep *p)
+{
+    char host[PATH_MAX];
+    struct stat st;
+
+    p->n_proc_paths = 0;
+    for (unsigned i = 0; i < JC_ARRAY_LEN(proc_entries) && i < SB_PROC_PATHS; i++) {
+        snprintf(host, sizeof host, "/proc/%s", proc_entries[i].name);
+        if (lstat(host, &st) < 0)
+            continue;
+        struct sb_proc_path *e = &p->proc_paths[p->n_proc_paths++];
+        snprintf(e->path, sizeof e->path, "%s/%s", p->proc, proc_entries[i].name);
+        e->kind = !proc_entries[i].masked ? SB_PROC_RO
+                  : S_ISDIR(st.st_mode)   ? SB_PROC_MASK_DIR
+                                          : SB_PROC_MASK_FILE;
+    }
+}
+
 static void prep_paths(const struct sandbox_env *env)
 {
     static const char *const names[SB_DEV_NODES] = {"null", "zero", "full", "random", "urandom"};
@@ -153,10 +263,10 @@ static void prep_paths(const struct sandbox_env *env)
         snprintf(p->dev_links[i][0], sizeof p->dev_links[i][0], "%s", links[i][0]);
         snprintf(p->dev_links[i][1], sizeof p->dev_links[i][1], "%s/dev/%s", r, links[i][1]);
     }
-    p->rootfs_ro_flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | env->rootfs_mnt_flags;
     p->last_cap = env->last_cap;
     p->null_fd = env->null_fd;
-    p->nofile = (struct rlimit){1024, 1024};
+    prep_user_limits(p);
+    prep_proc_paths(p);
 }
 
 struct spawn_fds {
@@ -259,7 +369,21 @@ int sandbox_open_log(const struct sandbox_env *env, const char *id, struct jc_er
     return fd;
 }
 
-static pid_t do_clone(const struct cg_task *cgt, int *pidfd, struct jc_err *err)
+/* Only this thread's effective uid: a raw syscall (glibc's setresuid
+ * would switch every thread of the warden). */
+static int set_thread_euid(uid_t uid, struct jc_err *err)
+{
+    if (syscall(SYS_setresuid, (uid_t)-1, uid, (uid_t)-1) < 0)
+        return jc_fail(err, errno, "setresuid(-1, %u, -1)", (unsigned)uid);
+    return 0;
+}
+
+/* The kernel makes the creating thread's effective uid the owner of a new
+ * user namespace, and charges what the task then counts per user
+ * (inotify, queued signals and timers, message queue bytes, namespaces) to
+ * that owner on the host.  So clone3 runs as the task's host uid, never as
+ * root: the task draws on its own per-user share, not root's. */
+static pid_t do_clone(const struct cg_task *cgt, uid_t hostid, int *pidfd, struct jc_err *err)
 {
     struct clone_args args = {
         .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
@@ -273,11 +397,19 @@ static pid_t do_clone(const struct cg_task *cgt, int *pidfd, struct jc_err *err)
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)cgt->dirfd;
     }
+    if (set_thread_euid(hostid, err) < 0)
+        return -1;
     rc = syscall(SYS_clone3, &args, sizeof args);
     if (rc == 0)
         sb_child_main(&g_prep);
+    int saved = errno;
+    /* Cannot fail (the real and saved uids are 0), and must not. */
+    if (set_thread_euid(0, err) < 0) {
+        log_errx("fatal: %s", err->msg);
+        abort();
+    }
     if (rc < 0)
-        return jc_fail(err, errno, "clone3");
+        return jc_fail(err, saved, "clone3");
     return (pid_t)rc;
 }
 
@@ -375,7 +507,7 @@ static int start_child(const struct sandbox_env *env, const struct jc_spec *spec
 {
     uint32_t hostid = env->cfg->uid_base + slot;
 
-    t->pid = do_clone(&t->cg, &t->pidfd, err);
+    t->pid = do_clone(&t->cg, hostid, &t->pidfd, err);
     if (t->pid < 0)
         return -1;
     close(f->out[1]);

@@ -2,9 +2,12 @@
  *
  * Parent (sandbox.c, the warden's main thread): create the task's cgroup,
  * prepare everything the child needs (paths, argv/envp, the precompiled
- * seccomp program, fds), clone3() into seven new namespaces, write the
- * uid/gid maps and (v1) cgroup.procs, release the child, then wait for the
- * exec of the tiny init and for init's report that the program started.
+ * seccomp program, fds), clone3() into seven new namespaces with the
+ * thread's effective uid switched to the task's host uid (so the task's
+ * user namespace is owned, and its kernel counts charged, by that uid),
+ * write the uid/gid maps and (v1) cgroup.procs, release the child, then
+ * wait for the exec of the tiny init and for init's report that the
+ * program started.
  *
  * Child (child.c): an ordered checklist of raw syscalls ending in execve();
  * it also writes the request's input files into its /tmp and puts its
@@ -38,7 +41,6 @@ struct sandbox_env {
     uid_t svc_uid;    /* the front's user: owns the log files */
     gid_t svc_gid;
     int last_cap;     /* highest capability number the kernel knows */
-    unsigned long rootfs_mnt_flags; /* locked flags of the mount holding rootfs */
 };
 
 /* A running task, as the spawn hands it to the monitor. */
@@ -56,14 +58,18 @@ struct sandbox_task {
 
 /* Failure steps of the child, in checklist order. */
 enum sb_step {
-    SB_STEP_PDEATHSIG = 1,
+    SB_STEP_SESSION = 1,
+    SB_STEP_PDEATHSIG,
     SB_STEP_SYNC,
     SB_STEP_IDS,
     SB_STEP_CGROUPNS,
     SB_STEP_MOUNT_PRIVATE,
-    SB_STEP_BIND_ROOTFS,
-    SB_STEP_ROOTFS_RO,
+    SB_STEP_LAYER,
+    SB_STEP_OVERLAY,
     SB_STEP_PROC,
+    SB_STEP_USER_LIMITS,
+    SB_STEP_PROC_RO,
+    SB_STEP_PROC_MASK,
     SB_STEP_TMP,
     SB_STEP_DEV,
     SB_STEP_DEV_NODE,
@@ -88,6 +94,29 @@ struct sb_child_err {
 };
 
 #define SB_DEV_NODES 5
+#define SB_USER_LIMITS 16 /* /proc/sys/user/max_* entries the table can hold */
+#define SB_PROC_PATHS 20  /* /proc entries made read-only or masked */
+
+/* A per-task rlimit (soft = hard), from the one table in sandbox.c. */
+struct sb_rlimit {
+    int resource;
+    rlim_t value;
+};
+
+/* One /proc/sys/user/max_* file of the task's user namespace and its value. */
+struct sb_sysctl {
+    char path[PATH_MAX];
+    char value[16];
+};
+
+/* A /proc entry: made read-only in place, or hidden under /dev/null (a
+ * file) or an empty read-only tmpfs (a directory). */
+enum sb_proc_kind { SB_PROC_RO, SB_PROC_MASK_FILE, SB_PROC_MASK_DIR };
+
+struct sb_proc_path {
+    char path[PATH_MAX];
+    enum sb_proc_kind kind;
+};
 
 /* Everything the child reads; filled by the parent before clone3(). */
 struct sb_prep {
@@ -99,12 +128,13 @@ struct sb_prep {
     char file_paths[JC_FILES_MAX][JC_FILE_NAME_MAX + 6]; /* "/tmp/<name>" */
     int sync_wr, err_rd; /* the parent's ends: the child closes its copies */
     int last_cap;
-    unsigned long rootfs_ro_flags;
-    struct rlimit nofile;
     struct sock_fprog prog;
     const char *rootfs;
     char hostname[JC_ID_LEN];
     char proc[PATH_MAX], tmp[PATH_MAX], dev[PATH_MAX];
+    struct sb_sysctl user_limits[SB_USER_LIMITS];
+    struct sb_proc_path proc_paths[SB_PROC_PATHS];
+    unsigned n_user_limits, n_proc_paths;
     char dev_nodes[SB_DEV_NODES][PATH_MAX];
     char dev_links[4][2][PATH_MAX];
     char tmp_opts[96];
@@ -113,6 +143,8 @@ struct sb_prep {
 };
 
 extern const char *const sb_host_dev_nodes[SB_DEV_NODES];
+extern const struct sb_rlimit sb_task_rlimits[];
+extern const unsigned sb_task_rlimits_n;
 
 int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
                      const struct cg_ctx *cg, const struct jc_policy_set *policies,
