@@ -12,7 +12,9 @@ Environment:
                     user exists, else "nobody")
 
 A `Daemon` is started on a free port of 127.0.0.1 with a fresh state
-directory and a per-test-process cgroup name.  Stopping it (SIGTERM) asserts
+directory, a per-test-process cgroup name and a per-test-process block of
+host uids (`uid_base`, see test_uid_base()): daemons of tests that run at
+the same time never share a task uid, so never a per-user kernel count.  Stopping it (SIGTERM) asserts
 that nothing is left behind: no process it started, no cgroup under its
 subtree, no mount mentioning its state directory or rootfs.
 """
@@ -238,6 +240,18 @@ def make_state_dir(user=None):
     return d
 
 
+UID_BLOCK = 1024          # host uids per test process (max_running must fit)
+UID_FIRST = 2000000       # above the daemon's default uid_base (1000000 + slots)
+UID_BASE_MAX = 0x7fffffff - 65536   # the config's bound on uid_base
+
+
+def test_uid_base(pid=None):
+    """uid_base for the daemons of this test process: a block of its own,
+    derived from the pid (unique among live processes)."""
+    blocks = (UID_BASE_MAX - UID_FIRST) // UID_BLOCK
+    return UID_FIRST + ((pid or os.getpid()) % blocks) * UID_BLOCK
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
@@ -326,6 +340,10 @@ class Daemon:
         self.crashed = False
         self.cgroup_name = cgroup_name or "jobcell-test-%d" % os.getpid()
         self.config = config
+        if config is None or isinstance(config, dict):
+            self.config = dict(config or {})
+            self.config.setdefault("uid_base", test_uid_base())
+        self.uid_base = self.config.get("uid_base") if isinstance(self.config, dict) else None
         self.extra_args = list(extra_args)
         self.user = user or service_user()
         self.env = env

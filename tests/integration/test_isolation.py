@@ -1,16 +1,40 @@
 """test_isolation.py — what a task sees from the inside, and its cgroup and
 host identity from the outside."""
 
+import fcntl
 import os
 import re
+import signal
+import struct
 import sys
 import time
+import unittest
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 import harness  # noqa: E402
-from harness import DaemonTestCase, scaled
+from harness import Daemon, DaemonTestCase, scaled
 
 NAMESPACES = ("user", "pid", "mnt", "uts", "ipc", "net", "cgroup")
+NS_GET_OWNER_UID = 0xb704          # _IO(0xb7, 0x4), linux/nsfs.h
+
+# The task's user namespace's own limits (src/sandbox.c, user_ns_limits).
+USER_NS_LIMITS = {"max_inotify_instances": 32, "max_inotify_watches": 8192}
+# Docker's read-only and masked /proc entries, and the kernel command line
+# (src/sandbox.c, proc_entries); checked where the host has them.
+PROC_READ_ONLY = ("bus", "fs", "irq", "sys", "sysrq-trigger")
+PROC_MASKED = ("acpi", "asound", "interrupts", "kcore", "keys", "latency_stats",
+               "timer_list", "timer_stats", "sched_debug", "scsi", "cmdline")
+
+
+def ns_owner_uid(pid):
+    """The host uid that owns the user namespace of `pid`."""
+    fd = os.open("/proc/%d/ns/user" % pid, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        buf = bytearray(4)
+        fcntl.ioctl(fd, NS_GET_OWNER_UID, buf)
+        return struct.unpack("I", buf)[0]
+    finally:
+        os.close(fd)
 
 
 class Inside(DaemonTestCase):
@@ -25,8 +49,68 @@ class Inside(DaemonTestCase):
         """The task's rlimits are set by the sandbox, not inherited from the
         daemon: no core dumps, no real-time or raised priority, 64 KiB
         locked memory, 1024 open files."""
-        rec, logs = self.run_sh("ulimit -c; ulimit -r; ulimit -e; ulimit -l; ulimit -n")
-        self.assertEqual(logs.split(), ["0", "0", "0", "64", "1024"], logs)
+        rec, logs = self.run_sh("ulimit -c; ulimit -r; ulimit -e; ulimit -l; ulimit -n; "
+                                "ulimit -i; ulimit -q")
+        self.assertEqual(logs.split(), ["0", "0", "0", "64", "1024", "1024", "262144"], logs)
+
+    def test_user_namespace_limits(self):
+        """Every /proc/sys/user/max_* of the task's own user namespace is
+        set (namespaces: 0), and the task cannot raise them."""
+        rec, logs = self.run_sh(
+            "for f in /proc/sys/user/max_*; do echo ${f##*/}=$(cat $f); done; "
+            "echo 1000 2>/dev/null >/proc/sys/user/max_inotify_instances; echo write=$?")
+        got = dict(l.split("=", 1) for l in logs.splitlines())
+        self.assertNotEqual(got.pop("write"), "0", "the task raised its own limit")
+        host = sorted(n for n in os.listdir("/proc/sys/user") if n.startswith("max_"))
+        self.assertEqual(sorted(got), host, logs)
+        for name, value in got.items():
+            want = USER_NS_LIMITS.get(name, 0 if name.endswith("_namespaces")
+                                      or "fanotify" in name else None)
+            self.assertEqual(int(value), want, "%s=%s" % (name, value))
+
+    def test_mountinfo_names_no_host_path(self):
+        """The rootfs is an overlay of the task's own whose layers are named
+        relative to it: no line of mountinfo names a host directory."""
+        rec, logs = self.run_sh("cat /proc/self/mountinfo")
+        rootfs = self.d.rootfs or ""
+        self.assertTrue(rootfs.startswith("/"), "no rootfs in /healthz: %r" % self.d.health)
+        for host_path in (rootfs, os.path.dirname(rootfs), self.d.state_dir, harness.SRC,
+                          os.path.dirname(harness.JOBCELLD)):
+            self.assertNotIn(host_path, logs, "mountinfo names %s" % host_path)
+        root = [l.split() for l in logs.splitlines() if l.split()[4] == "/"]
+        self.assertEqual(len(root), 1, logs)
+        sep = root[0].index("-")
+        self.assertEqual(root[0][3], "/", "the root's mount root is a host subtree: %s" % root[0])
+        self.assertEqual(root[0][sep + 1], "overlay", root[0])
+        self.assertIn("ro", root[0][5].split(","), root[0])
+        for opt in ("nosuid", "nodev"):
+            self.assertIn(opt, root[0][5].split(","), root[0])
+
+    def test_proc_like_docker(self):
+        """/proc/sys and the rest of Docker's read-only entries cannot be
+        written (the IPC namespace's sysctls included); the masked ones read
+        empty; /proc/cmdline shows nothing of the host's."""
+        script = ["for f in kernel/msgmni kernel/shmmax fs/mqueue/queues_max; do "
+                  "(echo 1 >/proc/sys/$f) 2>/dev/null; echo w:$f=$?; done"]
+        for name in PROC_READ_ONLY + PROC_MASKED:
+            if os.path.lexists("/proc/" + name):
+                script.append("if [ -d /proc/{0} ]; then echo d:{0}=$(ls -A /proc/{0} | wc -l); "
+                              "else echo f:{0}=$(head -c 4096 /proc/{0} | wc -c); fi".format(name))
+        script.append("cat /proc/self/mountinfo")
+        rec, logs = self.run_sh("\n".join(script))
+        got = dict(l.split("=", 1) for l in logs.splitlines() if l[:2] in ("w:", "d:", "f:"))
+        for f in ("kernel/msgmni", "kernel/shmmax", "fs/mqueue/queues_max"):
+            self.assertNotEqual(got["w:" + f], "0", "the task wrote /proc/sys/%s" % f)
+        points = {l.split()[4]: l.split()[5].split(",") for l in logs.splitlines()
+                  if l[:1].isdigit()}
+        for name in PROC_READ_ONLY:
+            if os.path.lexists("/proc/" + name):
+                self.assertIn("ro", points.get("/proc/" + name, []), "/proc/%s not read-only" % name)
+        for name in PROC_MASKED:
+            for kind in ("d:", "f:"):
+                if kind + name in got:
+                    self.assertEqual(got[kind + name], "0", "/proc/%s shows data: %s" % (name, logs))
+        self.assertIn("f:cmdline", got, logs)
 
     def test_pid_namespace(self):
         rec, logs = self.run_sh(
@@ -70,6 +154,26 @@ class Inside(DaemonTestCase):
         self.assertGreaterEqual(uid, 100000, "task pid %d runs as host uid %d" % (b["pid"], uid))
         self.d.delete("/api/tasks/%s" % b["id"])
         self.d.wait_terminal(b["id"])
+
+    def test_user_namespace_owned_by_task_uid(self):
+        """The kernel charges a user namespace's per-user counts to its
+        owner: it must be the task's own host uid, never root (0)."""
+        tasks = [self.d.submit_ok(name="owner-%d" % i, command=["/bin/sleep", "30"])
+                 for i in range(2)]
+        try:
+            owners = []
+            for b in tasks:
+                self.d.wait_running(b["id"])
+                uid = harness.host_uid(b["pid"])
+                owners.append(ns_owner_uid(b["pid"]))
+                self.assertEqual(owners[-1], uid, "user namespace of task %s owned by uid %d, "
+                                 "its host uid is %d" % (b["id"], owners[-1], uid))
+                self.assertGreaterEqual(uid, self.d.uid_base)
+            self.assertNotEqual(owners[0], owners[1])
+        finally:
+            for b in tasks:
+                self.d.delete("/api/tasks/%s" % b["id"])
+                self.d.wait_terminal(b["id"])
 
     def test_every_namespace_is_new(self):
         script = "; ".join("readlink /proc/self/ns/%s" % n for n in NAMESPACES)
@@ -281,6 +385,37 @@ class Outside(DaemonTestCase):
             time.sleep(0.05)
         for p in tree:
             self.assertFalse(harness.proc_alive(p), "process %d survived cancel" % p)
+
+
+class DaemonProcessGroup(unittest.TestCase):
+    """A signal to the daemon's process group (a terminal's Ctrl-C, or
+    kill -INT -PGID) reaches the daemon only: the daemon cancels every task,
+    none is killed by the SIGINT itself."""
+
+    def test_sigint_to_the_daemon_group_reaches_no_task(self):
+        state = harness.make_state_dir()
+        a = Daemon(state_dir=state, owns_state=False).start()
+        try:
+            pgid = os.getpgid(a.proc.pid)
+            self.assertNotEqual(pgid, os.getpgrp(), "the daemon shares the test's process group")
+            ids = []
+            for i in range(6):
+                b = a.submit_ok(name="pgrp-%d" % i, command=["/bin/sleep", "120"])
+                a.wait_running(b["id"])
+                ids.append(b["id"])
+                self.assertNotEqual(os.getpgid(b["pid"]), pgid,
+                                    "task %s is in the daemon's process group" % b["id"])
+                self.assertNotEqual(os.getsid(b["pid"]), os.getsid(a.proc.pid),
+                                    "task %s is in the daemon's session" % b["id"])
+            os.killpg(pgid, signal.SIGINT)
+            a.proc.wait(timeout=scaled(30))
+        finally:
+            a.stop()
+        with Daemon(state_dir=state, cgroup_name=a.cgroup_name, owns_state=True) as b:
+            for i in ids:
+                rec = b.task(i)
+                self.assertEqual((rec["state"], rec["reason"]), ("cancelled", "cancelled"), rec)
+                self.assertNotEqual(rec.get("signal"), signal.SIGINT, rec)
 
 
 if __name__ == "__main__":

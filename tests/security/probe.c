@@ -13,6 +13,16 @@
  *                                    abstract unix listener / SysV shm+msg+sem
  *                                    with KEY / a TCP listener on 127.0.0.1,
  *                                    print {"helper":...,"ready":true}, sleep.
+ *     jobcell-probe hold-quotas SECS take as many inotify instances, POSIX
+ *                                    message queues and queued real-time
+ *                                    signals as the kernel gives, try a POSIX
+ *                                    timer, print the counts, sleep.
+ *     jobcell-probe hold-flock PATH SECS   flock(LOCK_EX) PATH, print, sleep.
+ *     jobcell-probe try-flock PATH   flock(LOCK_EX|LOCK_NB) PATH, print.
+ *     jobcell-probe watch-inotify PATH...  watch the PATHs, print ready; on
+ *                                    SIGUSR1 print the events seen so far, then
+ *                                    open each PATH itself (positive control)
+ *                                    and print the events that caused.
  *
  * Runs in: a jobcell task (tests/security/test_security.py builds a test
  * rootfs with it in /usr/bin).  Never run it as root on a host: it really
@@ -46,13 +56,17 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/inotify.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <mqueue.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -1203,6 +1217,114 @@ static void mv_ioprio_rt(struct res *r, int argc, char **argv)
     must_fail(r, syscall(SYS_ioprio_set, 1L, 0L, (long)(1 << 13)), "ioprio_set(IOPRIO_CLASS_RT)");
 }
 
+/* ---- what the sum of tasks shares with the host ------------------------- */
+
+static long read_long(const char *path)
+{
+    char buf[32] = "";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+
+    if (fd >= 0)
+        close(fd);
+    return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+/* Legacy AIO reserves events from the one machine-wide fs.aio-nr. */
+static void mv_io_setup(struct res *r, int argc, char **argv)
+{
+    unsigned long ctx = 0;
+    long before = read_long("/proc/sys/fs/aio-nr");
+    long rc = syscall(SYS_io_setup, 4096L, &ctx);
+    int e = errno;
+    long after = read_long("/proc/sys/fs/aio-nr");
+
+    errno = e;
+    must_fail(r, rc, "io_setup(4096)");
+    snprintf(r->detail + strlen(r->detail), sizeof r->detail - strlen(r->detail),
+             "; fs.aio-nr before %ld, after %ld", before, after);
+}
+
+/* The IPC namespace's sysctls belong to the task's root: /proc/sys must be
+ * read-only for it to leave them alone. */
+static void mv_sysctl_ipc_write(struct res *r, int argc, char **argv)
+{
+    static const char *const files[] = {"/proc/sys/kernel/msgmni", "/proc/sys/kernel/shmmax",
+                                        "/proc/sys/fs/mqueue/queues_max"};
+    size_t len = 0;
+
+    r->v = BLOCKED;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        int fd = open(files[i], O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+            r->v = ALLOWED;
+        } else {
+            r->err = errno;
+        }
+        len += (size_t)snprintf(r->detail + len, sizeof r->detail - len, "%s%s: %s",
+                                i ? "; " : "", files[i], fd >= 0 ? "opened for writing" : errname(errno));
+    }
+    if (r->v == ALLOWED)
+        r->err = 0;
+}
+
+/* Docker's masked /proc entries (and the kernel command line): files read
+ * empty, directories list nothing. */
+static void mv_proc_masked(struct res *r, int argc, char **argv)
+{
+    static const char *const names[] = {"kcore", "keys", "timer_list", "sched_debug", "cmdline",
+                                        "interrupts", "latency_stats", "timer_stats", "acpi",
+                                        "asound", "scsi"};
+    size_t len = 0;
+    char path[64], c;
+
+    r->v = BLOCKED;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "/proc/%s", names[i]);
+        DIR *d = opendir(path);
+        int shows = 0;
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d)))
+                shows |= strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+            closedir(d);
+        } else if (errno == ENOTDIR) {
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            shows = fd >= 0 && read(fd, &c, 1) == 1;
+            if (fd >= 0)
+                close(fd);
+        } else {
+            continue; /* not on this kernel */
+        }
+        if (shows)
+            r->v = ALLOWED;
+        len += (size_t)snprintf(r->detail + len, sizeof r->detail - len, "%s%s %s", len ? ", " : "",
+                                names[i], shows ? "SHOWS" : "empty");
+    }
+}
+
+/* Docker's read-only /proc entries sit on read-only mounts. */
+static void mv_proc_ro(struct res *r, int argc, char **argv)
+{
+    static const char *const names[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+    size_t len = 0;
+    char path[64];
+    struct statvfs sv;
+
+    r->v = BLOCKED;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "/proc/%s", names[i]);
+        if (statvfs(path, &sv) < 0)
+            continue;
+        int ro = (sv.f_flag & ST_RDONLY) != 0;
+        if (!ro)
+            r->v = ALLOWED;
+        len += (size_t)snprintf(r->detail + len, sizeof r->detail - len, "%s/proc/%s %s",
+                                len ? ", " : "", names[i], ro ? "ro" : "WRITABLE");
+    }
+}
+
 /* ---- helpers for the cross-task tests (not moves) --------------------- */
 
 static void ready(const char *helper, const char *arg)
@@ -1241,6 +1363,163 @@ static int hold(int argc, char **argv)
     }
     ready(h, argv[2]);
     sleep((unsigned)secs);
+    return 0;
+}
+
+#define QUOTA_CAP 200000 /* never loop for ever, whatever the kernel allows */
+
+static int count_inotify(int *err)
+{
+    int n = 0;
+
+    while (n < QUOTA_CAP && inotify_init1(IN_CLOEXEC) >= 0)
+        n++;
+    *err = errno;
+    return n;
+}
+
+static int count_mqueues(int *err)
+{
+    char name[32];
+    int n = 0;
+
+    for (; n < QUOTA_CAP; n++) {
+        snprintf(name, sizeof name, "/jobcell-probe-%d", n);
+        if (mq_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, NULL) < 0)
+            break;
+    }
+    *err = errno;
+    return n;
+}
+
+static int count_sigqueue(int sig, int *err)
+{
+    union sigval v = {0};
+    sigset_t set;
+    int n = 0;
+
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    while (n < QUOTA_CAP && sigqueue(getpid(), sig, v) == 0)
+        n++;
+    *err = errno;
+    return n;
+}
+
+/* Hold as much of each per-user kernel count as the kernel gives. */
+static int hold_quotas(int argc, char **argv)
+{
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN + 2};
+    int ie, me, se, te = 0;
+    int in = count_inotify(&ie), mq = count_mqueues(&me), sq = count_sigqueue(SIGRTMIN + 1, &se);
+    timer_t t;
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGRTMIN + 2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    if (timer_create(CLOCK_MONOTONIC, &sev, &t) < 0)
+        te = errno;
+    printf("{\"helper\":\"hold-quotas\",\"inotify\":%d,\"inotify_errno\":\"%s\",\"mq\":%d,"
+           "\"mq_errno\":\"%s\",\"sigqueue\":%d,\"sigqueue_errno\":\"%s\",\"timer_errno\":\"%s\","
+           "\"ready\":true}\n", in, errname(ie), mq, errname(me), sq, errname(se), errname(te));
+    fflush(stdout);
+    sleep((unsigned)arg_long(argc, argv, 2, 30));
+    return 0;
+}
+
+static int flock_on(const char *path, int how, int *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || flock(fd, how) < 0) {
+        *err = errno;
+        return -1;
+    }
+    *err = 0;
+    return fd;
+}
+
+/* hold-flock PATH SECS | try-flock PATH */
+static int do_flock(int argc, char **argv)
+{
+    int err, hold = !strcmp(argv[1], "hold-flock");
+    int fd = argc > 2 ? flock_on(argv[2], LOCK_EX | LOCK_NB, &err) : -1;
+
+    if (argc < 3)
+        return 2;
+    printf("{\"helper\":\"%s\",\"path\":", argv[1]);
+    json_str(argv[2]);
+    printf(",\"locked\":%s,\"errname\":\"%s\",\"ready\":true}\n", fd >= 0 ? "true" : "false",
+           errname(err));
+    fflush(stdout);
+    if (hold)
+        sleep((unsigned)arg_long(argc, argv, 3, 30));
+    return 0;
+}
+
+/* Events queued on fd, as "name:mask" words; returns their number. */
+static int drain_events(int fd, char *out, size_t len)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    size_t used = 0;
+    ssize_t n;
+    int count = 0;
+
+    out[0] = 0;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if (used < len)
+                used += (size_t)snprintf(out + used, len - used, "%s%d:%s:0x%x", count ? " " : "",
+                                         ev->wd, ev->len ? ev->name : "", ev->mask);
+            count++;
+            p += sizeof *ev + ev->len;
+        }
+    return count;
+}
+
+static void touch_path(const char *path)
+{
+    char c;
+    DIR *d = opendir(path);
+
+    if (d) {
+        while (readdir(d))
+            ;
+        closedir(d);
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)!read(fd, &c, 1);
+        close(fd);
+    }
+}
+
+/* watch-inotify PATH...: see the top comment. */
+static int watch_inotify(int argc, char **argv)
+{
+    static char seen[2048], control[2048];
+    int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), sig;
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    for (int i = 2; i < argc; i++)
+        if (fd < 0 || inotify_add_watch(fd, argv[i], IN_ALL_EVENTS) < 0)
+            return perror(argv[i]), 3;
+    ready("watch-inotify", argv[2]);
+    sigwait(&set, &sig);
+    int n = drain_events(fd, seen, sizeof seen);
+    for (int i = 2; i < argc; i++)
+        touch_path(argv[i]);
+    int c = drain_events(fd, control, sizeof control);
+    printf("{\"helper\":\"watch-inotify\",\"events\":%d,\"seen\":\"%s\",\"control\":%d,"
+           "\"control_seen\":\"%s\"}\n", n, seen, c, control);
+    fflush(stdout);
     return 0;
 }
 
@@ -1349,13 +1628,18 @@ static const struct move moves[] = {
     M("sched-deadline", mv_sched_deadline, "", "SCHED_DEADLINE"),
     M("nice-raise", mv_nice_raise, "", "nice -20"),
     M("ioprio-rt", mv_ioprio_rt, "", "real-time I/O priority"),
+    M("io-setup", mv_io_setup, "", "legacy AIO io_setup (machine-wide fs.aio-nr): ENOSYS"),
+    M("sysctl-ipc-write", mv_sysctl_ipc_write, "", "open kernel/msgmni, kernel/shmmax, fs/mqueue/queues_max for writing"),
+    M("proc-masked", mv_proc_masked, "", "read Docker's masked /proc entries and /proc/cmdline"),
+    M("proc-ro", mv_proc_ro, "", "Docker's read-only /proc entries on a writable mount"),
 };
 #define NMOVES (sizeof moves / sizeof moves[0])
 
 static int usage(void)
 {
     fprintf(stderr, "usage: jobcell-probe MOVE [ARGS] | list | help | hold-unix NAME SECS | "
-                    "hold-ipc KEY SECS | hold-tcp PORT SECS\n");
+                    "hold-ipc KEY SECS | hold-tcp PORT SECS | hold-quotas SECS | "
+                    "hold-flock PATH SECS | try-flock PATH | watch-inotify PATH...\n");
     return 2;
 }
 
@@ -1371,6 +1655,12 @@ int main(int argc, char **argv)
                 printf("%-22s %-14s %s\n", moves[i].name, moves[i].args, moves[i].what);
         return 0;
     }
+    if (!strcmp(argv[1], "hold-quotas"))
+        return hold_quotas(argc, argv);
+    if (!strcmp(argv[1], "hold-flock") || !strcmp(argv[1], "try-flock"))
+        return do_flock(argc, argv);
+    if (!strcmp(argv[1], "watch-inotify"))
+        return argc > 2 ? watch_inotify(argc, argv) : usage();
     if (!strncmp(argv[1], "hold-", 5))
         return hold(argc, argv);
     for (size_t i = 0; i < NMOVES; i++)

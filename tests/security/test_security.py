@@ -13,12 +13,15 @@ Skipped (exit 77) when not root, or when the daemon or test rootfs is missing.
 """
 
 import ctypes
+import fcntl
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -35,7 +38,7 @@ from harness import Daemon, DaemonError, DaemonTestCase, scaled  # noqa: E402
 
 ROOTFS = os.environ.get("JOBCELL_TEST_ROOTFS", "")
 PROBE = "/usr/bin/jobcell-probe"          # inside the task
-UID_BASE = 1000000                        # the daemon's default uid_base
+UID_BASE = harness.test_uid_base()        # the uid_base the harness gives our daemons
 TASK_PIDS_MAX = 100                       # a task's own pids stay far below this
 
 
@@ -166,7 +169,8 @@ BY_DESIGN = {"proc-self-mem"}
 # Moves run on their own (they would hurt the shell loop around them).
 ALONE = {"kill-all"}
 # Exact errnos worth pinning (the rest: any failure is a block).
-EXPECT_ERRNO = {"clone3": 38}   # ENOSYS, so that libc falls back to clone
+EXPECT_ERRNO = {"clone3": 38,    # ENOSYS, so that libc falls back to clone
+                "io-setup": 38}  # ENOSYS, so that libaio falls back to threads
 
 
 class Moves(DaemonTestCase):
@@ -301,6 +305,18 @@ class Moves(DaemonTestCase):
                 self.assertTrue(ok, "move %s under strict: %s" % (m, json.dumps(got)))
 
 
+    def test_08_legacy_aio_takes_nothing_machine_wide(self):
+        """io_setup fails with ENOSYS, and fs.aio-nr (one counter for the
+        whole machine) does not move while the task tries."""
+        rec, logs = self.d.run_command([PROBE, "io-setup"], name="aio")
+        got = parse_lines(logs).get("io-setup")
+        self.check_result("io-setup", got)
+        m = re.search(r"fs.aio-nr before (-?\d+), after (-?\d+)", got["detail"])
+        self.assertIsNotNone(m, got)
+        self.assertGreaterEqual(int(m.group(1)), 0, "fs.aio-nr unreadable in the task: %s" % got)
+        self.assertLess(int(m.group(2)) - int(m.group(1)), 4096, got)
+
+
 # --------------------------------------------------------------------------
 # 2. Two concurrent tasks cannot see or reach each other.
 
@@ -388,6 +404,201 @@ $P pidfd-open-host {a_pid}
                 self.assertIsNotNone(got, b_logs)
                 self.assertEqual(got["result"], "blocked", "B reached %s: %s" % (what, json.dumps(got)))
         self.assertRecordEnd(rec_b, "succeeded", "exited", exit_code=0)
+
+
+def wait_helper(d, task_id, helper, timeout=60):
+    """The JSON line a probe helper printed in a running task."""
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        logs = d.logs(task_id)
+        for line in logs.splitlines():
+            if line.startswith("{") and '"helper":"%s"' % helper in line:
+                return json.loads(line)
+        rec = d.task(task_id)
+        if rec["state"] in harness.TERMINAL or time.monotonic() > deadline:
+            raise AssertionError("task %s: no %s line (%s):\n%s" % (task_id, helper, rec["state"], logs))
+        time.sleep(0.1)
+
+
+def probe_pid(task_pid):
+    """Host pid of the jobcell-probe process below a task's init."""
+    for pid in harness.descendants(task_pid):
+        if pid != task_pid and harness.proc_comm(pid) == "jobcell-probe":
+            return pid
+    raise AssertionError("no jobcell-probe below task pid %d" % task_pid)
+
+
+# --------------------------------------------------------------------------
+# 2b. What the kernel counts per user is the task's own (its host uid's).
+
+SI_QUEUE = -1
+NR_RT_TGSIGQUEUEINFO = 297
+
+
+def host_root_can_still():
+    """errno (0 = it worked) of each per-user move, done here as host root:
+    inotify_init1, queue a real-time signal, timer_create, mq_open."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    out = {}
+    fd = libc.inotify_init1(os.O_CLOEXEC)
+    out["inotify_init1"] = 0 if fd >= 0 else ctypes.get_errno()
+    if fd >= 0:
+        os.close(fd)
+    sig = signal.SIGRTMIN + 3
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
+    try:
+        info = ctypes.create_string_buffer(128)   # siginfo_t: signo, errno, code, pid, uid
+        struct.pack_into("iii4xiI", info, 0, sig, 0, SI_QUEUE, os.getpid(), os.getuid())
+        rc = libc.syscall(NR_RT_TGSIGQUEUEINFO, os.getpid(), threading.get_native_id(), sig, info)
+        out["rt_sigqueueinfo"] = 0 if rc == 0 else ctypes.get_errno()
+        if rc == 0:
+            signal.sigtimedwait({sig}, 0)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    timer = ctypes.c_void_p()
+    rc = libc.timer_create(1, None, ctypes.byref(timer))   # CLOCK_MONOTONIC, SIGALRM, never armed
+    out["timer_create"] = 0 if rc == 0 else ctypes.get_errno()
+    if rc == 0:
+        libc.timer_delete(timer)
+    name = ("/jobcell-host-%d" % os.getpid()).encode()
+    libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p]
+    mqd = libc.mq_open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600, None)
+    out["mq_open"] = 0 if mqd >= 0 else ctypes.get_errno()
+    if mqd >= 0:
+        libc.mq_close(mqd)
+        libc.mq_unlink(name)
+    return out
+
+
+class HostQuotas(DaemonTestCase):
+    """A task holding all the inotify instances, queued real-time signals
+    and message queue bytes it can get starves neither host root nor a
+    second task: its user namespace is owned by its own host uid."""
+    daemon_kwargs = {"extra_args": ["--rootfs", ROOTFS]}
+
+    def check_share(self, got, who):
+        self.assertEqual((got["inotify"], got["inotify_errno"]), (32, "EMFILE"),
+                         "%s: inotify instances %s" % (who, got))
+        self.assertEqual(got["sigqueue_errno"], "EAGAIN", got)
+        self.assertGreater(got["sigqueue"], 1000, "%s: queued signals %s" % (who, got))
+        self.assertLessEqual(got["sigqueue"], 1024, "%s: RLIMIT_SIGPENDING not applied %s" % (who, got))
+        self.assertEqual(got["timer_errno"], "EAGAIN", "%s: timers outside RLIMIT_SIGPENDING %s" % (who, got))
+        self.assertEqual(got["mq_errno"], "EMFILE", got)
+        self.assertGreaterEqual(got["mq"], 1, "%s: no message queue at all %s" % (who, got))
+
+    def test_exhausted_task_starves_no_one(self):
+        before = host_root_can_still()
+        self.assertEqual(before, {k: 0 for k in before}, "host root is short before the test")
+        tasks = []
+        try:
+            a = self.d.submit_ok(name="quota-a", command=[PROBE, "hold-quotas", "600"],
+                                 limits={"timeout_s": 900})
+            tasks.append(a)
+            got_a = wait_helper(self.d, a["id"], "hold-quotas")
+            during = host_root_can_still()
+            b = self.d.submit_ok(name="quota-b", command=[PROBE, "hold-quotas", "600"],
+                                 limits={"timeout_s": 900})
+            tasks.append(b)
+            got_b = wait_helper(self.d, b["id"], "hold-quotas")
+            still = self.d.task(a["id"])["state"]
+        finally:
+            for t in tasks:
+                self.d.delete("/api/tasks/%s" % t["id"])
+            for t in tasks:
+                self.d.wait_terminal(t["id"])
+        print("\ntask A: %s\ntask B: %s\nhost root while A held: %s" % (got_a, got_b, during))
+        self.assertEqual(still, "running", "A ended before B was measured")
+        self.assertEqual(during, {k: 0 for k in during}, "host root starved by task A")
+        self.check_share(got_a, "A")
+        self.check_share(got_b, "B (while A held its share)")
+        self.assertEqual(got_b["inotify"], got_a["inotify"])
+        self.assertEqual(got_b["mq"], got_a["mq"])
+        self.assertLessEqual(abs(got_b["sigqueue"] - got_a["sigqueue"]), 8, (got_a, got_b))
+
+
+# --------------------------------------------------------------------------
+# 2c. The rootfs's inodes are each task's own.
+
+class SharedInodes(DaemonTestCase):
+    daemon_kwargs = {"extra_args": ["--rootfs", ROOTFS]}
+    WATCHED = ["/etc/passwd", "/sbin/jobcell-init", "/bin"]
+
+    def host_path(self, p):
+        return os.path.join(ROOTFS, p.lstrip("/"))
+
+    def test_watcher_sees_no_other_task_nor_the_host(self):
+        w = self.d.submit_ok(name="watcher", command=[PROBE, "watch-inotify"] + self.WATCHED,
+                             limits={"timeout_s": 600})
+        try:
+            wait_helper(self.d, w["id"], "watch-inotify")
+            # Another task: its spawn execs /sbin/jobcell-init; it reads the rest.
+            rec, logs = self.d.sh("cat /etc/passwd >/dev/null; ls /bin >/dev/null; "
+                                  "head -c 64 /sbin/jobcell-init >/dev/null", name="toucher")
+            self.assertRecordEnd(rec, "succeeded", "exited", exit_code=0)
+            # The host, on the rootfs directory itself.
+            with open(self.host_path("/etc/passwd")) as f:
+                f.read()
+            with open(self.host_path("/sbin/jobcell-init"), "rb") as f:
+                f.read(64)
+            os.listdir(self.host_path("/bin"))
+            os.kill(probe_pid(w["pid"]), signal.SIGUSR1)
+            rec = self.d.wait_terminal(w["id"], timeout=60)
+        finally:
+            if self.d.task(w["id"])["state"] not in harness.TERMINAL:
+                self.d.delete("/api/tasks/%s" % w["id"])
+                self.d.wait_terminal(w["id"])
+        logs = self.d.logs(w["id"])
+        got = [json.loads(l) for l in logs.splitlines() if '"events"' in l]
+        self.assertEqual(len(got), 1, logs)
+        print("\nwatcher: %s" % got[0])
+        self.assertGreaterEqual(got[0]["control"], len(self.WATCHED),
+                                "the watcher does not even see its own opens: %s" % got[0])
+        self.assertEqual(got[0]["events"], 0, "the watcher saw other tasks or the host: %s" % got[0])
+
+    A_SCRIPT = r"""
+P=/usr/bin/jobcell-probe
+$P hold-flock /etc/passwd 600 >/tmp/held &
+while ! grep -q ready /tmp/held; do sleep 0.05; done
+cat /tmp/held
+$P try-flock /etc/passwd
+echo A-READY
+wait
+"""
+
+    def test_flock_in_one_task_blocks_no_other_nor_the_host(self):
+        a = self.d.submit_ok(name="locker", command=["/bin/sh", "-c", self.A_SCRIPT],
+                             limits={"timeout_s": 600})
+        try:
+            deadline = time.monotonic() + scaled(60)
+            while "A-READY" not in self.d.logs(a["id"]):
+                self.assertLess(time.monotonic(), deadline, self.d.logs(a["id"]))
+                self.assertEqual(self.d.task(a["id"])["state"], "running", self.d.logs(a["id"]))
+                time.sleep(0.1)
+            rec, b_logs = self.d.run_command([PROBE, "try-flock", "/etc/passwd"], name="other")
+            fd = os.open(self.host_path("/etc/passwd"), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    host = "locked"
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                except BlockingIOError:
+                    host = "blocked"
+            finally:
+                os.close(fd)
+            a_logs = self.d.logs(a["id"])
+        finally:
+            self.d.delete("/api/tasks/%s" % a["id"])
+            self.d.wait_terminal(a["id"])
+        lines = [json.loads(l) for l in a_logs.splitlines() if l.startswith("{")]
+        held = [l for l in lines if l["helper"] == "hold-flock"]
+        again = [l for l in lines if l["helper"] == "try-flock"]
+        other = [json.loads(l) for l in b_logs.splitlines() if l.startswith("{")]
+        print("\nA holds: %s\nA again: %s\nother task: %s\nhost: %s" % (held, again, other, host))
+        self.assertTrue(held and held[0]["locked"], "A could not take the lock: %s" % a_logs)
+        self.assertTrue(again and not again[0]["locked"],
+                        "a second lock inside A did not conflict: the test proves nothing\n%s" % a_logs)
+        self.assertTrue(other and other[0]["locked"], "A's lock blocked another task: %s" % b_logs)
+        self.assertEqual(host, "locked", "A's lock blocked the host")
 
 
 # --------------------------------------------------------------------------
