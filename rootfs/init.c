@@ -19,6 +19,12 @@
  * PID 1.  A task run directly as PID 1 would ignore SIGTERM and pile up
  * zombies.  When init exits, the kernel kills whatever is left.
  *
+ * It starts as the leader of a session and process group of its own (the
+ * warden's clone child calls setsid() before exec'ing it, so no moment of
+ * the task is spent in the daemon's group): a Ctrl-C in the daemon's
+ * terminal or kill(-pgid) of the daemon never reaches init or PROGRAM, and
+ * the signals init forwards come only from its sandbox or the warden.
+ *
  * Static (musl), single-threaded, no allocation. */
 #include <errno.h>
 #include <fcntl.h>

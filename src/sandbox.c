@@ -74,6 +74,9 @@ static const struct {
     {"scsi", 1},        {"cmdline", 1},
 };
 
+_Static_assert(JC_ARRAY_LEN(user_ns_limits) <= SB_USER_LIMITS, "raise SB_USER_LIMITS");
+_Static_assert(JC_ARRAY_LEN(proc_entries) <= SB_PROC_PATHS, "raise SB_PROC_PATHS");
+
 static const char *const step_names[SB_STEP_MAX_] = {
     [SB_STEP_SESSION] = "leave the daemon's session",
     [SB_STEP_PDEATHSIG] = "set parent-death signal",
@@ -212,7 +215,7 @@ static void prep_user_limits(struct sb_prep *p)
     char host[PATH_MAX];
 
     p->n_user_limits = 0;
-    for (unsigned i = 0; i < JC_ARRAY_LEN(user_ns_limits) && i < SB_USER_LIMITS; i++) {
+    for (unsigned i = 0; i < JC_ARRAY_LEN(user_ns_limits); i++) {
         snprintf(host, sizeof host, "/proc/sys/user/%s", user_ns_limits[i].name);
         if (access(host, F_OK) < 0)
             continue;
@@ -231,7 +234,7 @@ static void prep_proc_paths(struct sb_prep *p)
     struct stat st;
 
     p->n_proc_paths = 0;
-    for (unsigned i = 0; i < JC_ARRAY_LEN(proc_entries) && i < SB_PROC_PATHS; i++) {
+    for (unsigned i = 0; i < JC_ARRAY_LEN(proc_entries); i++) {
         snprintf(host, sizeof host, "/proc/%s", proc_entries[i].name);
         if (lstat(host, &st) < 0)
             continue;

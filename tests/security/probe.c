@@ -825,7 +825,23 @@ static void mv_proc_hostname(struct res *r, int c, char **v) { open_must_fail(r,
 static void mv_core_pattern(struct res *r, int c, char **v) { open_must_fail(r, "/proc/sys/kernel/core_pattern", O_WRONLY); }
 static void mv_modprobe(struct res *r, int c, char **v) { open_must_fail(r, "/proc/sys/kernel/modprobe", O_WRONLY); }
 static void mv_sysrq(struct res *r, int c, char **v) { open_must_fail(r, "/proc/sysrq-trigger", O_WRONLY); }
-static void mv_kcore(struct res *r, int c, char **v) { open_must_fail(r, "/proc/kcore", O_RDONLY); }
+/* /proc/kcore: absent, unreadable, or masked (reads empty). */
+static void mv_kcore(struct res *r, int c, char **v)
+{
+    char b;
+    int fd = open("/proc/kcore", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        must_fail(r, fd, "open /proc/kcore");
+        return;
+    }
+    long n = read(fd, &b, 1);
+    close(fd);
+    if (n == 1)
+        allowed(r, "read /proc/kcore: got data");
+    else
+        setd(r, "/proc/kcore opens but reads %s (masked)", n == 0 ? "empty" : errname(errno));
+}
 static void mv_dev_mem(struct res *r, int c, char **v) { open_must_fail(r, "/dev/mem", O_RDWR); }
 static void mv_dev_kmsg(struct res *r, int c, char **v) { open_must_fail(r, "/dev/kmsg", O_RDWR); }
 static void mv_dev_tty(struct res *r, int c, char **v) { open_must_fail(r, "/dev/tty", O_RDWR); }
