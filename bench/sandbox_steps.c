@@ -11,9 +11,9 @@
  *         read-only overlay "lowerdir=.:tmp" (after)
  *   proc: mount proc; user-limits: the 12 /proc/sys/user/max_* writes;
  *   trim: Docker's read-only and masked /proc entries present here
- * and the parent times the clone itself (user+mnt+pid namespaces) as root and with its euid switched to
- * the task uid (two raw setresuid calls around it).  Prints the median and
- * p90 of each, in microseconds.  A benchmark, not a test; it needs root and
+ * and the parent times the clone itself (user+mnt+pid namespaces) as root
+ * and with its euid switched to the task uid (two raw setresuid calls
+ * around it).  Prints the median and p90 of each, in microseconds.  A benchmark, not a test; it needs root and
  * changes nothing outside the namespaces it creates. */
 #define _GNU_SOURCE
 #include <errno.h>
