@@ -6,7 +6,9 @@
  * no stdio, no locks, no libseccomp or libcap, and no glibc set*id()
  * wrappers (they signal the parent's other threads, which do not exist
  * here).  Everything was prepared by the parent (struct sb_prep).  A failing
- * step writes {step, errno} to a close-on-exec pipe and exits 127.
+ * step writes {step, errno} to a close-on-exec pipe and exits 127.  It is
+ * born with the task's host uid as its effective uid (see do_clone()), so
+ * its user namespace, and what the task counts per user, belong to that uid.
  *
  * The order matters: out of the daemon's session first (no signal meant for
  * the daemon reaches the task), ids next (so the mounts belong to the
