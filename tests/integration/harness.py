@@ -13,10 +13,11 @@ Environment:
 
 A `Daemon` is started on a free port of 127.0.0.1 with a fresh state
 directory, a per-test-process cgroup name and a per-test-process block of
-host uids (`uid_base`, see test_uid_base()): daemons of tests that run at
-the same time never share a task uid, so never a per-user kernel count.  Stopping it (SIGTERM) asserts
-that nothing is left behind: no process it started, no cgroup under its
-subtree, no mount mentioning its state directory or rootfs.
+host uids (`uid_base`, see uid_base_for_test()): daemons of tests that run
+at the same time never share a task uid, so never a per-user kernel count.
+Stopping it (SIGTERM) asserts that nothing is left behind: no process it
+started, no cgroup under its subtree, no mount mentioning its state
+directory or rootfs.
 """
 
 import http.client
@@ -245,7 +246,7 @@ UID_FIRST = 2000000       # above the daemon's default uid_base (1000000 + slots
 UID_BASE_MAX = 0x7fffffff - 65536   # the config's bound on uid_base
 
 
-def test_uid_base(pid=None):
+def uid_base_for_test(pid=None):
     """uid_base for the daemons of this test process: a block of its own,
     derived from the pid (unique among live processes)."""
     blocks = (UID_BASE_MAX - UID_FIRST) // UID_BLOCK
@@ -342,7 +343,7 @@ class Daemon:
         self.config = config
         if config is None or isinstance(config, dict):
             self.config = dict(config or {})
-            self.config.setdefault("uid_base", test_uid_base())
+            self.config.setdefault("uid_base", uid_base_for_test())
         self.uid_base = self.config.get("uid_base") if isinstance(self.config, dict) else None
         self.extra_args = list(extra_args)
         self.user = user or service_user()

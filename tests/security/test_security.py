@@ -38,7 +38,7 @@ from harness import Daemon, DaemonError, DaemonTestCase, scaled  # noqa: E402
 
 ROOTFS = os.environ.get("JOBCELL_TEST_ROOTFS", "")
 PROBE = "/usr/bin/jobcell-probe"          # inside the task
-UID_BASE = harness.test_uid_base()        # the uid_base the harness gives our daemons
+UID_BASE = harness.uid_base_for_test()        # the uid_base the harness gives our daemons
 TASK_PIDS_MAX = 100                       # a task's own pids stay far below this
 
 
