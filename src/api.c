@@ -107,7 +107,7 @@ static enum http_result post_task(struct front *f, struct http_req *r, struct ht
         http_resume(r);
         return HTTP_SUSPEND;
     }
-    if (ipc_send_fds(f->sock, m, IPC_SPAWN, sl.list, sl.n, &err) < 0) {
+    if (ipc_chan_send_fds(&f->chan, m, IPC_SPAWN, sl.list, sl.n, &err) < 0) {
         union ipc_msg fm = {0};
         memcpy(fm.h.id, spec->id, JC_ID_LEN);
         fm.h.type = IPC_SPAWN_FAILED;
@@ -172,7 +172,7 @@ static enum http_result cancel_task(struct front *f, struct http_req *r, struct 
         return HTTP_ANSWER;
     }
     memcpy(m.h.id, r->id, JC_ID_LEN);
-    if (ipc_send(f->sock, &m, IPC_KILL, &err) < 0) {
+    if (ipc_chan_send(&f->chan, &m, IPC_KILL, &err) < 0) {
         http_error(out, &err);
         return HTTP_ANSWER;
     }

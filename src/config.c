@@ -60,6 +60,8 @@ void config_defaults(struct jc_config *c)
     c->max_connections = 512;
     c->per_ip_connections = 64;
     c->conn_timeout_s = 30;
+    c->request_timeout_s = 20;
+    c->ipc_stall_s = 10;
     c->def = default_limits;
     c->max = max_limits;
 }
@@ -151,6 +153,8 @@ static const struct u32_key u32_keys[] = {
     {"ceiling_pids", offsetof(struct jc_config, ceiling_pids), 16, 1u << 22},
     {"log_quota_mb", offsetof(struct jc_config, log_quota_mb), 1, 1u << 30},
     {"min_free_mb", offsetof(struct jc_config, min_free_mb), 1, 1u << 30},
+    {"request_timeout_s", offsetof(struct jc_config, request_timeout_s), 1, 3600},
+    {"ipc_stall_s", offsetof(struct jc_config, ipc_stall_s), 1, 3600},
 };
 
 static int file_u32(struct jc_config *c, const char *key, json_object *v, int *found,

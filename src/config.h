@@ -35,6 +35,8 @@ struct jc_config {
     uint32_t max_connections;
     uint32_t per_ip_connections;
     uint32_t conn_timeout_s;
+    uint32_t request_timeout_s; /* a request's head and body must arrive within this */
+    uint32_t ipc_stall_s;       /* a peer process that reads nothing this long is dead */
 
     /* Set at start-up from the cgroup probe: limits whose controller is
      * missing (bits: 1 memory_mb, 2 pids, 4 cpus) are refused if asked. */

@@ -2,12 +2,17 @@
  * apply the warden's reports (see front.h).
  *
  * Threads: libmicrohttpd's pool (requests), one IPC thread (reports from the
- * warden), the log followers' watcher (follow.c), and the main thread, which only waits for signals and runs the
- * orderly shutdown.  Runs in: the front (service user, no capabilities). */
+ * warden; it also sends what the HTTP threads queued for the warden), the
+ * log followers' watcher (follow.c), and the main thread, which only waits
+ * for signals and runs the orderly shutdown.  A warden that dies, or takes
+ * nothing for ipc_stall_s, ends the front with status 1; only an asked-for
+ * stop ends it with 0.
+ * Runs in: the front (service user, no capabilities). */
 #include "front.h"
 
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,21 +54,83 @@ static int drop_privileges(uid_t uid, gid_t gid, struct jc_err *err)
     return 0;
 }
 
-static void *ipc_main(void *arg)
+/* A report from the warden.  SHUTDOWN says it stops in order (the channel
+ * closes next and that is no death).  false: a type it may not send. */
+static bool apply_report(struct front *f, union ipc_msg *m)
 {
-    struct front *f = arg;
+    if (m->h.type == IPC_SHUTDOWN) {
+        atomic_store(&f->stopping, true);
+        return true;
+    }
+    if (m->h.type == IPC_SPAWNED || m->h.type == IPC_SPAWN_FAILED || m->h.type == IPC_EXITED) {
+        tasks_apply(f->tasks, m);
+        return true;
+    }
+    log_errx("fatal: unexpected message type %u from the warden", m->h.type);
+    return false;
+}
+
+/* Every report now readable.  1: go on, 0: the channel ended, -1: fatal. */
+static int read_reports(struct front *f)
+{
     static union ipc_msg m; /* this thread only */
     struct jc_err err;
     int rc;
 
-    while ((rc = ipc_recv(f->sock, &m, &err)) > 0) {
-        if (m.h.type == IPC_SPAWNED || m.h.type == IPC_SPAWN_FAILED || m.h.type == IPC_EXITED)
-            tasks_apply(f->tasks, &m);
-        else
-            break;
-    }
+    while ((rc = ipc_recv(f->sock, &m, &err)) > 0)
+        if (!apply_report(f, &m))
+            return -1;
+    if (rc < 0 && (err.errnum == EAGAIN || err.errnum == EINTR))
+        return 1;
     if (rc < 0)
         log_errx("fatal: %s", err.msg);
+    return rc;
+}
+
+/* Requests the warden has not taken: a warden that took nothing for
+ * ipc_stall_s, or let the queue fill, is dead.  POLLOUT while some wait. */
+static bool flush_requests(struct front *f, short *events)
+{
+    int left = ipc_chan_flush(&f->chan);
+
+    if (left < 0 && !atomic_load(&f->stopping)) {
+        log_errx("the warden's channel failed (%s)", strerror(ipc_chan_failed(&f->chan)));
+        return false;
+    }
+    if (left > 0 && ipc_chan_stalled_ms(&f->chan) > (int64_t)f->cfg->ipc_stall_s * 1000) {
+        log_errx("the warden has taken nothing for %u s (%d requests wait)", f->cfg->ipc_stall_s, left);
+        return false;
+    }
+    *events = (short)(POLLIN | (left > 0 ? POLLOUT : 0));
+    return true;
+}
+
+static void ipc_loop(struct front *f)
+{
+    struct pollfd pfd[2] = {{.fd = f->sock, .events = POLLIN}, {.fd = f->chan.wake_fd, .events = POLLIN}};
+    int rc = 1;
+
+    while (rc > 0 && flush_requests(f, &pfd[0].events)) {
+        if (poll(pfd, 2, pfd[0].events & POLLOUT ? 200 : -1) < 0 && errno != EINTR) {
+            log_warn("poll");
+            break;
+        }
+        if (pfd[0].revents)
+            rc = read_reports(f);
+    }
+    if (rc != 0 || !atomic_load(&f->stopping)) {
+        if (rc == 0)
+            log_errx("the warden died (its channel closed without a stop)");
+        log_errx("without the warden nothing can run: exiting with status 1");
+        atomic_store(&f->warden_lost, true);
+    }
+}
+
+static void *ipc_main(void *arg)
+{
+    struct front *f = arg;
+
+    ipc_loop(f);
     /* The warden is gone: whatever it ran died with it (PDEATHSIG). */
     tasks_end_all(f->tasks, RS_DAEMON_RESTART);
     if (kill(getpid(), SIGUSR1) < 0) /* wake the main thread */
@@ -88,8 +155,11 @@ static void shutdown_front(struct front *f, const sigset_t *set)
     union ipc_msg m = {0};
     struct jc_err err;
 
-    if (ipc_send(f->sock, &m, IPC_SHUTDOWN, &err) < 0)
-        log_warnx("%s", err.msg);
+    /* If the warden stops too (it was signalled as well), its end of the
+     * channel may be closed already: that is no fault. */
+    atomic_store(&f->stopping, true);
+    if (ipc_chan_send(&f->chan, &m, IPC_SHUTDOWN, &err) < 0)
+        log_debug("%s", err.msg);
     for (int sig = 0; sig != SIGUSR1;)
         if ((sig = wait_signal(set, 20)) < 0) {
             log_warnx("the warden did not finish within 20 s");
@@ -111,7 +181,8 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 || drop_privileges(uid, gid, &err) < 0 ||
-        !(f->tasks = tasks_open(f->cfg, tasks_dirfd, f->logs_dirfd, f->space, api_wake, &err))) {
+        !(f->tasks = tasks_open(f->cfg, tasks_dirfd, f->logs_dirfd, f->space, api_wake, &err)) ||
+        ipc_chan_init(&f->chan, f->sock, f->cfg->max_connections + 16, &err) < 0) {
         log_errx("%s", err.msg);
         return 1;
     }
@@ -127,6 +198,7 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     struct http_opts o = {
         .threads = f->cfg->http_threads, .max_conns = f->cfg->max_connections,
         .per_ip_conns = f->cfg->per_ip_connections, .timeout_s = f->cfg->conn_timeout_s,
+        .request_timeout_s = f->cfg->request_timeout_s,
         .max_body = f->cfg->max_body_bytes, .token = f->cfg->token,
         .unix_socket = f->cfg->listen_unix[0] != 0, .peer_uid = uid, .peer_gid = gid,
     };
@@ -143,5 +215,6 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     http_stop(f->http);
     follow_close(f->follow);
     tasks_close(f->tasks);
-    return 0;
+    ipc_chan_free(&f->chan);
+    return atomic_load(&f->warden_lost) ? 1 : 0;
 }

@@ -6,9 +6,12 @@
 
 #include <sys/types.h>
 
+#include <stdatomic.h>
+
 #include "cgroup.h"
 #include "logspace.h"
 #include "config.h"
+#include "ipc.h"
 #include "policy.h"
 #include "tasks.h"
 
@@ -23,8 +26,11 @@ struct front {
     struct follow *follow; /* log followers */
     struct http_server *http;
     int sock;       /* to the warden */
+    struct ipc_chan chan; /* requests to the warden, never blocking */
     int logs_dirfd; /* state_dir/logs */
     struct logspace *space; /* the room logs may take (shared with the warden) */
+    atomic_bool stopping;     /* either side asked for an orderly stop */
+    atomic_bool warden_lost;  /* the warden died or stalled: exit non-zero */
 };
 
 /* Drop to the service user, serve until told to stop; returns the exit code. */

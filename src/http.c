@@ -6,23 +6,65 @@
  * append to a body capped at max_body; the last call dispatches to the
  * handler.  A handler may suspend the connection until the warden answers;
  * the request is freed only in the completion callback.
- * Runs in: the front, libmicrohttpd's threads. */
+ *
+ * Slow clients (what libmicrohttpd does not bound, this file does): every
+ * connection has a struct conn_slot from its start to its close.  A
+ * request whose head and body have not all arrived within
+ * request_timeout_s of its start (or of the previous answer, on a kept-alive
+ * connection) is closed by the reaper thread, however it trickles
+ * (MHD_OPTION_CONNECTION_TIMEOUT counts only idle time).  The shares of
+ * max_connections and per_ip_connections are enforced here too: a new
+ * connection past either closes the oldest connection of that scope that is
+ * still incomplete (a well-behaved client completes its request at once, so
+ * it is never the oldest), and only when every one is being answered is the
+ * new one refused.  A connection is closed with shutdown() through a
+ * duplicate of its descriptor, so a number libmicrohttpd has closed and
+ * reused is never hit.
+ * Runs in: the front, libmicrohttpd's threads and the reaper thread. */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc.h"
 #include "jsonutil.h"
 #include "log.h"
 
+/* Headroom above max_connections in libmicrohttpd's own limit, so that a
+ * new connection still reaches on_connection() to take a slow one's place. */
+#define HTTP_EVICT_HEADROOM 64
+
+struct conn_slot {
+    struct conn_slot *prev, *next; /* oldest first */
+    int fd;           /* our duplicate of the socket */
+    uint32_t ip;      /* IPv4 client address (network order); 0: unix socket */
+    int64_t since_ms; /* start of the current request */
+    bool answering;   /* head and body are in: no deadline */
+    bool doomed;      /* shut down; libmicrohttpd closes it next */
+};
+
+struct conn_guard {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t reaper;
+    bool reaper_started, stop;
+    struct conn_slot list; /* sentinel of a circular list */
+    unsigned live;         /* slots not doomed */
+};
+
 struct http_server {
     struct MHD_Daemon *mhd;
+    struct conn_guard guard;
     struct front *front;
     const struct http_route *routes;
     size_t nroutes;
@@ -239,6 +281,242 @@ static const struct http_route *route(const struct http_server *s, const char *m
     return NULL;
 }
 
+/* ---- slow clients: the whole-request deadline and fair shares ---------- */
+
+static struct log_rate g_refusal_rate = LOG_RATE_INIT;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_refusal(const char *what, uint32_t ip)
+{
+    char addr[INET_ADDRSTRLEN] = "unix";
+    unsigned dropped;
+
+    if (!log_rate_ok(&g_refusal_rate, &dropped))
+        return;
+    if (ip)
+        inet_ntop(AF_INET, &ip, addr, sizeof addr);
+    if (dropped)
+        log_info("%u lines about closed connections left out (rate limit)", dropped);
+    log_info("connection from %s closed: %s", addr, what);
+}
+
+static void list_unlink(struct conn_slot *c)
+{
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+}
+
+static void list_append(struct conn_guard *g, struct conn_slot *c)
+{
+    c->prev = g->list.prev;
+    c->next = &g->list;
+    g->list.prev->next = c;
+    g->list.prev = c;
+}
+
+static void doom(struct conn_guard *g, struct conn_slot *c, const char *why)
+{
+    c->doomed = true;
+    g->live--;
+    if (shutdown(c->fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
+        log_warn("shutdown of a client connection");
+    log_refusal(why, c->ip);
+}
+
+/* The oldest incomplete connection other than `not` (of address ip, when
+ * ip is not 0); NULL when all are being answered. */
+static struct conn_slot *oldest_incomplete(struct conn_guard *g, uint32_t ip, struct conn_slot *not)
+{
+    for (struct conn_slot *c = g->list.next; c != &g->list; c = c->next)
+        if (c != not && !c->doomed && !c->answering && (!ip || c->ip == ip))
+            return c;
+    return NULL;
+}
+
+static unsigned count_ip(struct conn_guard *g, uint32_t ip)
+{
+    unsigned n = 0;
+
+    for (struct conn_slot *c = g->list.next; c != &g->list; c = c->next)
+        n += !c->doomed && c->ip == ip;
+    return n;
+}
+
+/* A new connection past a share takes the place of the oldest incomplete
+ * one of that share, or is refused. */
+static void enforce_shares(struct http_server *s, struct conn_slot *c)
+{
+    struct conn_guard *g = &s->guard;
+    struct conn_slot *v;
+
+    if (c->ip && s->opts.per_ip_conns && count_ip(g, c->ip) > s->opts.per_ip_conns) {
+        v = oldest_incomplete(g, c->ip, c);
+        doom(g, v ? v : c, v ? "the oldest incomplete request of an address at per_ip_connections"
+                             : "per_ip_connections reached");
+        if (!v)
+            return;
+    }
+    if (g->live > s->opts.max_conns) {
+        v = oldest_incomplete(g, 0, c);
+        doom(g, v ? v : c, v ? "the oldest incomplete request at max_connections"
+                             : "max_connections reached");
+    }
+}
+
+static void slot_open(struct http_server *s, struct MHD_Connection *conn, void **ctx)
+{
+    const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct conn_slot *c = calloc(1, sizeof *c);
+
+    if (!c || !fdi || (c->fd = fcntl(fdi->connect_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+        log_warn("tracking a connection");
+        if (fdi)
+            (void)shutdown(fdi->connect_fd, SHUT_RDWR); /* untracked: not served */
+        free(c);
+        return;
+    }
+    if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET)
+        c->ip = ((const struct sockaddr_in *)(const void *)ai->client_addr)->sin_addr.s_addr;
+    c->since_ms = mono_ms();
+    pthread_mutex_lock(&s->guard.lock);
+    list_append(&s->guard, c);
+    s->guard.live++;
+    enforce_shares(s, c);
+    pthread_mutex_unlock(&s->guard.lock);
+    *ctx = c;
+}
+
+static void slot_close(struct http_server *s, void **ctx)
+{
+    struct conn_slot *c = *ctx;
+
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->guard.lock);
+    list_unlink(c);
+    if (!c->doomed)
+        s->guard.live--;
+    pthread_mutex_unlock(&s->guard.lock);
+    close(c->fd);
+    free(c);
+    *ctx = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        slot_open(cls, conn, ctx);
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+        slot_close(cls, ctx);
+}
+
+/* The request is in (answering) or answered (the next one starts now). */
+static void slot_mark(struct http_server *s, struct MHD_Connection *conn, bool answering)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_slot *c = ci ? ci->socket_context : NULL;
+
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->guard.lock);
+    c->answering = answering;
+    if (!answering) { /* to the tail: the list stays oldest first */
+        c->since_ms = mono_ms();
+        list_unlink(c);
+        list_append(&s->guard, c);
+    }
+    pthread_mutex_unlock(&s->guard.lock);
+}
+
+static void reap_overdue(struct http_server *s)
+{
+    int64_t limit = mono_ms() - (int64_t)s->opts.request_timeout_s * 1000;
+
+    for (struct conn_slot *c = s->guard.list.next; c != &s->guard.list; c = c->next)
+        if (!c->doomed && !c->answering && c->since_ms < limit)
+            doom(&s->guard, c, "request_timeout_s passed before the request was complete");
+}
+
+/* A look every 100 ms: a deadline is kept to a tenth of its smallest value. */
+static void *reaper_main(void *arg)
+{
+    struct http_server *s = arg;
+    struct conn_guard *g = &s->guard;
+    const long step = 100;
+
+    log_set_role("front");
+    pthread_mutex_lock(&g->lock);
+    while (!g->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += step * 1000000;
+        ts.tv_sec += ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+        reap_overdue(s);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return NULL;
+}
+
+static int guard_start(struct http_server *s, struct jc_err *err)
+{
+    struct conn_guard *g = &s->guard;
+    pthread_condattr_t ca;
+
+    g->list.next = g->list.prev = &g->list;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&g->reaper, NULL, reaper_main, s) != 0)
+        return jc_fail(err, 0, "cannot start the connection reaper thread");
+    g->reaper_started = true;
+    return 0;
+}
+
+static void guard_stop(struct http_server *s)
+{
+    struct conn_guard *g = &s->guard;
+
+    if (!g->reaper_started)
+        return;
+    pthread_mutex_lock(&g->lock);
+    g->stop = true;
+    pthread_cond_signal(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+    pthread_join(g->reaper, NULL);
+    g->reaper_started = false;
+}
+
+/* libmicrohttpd's own messages, into the daemon's log at a bounded rate. */
+__attribute__((format(printf, 2, 0)))
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    static struct log_rate rate = LOG_RATE_INIT;
+    char line[512];
+    unsigned dropped;
+
+    (void)cls;
+    if (!log_rate_ok(&rate, &dropped))
+        return;
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\r\n")] = 0;
+    if (dropped)
+        log_warnx("libmicrohttpd: %u messages left out (rate limit)", dropped);
+    log_warnx("libmicrohttpd: %s", line);
+}
+
 /* ---- the request lifecycle --------------------------------------------- */
 
 static bool is_json_type(const char *ct)
@@ -331,8 +609,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) {
         if ((early = check_access(s, conn, url)) >= 0 ||
             (early = find_route(s, conn, method, url, &rt, id)) >= 0 ||
-            (early = check_headers(s, conn, method)) >= 0)
+            (early = check_headers(s, conn, method)) >= 0) {
+            slot_mark(s, conn, true);
             return (enum MHD_Result)early;
+        }
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
         r->route = rt;
@@ -349,6 +629,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *data_size = 0;
         return MHD_YES;
     }
+    if (!r->suspended)
+        slot_mark(s, conn, true);
     return dispatch(s, r);
 }
 
@@ -357,6 +639,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_req *r = *con_cls;
 
+    (void)toe;
+    slot_mark(cls, conn, false);
     if (!r)
         return;
     free(r->body);
@@ -378,20 +662,27 @@ struct http_server *http_start(struct front *f, int listen_fd, const struct http
     }
     *s = (struct http_server){.front = f, .routes = routes, .nroutes = nroutes,
                               .max_body = o->max_body, .opts = *o};
+    if (guard_start(s, err) < 0) {
+        free(s);
+        return NULL;
+    }
     s->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first, or some messages bypass it */
         MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, o->threads,
-        MHD_OPTION_CONNECTION_LIMIT, o->max_conns,
-        /* Idle or slow (slowloris) connections are closed after this. */
+        /* max_connections itself is enforced in enforce_shares(). */
+        MHD_OPTION_CONNECTION_LIMIT, o->max_conns + HTTP_EVICT_HEADROOM,
+        /* Idle connections are closed after this; trickling ones by the reaper. */
         MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
         /* Request line + headers must fit in this per-connection pool. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->unix_socket ? 0 : o->per_ip_conns,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_END);
     if (!s->mhd) {
+        guard_stop(s);
         free(s);
         jc_fail(err, errno, "cannot start the HTTP server");
         return NULL;
@@ -403,6 +694,7 @@ void http_stop(struct http_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->mhd);
+    guard_stop(s);
+    MHD_stop_daemon(s->mhd); /* closes every connection: slot_close() for each */
     free(s);
 }

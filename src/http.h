@@ -58,6 +58,7 @@ struct http_server;
 
 struct http_opts {
     unsigned threads, max_conns, per_ip_conns, timeout_s;
+    unsigned request_timeout_s; /* head + body must arrive within this */
     size_t max_body;
     const char *token;  /* required as "Bearer <token>" on /api routes; "" = none */
     bool unix_socket;   /* peers are checked with SO_PEERCRED: */

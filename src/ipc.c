@@ -1,11 +1,16 @@
-/* ipc.c — framing and validation of front↔warden messages (see ipc.h).
- * Runs in: both processes, several threads; no shared state. */
+/* ipc.c — framing and validation of front↔warden messages, and the
+ * bounded non-blocking channel each side sends through (see ipc.h).
+ * Runs in: both processes, several threads; a chan's state is guarded by
+ * its lock, the rest has no shared state. */
 #include "ipc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 static size_t type_size(uint32_t type)
@@ -45,22 +50,17 @@ int ipc_send(int fd, union ipc_msg *m, enum ipc_type type, struct jc_err *err)
     return ipc_send_fds(fd, m, type, NULL, 0, err);
 }
 
-int ipc_send_fds(int fd, union ipc_msg *m, enum ipc_type type, const int *fds, unsigned nfds,
-                 struct jc_err *err)
+/* One sendmsg() of buf with nfds descriptors attached (SCM_RIGHTS). */
+static ssize_t send_msg(int fd, const void *buf, size_t len, const int *fds, unsigned nfds, int flags)
 {
-    size_t len = type_size(type);
     union {
         char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
         struct cmsghdr align;
     } ctl;
-    struct iovec iov = {.iov_base = m, .iov_len = len};
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
     ssize_t n;
 
-    if (nfds > IPC_MAX_FDS)
-        return jc_fail(err, 0, "ipc: %u descriptors (at most %d)", nfds, IPC_MAX_FDS);
-    m->h.magic = IPC_MAGIC;
-    m->h.type = type;
     if (nfds) {
         memset(&ctl, 0, sizeof ctl);
         mh.msg_control = ctl.buf;
@@ -72,9 +72,22 @@ int ipc_send_fds(int fd, union ipc_msg *m, enum ipc_type type, const int *fds, u
         memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
     }
     do
-        n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
     while (n < 0 && errno == EINTR);
-    if (n < 0)
+    return n;
+}
+
+int ipc_send_fds(int fd, union ipc_msg *m, enum ipc_type type, const int *fds, unsigned nfds,
+                 struct jc_err *err)
+{
+    size_t len = type_size(type);
+    ssize_t n;
+
+    if (nfds > IPC_MAX_FDS)
+        return jc_fail(err, 0, "ipc: %u descriptors (at most %d)", nfds, IPC_MAX_FDS);
+    m->h.magic = IPC_MAGIC;
+    m->h.type = type;
+    if ((n = send_msg(fd, m, len, fds, nfds, 0)) < 0)
         return jc_fail(err, errno, "ipc: send type %d", (int)type);
     if ((size_t)n != len)
         return jc_fail(err, 0, "ipc: short send (%zd of %zu bytes)", n, len);
@@ -226,4 +239,170 @@ int ipc_recv(int fd, union ipc_msg *m, struct jc_err *err)
     if (rc > 0 && nfds)
         return jc_fail(err, 0, "ipc: type %u with unexpected descriptors", m->h.type);
     return rc;
+}
+
+/* ---- the non-blocking channel ------------------------------------------ */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ipc_chan_init(struct ipc_chan *c, int fd, unsigned cap, struct jc_err *err)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    *c = (struct ipc_chan){.fd = fd, .wake_fd = -1, .cap = cap};
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return jc_fail(err, errno, "ipc: making the channel non-blocking");
+    if ((c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        return jc_fail(err, errno, "ipc: eventfd");
+    if (!(c->q = calloc(cap, sizeof *c->q)))
+        return jc_fail(err, ENOMEM, "ipc: queue");
+    pthread_mutex_init(&c->lock, NULL);
+    return 0;
+}
+
+static void pending_free(struct ipc_pending *p)
+{
+    free(p->buf);
+    for (unsigned i = 0; i < p->nfds; i++)
+        close(p->fds[i]);
+    *p = (struct ipc_pending){0};
+}
+
+void ipc_chan_free(struct ipc_chan *c)
+{
+    if (!c->q)
+        return;
+    for (unsigned i = 0; i < c->len; i++)
+        pending_free(&c->q[(c->head + i) % c->cap]);
+    free(c->q);
+    c->q = NULL;
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
+    pthread_mutex_destroy(&c->lock);
+}
+
+/* 1 sent, 0 the socket is full, -1 the peer is gone (c->error set). */
+static int try_send(struct ipc_chan *c, const void *buf, size_t len, const int *fds, unsigned nfds)
+{
+    ssize_t n = send_msg(c->fd, buf, len, fds, nfds, MSG_DONTWAIT);
+
+    if (n == (ssize_t)len)
+        return 1;
+    if (n < 0 && (errno == EAGAIN || errno == ENOBUFS))
+        return 0;
+    c->error = n < 0 ? errno : EPROTO;
+    return -1;
+}
+
+static int flush_locked(struct ipc_chan *c)
+{
+    while (c->len && !c->error) {
+        struct ipc_pending *p = &c->q[c->head];
+        int rc = try_send(c, p->buf, p->len, p->fds, p->nfds);
+        if (rc <= 0)
+            break;
+        pending_free(p);
+        c->head = (c->head + 1) % c->cap;
+        c->len--;
+        c->stalled_since_ms = mono_ms(); /* progress */
+    }
+    return c->error ? -1 : (int)c->len;
+}
+
+/* A copy of the message and duplicates of its descriptors. */
+static int pending_fill(struct ipc_pending *p, const void *buf, size_t len, const int *fds,
+                        unsigned nfds)
+{
+    *p = (struct ipc_pending){.len = len};
+    for (; p->nfds < nfds; p->nfds++)
+        if ((p->fds[p->nfds] = fcntl(fds[p->nfds], F_DUPFD_CLOEXEC, 3)) < 0)
+            break;
+    if (p->nfds < nfds || !(p->buf = malloc(len))) {
+        int e = p->nfds < nfds ? errno : ENOMEM;
+        pending_free(p);
+        return e;
+    }
+    memcpy(p->buf, buf, len);
+    return 0;
+}
+
+/* 0, or the errno of why the message could not be queued (only an
+ * overflow fails the channel for good). */
+static int enqueue_locked(struct ipc_chan *c, const void *buf, size_t len, const int *fds,
+                          unsigned nfds)
+{
+    uint64_t one = 1;
+    int e;
+
+    if (c->len == c->cap)
+        return c->error = ENOBUFS; /* a peer that lets it fill is dead to us */
+    if ((e = pending_fill(&c->q[(c->head + c->len) % c->cap], buf, len, fds, nfds)))
+        return e;
+    if (c->len++ == 0)
+        c->stalled_since_ms = mono_ms();
+    (void)!write(c->wake_fd, &one, sizeof one); /* the poller adds POLLOUT */
+    return 0;
+}
+
+int ipc_chan_send(struct ipc_chan *c, union ipc_msg *m, enum ipc_type type, struct jc_err *err)
+{
+    return ipc_chan_send_fds(c, m, type, NULL, 0, err);
+}
+
+int ipc_chan_send_fds(struct ipc_chan *c, union ipc_msg *m, enum ipc_type type, const int *fds,
+                      unsigned nfds, struct jc_err *err)
+{
+    size_t len = type_size(type);
+    int e;
+
+    if (nfds > IPC_MAX_FDS)
+        return jc_fail(err, 0, "ipc: %u descriptors (at most %d)", nfds, IPC_MAX_FDS);
+    m->h.magic = IPC_MAGIC;
+    m->h.type = type;
+    pthread_mutex_lock(&c->lock);
+    /* Behind queued messages, never ahead of them: order is part of the protocol. */
+    int sent = c->error || c->len ? 0 : try_send(c, m, len, fds, nfds);
+    e = c->error;
+    if (sent == 0 && !e)
+        e = enqueue_locked(c, m, len, fds, nfds);
+    pthread_mutex_unlock(&c->lock);
+    if (e == ENOBUFS)
+        return jc_fail(err, 0, "ipc: send type %d: the peer has let %u messages wait", (int)type, c->cap);
+    if (e)
+        return jc_fail(err, e, "ipc: send type %d", (int)type);
+    return 0;
+}
+
+int ipc_chan_flush(struct ipc_chan *c)
+{
+    uint64_t v;
+    int rc;
+
+    (void)!read(c->wake_fd, &v, sizeof v);
+    pthread_mutex_lock(&c->lock);
+    rc = flush_locked(c);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int64_t ipc_chan_stalled_ms(struct ipc_chan *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int64_t ms = c->len ? mono_ms() - c->stalled_since_ms : 0;
+    pthread_mutex_unlock(&c->lock);
+    return ms;
+}
+
+int ipc_chan_failed(struct ipc_chan *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int e = c->error;
+    pthread_mutex_unlock(&c->lock);
+    return e;
 }

@@ -5,13 +5,23 @@
  *
  *   front → warden: SPAWN (a validated spec, plus the sealed memfds of its
  *                   stdin and files), KILL (cancel a task), SHUTDOWN
- *   warden → front: SPAWNED, SPAWN_FAILED, EXITED
+ *   warden → front: SPAWNED, SPAWN_FAILED, EXITED, SHUTDOWN (an orderly stop:
+ *                   the channel closes next, and that is no death)
  *
  * A task's SPAWNED is always sent before its EXITED.
+ *
+ * Neither side ever blocks on the other: both ends are non-blocking and
+ * each sender has a struct ipc_chan, a bounded FIFO of messages the peer has
+ * not taken yet.  A send queues what the socket refuses; the thread that
+ * polls the socket flushes the rest when it becomes writable.  A peer that
+ * takes nothing for a bound of time, or lets the queue fill, is dead to the
+ * sender (see ipc_chan_stalled_ms, ipc_chan_failed).
  * Runs in: the front's HTTP and IPC threads, the warden's main and monitor
- * threads.  Sends of one message are atomic on a seqpacket socket. */
+ * threads.  Sends of one message are atomic on a seqpacket socket; a chan
+ * is guarded by its own lock. */
 #pragma once
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -98,3 +108,45 @@ int ipc_recv_fds(int fd, union ipc_msg *m, int fds[IPC_MAX_FDS], unsigned *nfds,
 
 /* Checks a task id is 36 chars of [0-9a-f-] in UUID layout. */
 int ipc_valid_id(const char *id);
+
+/* ---- the non-blocking channel ------------------------------------------ */
+
+struct ipc_pending {
+    void *buf;
+    size_t len;
+    int fds[IPC_MAX_FDS]; /* our duplicates, closed once sent */
+    unsigned nfds;
+};
+
+struct ipc_chan {
+    int fd;      /* the socket, O_NONBLOCK */
+    int wake_fd; /* eventfd, readable when a message was queued (for the poller) */
+    pthread_mutex_t lock;
+    struct ipc_pending *q; /* ring of cap entries */
+    unsigned cap, head, len;
+    int64_t stalled_since_ms; /* CLOCK_MONOTONIC of the last progress while queued */
+    int error;                /* sticky errno: the peer is gone or the queue overflowed */
+};
+
+/* Make `fd` non-blocking and give it a queue of `cap` messages. */
+int ipc_chan_init(struct ipc_chan *c, int fd, unsigned cap, struct jc_err *err);
+void ipc_chan_free(struct ipc_chan *c);
+
+/* Send now, or queue.  Never blocks.  -1 (err: which) when the channel has
+ * failed: the peer is gone, or the queue is full (then the peer is dead to
+ * us from now on: ipc_chan_failed() says so). */
+int ipc_chan_send(struct ipc_chan *c, union ipc_msg *m, enum ipc_type type, struct jc_err *err);
+
+/* ipc_chan_send() with descriptors attached (the caller keeps its copies;
+ * a queued message holds duplicates). */
+int ipc_chan_send_fds(struct ipc_chan *c, union ipc_msg *m, enum ipc_type type, const int *fds,
+                      unsigned nfds, struct jc_err *err);
+
+/* Send what the socket takes now.  Returns the number of messages still
+ * queued, or -1 when the channel has failed.  Drains wake_fd. */
+int ipc_chan_flush(struct ipc_chan *c);
+
+/* How long queued messages have waited without any progress (0: none
+ * waits), and the sticky errno of a failed channel (0: fine). */
+int64_t ipc_chan_stalled_ms(struct ipc_chan *c);
+int ipc_chan_failed(struct ipc_chan *c);

@@ -50,3 +50,27 @@ void log_msg(enum log_level lvl, const char *task, int errnum, const char *fmt, 
     line[n++] = '\n';
     (void)!write(STDERR_FILENO, line, (size_t)n);
 }
+
+bool log_rate_ok(struct log_rate *r, unsigned *dropped)
+{
+    struct timespec now;
+    bool ok;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    pthread_mutex_lock(&r->lock);
+    if (ms - r->window_start_ms >= LOG_RATE_WINDOW_S * 1000) {
+        r->window_start_ms = ms;
+        r->used = 0;
+    }
+    ok = r->used < LOG_RATE_BURST;
+    if (ok) {
+        r->used++;
+        *dropped = r->suppressed;
+        r->suppressed = 0;
+    } else {
+        r->suppressed++;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}

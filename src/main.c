@@ -4,7 +4,15 @@
  * profiles compiled to BPF, service user, state directory, cgroups, the
  * listening socket) → one line saying what is in effect → fork, before any
  * thread exists: the child becomes the unprivileged front (HTTP), the parent
- * stays root as the warden (spawns).  Runs in: the initial process. */
+ * stays root as the warden (spawns).
+ *
+ * Before anything else: every descriptor above 2 that whoever started us
+ * left open is closed (neither process may hold what root inherited), and
+ * the signals that stop the daemon are blocked, so that one arriving at any
+ * point of start-up waits, pending, for the warden's signalfd (or makes a
+ * failing start-up clean up) instead of killing us by the default action
+ * half-way, with the socket file and cgroups left behind.
+ * Runs in: the initial process. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +22,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -296,11 +305,48 @@ static int split(struct startup *s)
                       s->space);
 }
 
-/* stdin/stdout/stderr must exist, or a later open() would become one. */
-static void ensure_std_fds(void)
+/* stdin/stdout/stderr must exist, or a later open() would become one;
+ * every other inherited descriptor goes (the one /dev/null above 2 too). */
+static void sanitize_fds(void)
 {
     for (int fd = open("/dev/null", O_RDWR); fd >= 0 && fd <= 2; fd = open("/dev/null", O_RDWR))
         ;
+    if (close_range(3, ~0U, 0) == 0)
+        return;
+    /* Kernels before 5.9: one by one, up to the descriptor limit. */
+    for (long fd = 3, max = sysconf(_SC_OPEN_MAX); fd < max; fd++)
+        (void)close((int)fd);
+}
+
+/* The stop signals wait, pending, until the warden reads them. */
+static void block_stop_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    for (const int *sig = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGCHLD, 0}; *sig; sig++)
+        sigaddset(&set, *sig);
+    (void)sigprocmask(SIG_BLOCK, &set, NULL); /* cannot fail with a valid set */
+}
+
+/* A connection needs a descriptor and the slow-client guard a second one:
+ * the soft limit goes up to the hard one. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("raising RLIMIT_NOFILE");
+    }
+}
+
+/* A start-up that fails after the bind must not leave the socket file. */
+static void remove_socket(const struct startup *s)
+{
+    if (s->cfg.listen_unix[0] && s->listen_fd >= 0 && unlink(s->cfg.listen_unix) < 0 && errno != ENOENT)
+        log_warn("removing %s", s->cfg.listen_unix);
 }
 
 int main(int argc, char **argv)
@@ -309,19 +355,21 @@ int main(int argc, char **argv)
     struct jc_err err = {0};
     int rc;
 
-    ensure_std_fds();
+    block_stop_signals();
+    sanitize_fds();
     log_init("jobcelld", LOG_LVL_INFO);
+    raise_fd_limit();
     rc = prepare(&s, argc, argv, &err);
     if (rc == 1)
         return 0;
     if (rc < 0) {
+        remove_socket(&s);
         fprintf(stderr, "jobcelld: %s\n", err.msg);
         return err.fault == JC_FAULT_CLIENT ? 2 : 1;
     }
     log_isolation(&s);
     rc = split(&s);
-    if (s.cfg.listen_unix[0] && unlink(s.cfg.listen_unix) < 0 && errno != ENOENT)
-        log_warn("removing %s", s.cfg.listen_unix);
+    remove_socket(&s);
     policy_set_free(&s.policies);
     return rc;
 }

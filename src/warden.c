@@ -5,6 +5,12 @@
  * set, and freed by the monitor after the task's end is reported.  The list
  * of live tasks and the per-task kill flags are shared and guarded by
  * w->lock; everything else in a wtask belongs to the monitor.
+ *
+ * Reports go to the front through w->chan and never block: a front that
+ * stops reading cannot stall a timeout, an output cap or a kill.  One that
+ * reads nothing for ipc_stall_s (or lets the queue fill) is dead: every
+ * task is killed and the warden exits non-zero, as it does when the front
+ * dies.  Only an asked-for stop (a signal to either process) exits 0.
  * Runs in: the warden (root). */
 #include "warden.h"
 
@@ -57,6 +63,7 @@ struct warden {
     struct logspace *space;
     struct sandbox_env env;
     int sock, epfd, wake_fd;
+    struct ipc_chan chan; /* reports to the front */
     pid_t front_pid;
     pthread_mutex_t lock;
     pthread_cond_t idle;
@@ -115,6 +122,21 @@ static void kill_task(struct warden *w, struct wtask *t)
     if (syscall(SYS_pidfd_send_signal, t->sb.pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
         log_msg(LOG_LVL_WARN, t->id, errno, "pidfd_send_signal");
     cg_task_kill(w->cg, &t->sb.cg);
+}
+
+/* A report to the front; never blocks.  A front that is gone is reported
+ * once, by the main thread, not once per report. */
+static void report(struct warden *w, union ipc_msg *m, enum ipc_type type)
+{
+    struct jc_err err;
+    bool was_failed = ipc_chan_failed(&w->chan) != 0;
+
+    if (ipc_chan_send(&w->chan, m, type, &err) == 0 || was_failed)
+        return;
+    if (err.errnum == EPIPE || err.errnum == ECONNRESET)
+        log_msg(LOG_LVL_DEBUG, m->h.id, 0, "%s", err.msg);
+    else
+        log_task_warn(m->h.id, "%s", err.msg);
 }
 
 /* ---- monitor thread ---------------------------------------------------- */
@@ -286,7 +308,6 @@ static void on_exit_of(struct warden *w, struct wtask *t)
 {
     static union ipc_msg m; /* monitor thread only */
     siginfo_t si = {0};
-    struct jc_err err;
     bool eof;
     int status;
 
@@ -305,8 +326,7 @@ static void on_exit_of(struct warden *w, struct wtask *t)
     pthread_mutex_lock(&w->lock);
     detach_locked(w, t);
     pthread_mutex_unlock(&w->lock);
-    if (ipc_send(w->sock, &m, IPC_EXITED, &err) < 0)
-        log_task_warn(t->id, "%s", err.msg);
+    report(w, &m, IPC_EXITED);
     free_task(w, t);
 }
 
@@ -401,14 +421,12 @@ static void monitor_add(struct warden *w, struct wtask *t)
 static void send_failed(struct warden *w, const char *id, const char *msg)
 {
     union ipc_msg m = {0};
-    struct jc_err err;
 
     snprintf(m.h.id, sizeof m.h.id, "%s", id);
     snprintf(m.failed.msg, sizeof m.failed.msg, "%s", msg);
     m.failed.at_ms = now_ms(CLOCK_REALTIME);
     log_task_warn(id, "spawn failed: %s", msg);
-    if (ipc_send(w->sock, &m, IPC_SPAWN_FAILED, &err) < 0)
-        log_task_warn(id, "%s", err.msg);
+    report(w, &m, IPC_SPAWN_FAILED);
 }
 
 static struct wtask *new_task(struct warden *w, const struct jc_spec *spec, struct jc_err *err)
@@ -466,8 +484,7 @@ static void handle_spawn(struct warden *w, const struct jc_spec *spec, const int
     m.spawned.pid = t->sb.pid;
     m.spawned.started_ms = t->sb.started_ms;
     /* SPAWNED goes out before the monitor can see the task's end. */
-    if (ipc_send(w->sock, &m, IPC_SPAWNED, &err) < 0)
-        log_task_warn(t->id, "%s", err.msg);
+    report(w, &m, IPC_SPAWNED);
     pthread_mutex_lock(&w->lock);
     t->next = w->tasks;
     w->tasks = t;
@@ -518,25 +535,54 @@ static void stop_all(struct warden *w)
         log_warn("eventfd write");
 }
 
+/* What ends serve(): only an asked-for stop exits 0. */
+enum serve_end { SERVE_ON, SERVE_ASKED, SERVE_FAILED };
+
 /* A SPAWN found within the operator's maxima (wmsg_judge()), with exactly
  * the input descriptors its spec announces; then spawned (the descriptors
- * are closed after).  1: go on, 0: the front is not to be trusted. */
-static int take_spawn(struct warden *w, const struct jc_spec *spec, const int *fds, unsigned nfds)
+ * are closed after).  SERVE_FAILED: the front is not to be trusted. */
+static enum serve_end take_spawn(struct warden *w, const struct jc_spec *spec, const int *fds, unsigned nfds)
 {
     int input[INPUT_NFDS];
     struct jc_err err;
 
     if (input_check(spec, fds, nfds, input, &err) < 0) {
         log_errx("fatal: %s", err.msg);
-        return 0;
+        return SERVE_FAILED;
     }
     handle_spawn(w, spec, input);
     input_close(input); /* the child has its own copies (or there is no child) */
-    return 1;
+    return SERVE_ON;
 }
 
-/* 1: go on, 0: shut down. */
-static int handle_message(struct warden *w)
+static void log_front_death(int status)
+{
+    if (WIFSIGNALED(status))
+        log_errx("the front died (killed by signal %d, %s): stopping every task",
+                 WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        log_errx("the front exited with status %d without being asked to: stopping every task",
+                 WEXITSTATUS(status));
+}
+
+/* The front closed its channel unasked: it is dying; say how (its exit
+ * status follows the close within moments). */
+static void reap_front(struct warden *w)
+{
+    int status;
+
+    for (int i = 0; i < 100 && w->front_pid > 0; i++) {
+        if (waitpid(w->front_pid, &status, WNOHANG) == w->front_pid) {
+            log_front_death(status);
+            w->front_pid = -1;
+            return;
+        }
+        usleep(10000);
+    }
+    log_errx("the front closed its channel without asking to stop: stopping every task");
+}
+
+static enum serve_end handle_message(struct warden *w)
 {
     static union ipc_msg m; /* main thread only; too big for the stack */
     struct jc_err err;
@@ -547,68 +593,118 @@ static int handle_message(struct warden *w)
     if (rc <= 0)
         for (unsigned i = 0; i < nfds; i++)
             close(fds[i]);
+    if (rc < 0 && (err.errnum == EAGAIN || err.errnum == EINTR))
+        return SERVE_ON;
     if (rc < 0) {
         /* A malformed message means a confused or compromised front. */
         log_errx("fatal: %s", err.msg);
-        return 0;
+        return SERVE_FAILED;
     }
     if (rc == 0) {
-        log_info("front closed the channel");
-        return 0;
+        reap_front(w);
+        return SERVE_FAILED;
     }
     switch (wmsg_judge(w->cfg, &m, &err)) {
     case WMSG_SPAWN:
         return take_spawn(w, &m.spawn.spec, fds, nfds);
     case WMSG_KILL:
         handle_kill(w, m.h.id);
-        return 1;
+        return SERVE_ON;
     case WMSG_SHUTDOWN:
         log_info("front asked to shut down");
-        return 0;
+        return SERVE_ASKED;
     case WMSG_FATAL:
     default:
         for (unsigned i = 0; i < nfds; i++)
             close(fds[i]);
         log_errx("fatal: %s", err.msg);
-        return 0;
+        return SERVE_FAILED;
     }
 }
 
-/* 1: go on, 0: shut down. */
-static int handle_signal(struct warden *w, int sigfd)
+static enum serve_end handle_signal(struct warden *w, int sigfd)
 {
     struct signalfd_siginfo si;
     int status;
 
     if (read(sigfd, &si, sizeof si) != (ssize_t)sizeof si)
-        return 1;
+        return SERVE_ON;
     if (si.ssi_signo == SIGCHLD) {
         /* Task children are reaped through their pidfds; only the front here. */
         if (waitpid(w->front_pid, &status, WNOHANG) == w->front_pid) {
-            log_errx("front exited (status 0x%x); shutting down", status);
+            log_front_death(status);
             w->front_pid = -1;
-            return 0;
+            return SERVE_FAILED;
         }
-        return 1;
+        return SERVE_ON;
     }
     log_info("signal %u: shutting down", si.ssi_signo);
-    return 0;
+    return SERVE_ASKED;
 }
 
-static void serve(struct warden *w, int sigfd)
+/* Reports the front has not taken: send what it takes now; a front that
+ * took nothing for ipc_stall_s, or let the queue fill, is dead. */
+static enum serve_end flush_reports(struct warden *w, short *events)
 {
-    struct pollfd pfd[2] = {{.fd = w->sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+    int left = ipc_chan_flush(&w->chan);
 
-    for (;;) {
-        if (poll(pfd, 2, -1) < 0) {
+    if (left < 0) {
+        if (ipc_chan_failed(&w->chan) == ENOBUFS)
+            log_errx("the front let %u reports wait: treating it as dead", w->chan.cap);
+        else
+            log_errx("the front's channel failed (%s): treating it as dead",
+                     strerror(ipc_chan_failed(&w->chan)));
+        return SERVE_FAILED;
+    }
+    if (left && ipc_chan_stalled_ms(&w->chan) > (int64_t)w->cfg->ipc_stall_s * 1000) {
+        log_errx("the front has read nothing for %u s (%d reports wait): treating it as dead",
+                 w->cfg->ipc_stall_s, left);
+        return SERVE_FAILED;
+    }
+    *events = (short)(POLLIN | (left ? POLLOUT : 0));
+    return SERVE_ON;
+}
+
+static enum serve_end serve(struct warden *w, int sigfd)
+{
+    struct pollfd pfd[3] = {{.fd = w->sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN},
+                            {.fd = w->chan.wake_fd, .events = POLLIN}};
+    enum serve_end end = SERVE_ON;
+
+    while (end == SERVE_ON) {
+        if ((end = flush_reports(w, &pfd[0].events)) != SERVE_ON)
+            break;
+        /* While reports wait, wake up to measure the stall. */
+        if (poll(pfd, 3, pfd[0].events & POLLOUT ? 200 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
+            return SERVE_FAILED;
+        }
+        if (pfd[1].revents)
+            end = handle_signal(w, sigfd);
+        if (end == SERVE_ON && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            end = handle_message(w);
+    }
+    return end;
+}
+
+/* Hand the front the last reports (bounded by ipc_stall_s), then tell it
+ * the stop is orderly: the channel closes next and that is no death. */
+static void drain_reports(struct warden *w)
+{
+    union ipc_msg m = {0};
+    struct jc_err err;
+    struct pollfd pfd = {.fd = w->sock, .events = POLLOUT};
+
+    if (w->front_pid > 0 && ipc_chan_send(&w->chan, &m, IPC_SHUTDOWN, &err) < 0)
+        log_debug("%s", err.msg);
+    for (int left; (left = ipc_chan_flush(&w->chan)) > 0;) {
+        if (ipc_chan_stalled_ms(&w->chan) > (int64_t)w->cfg->ipc_stall_s * 1000) {
+            log_warnx("the front did not take the last %d reports", left);
             return;
         }
-        if (pfd[1].revents && !handle_signal(w, sigfd))
-            return;
-        if (pfd[0].revents && !handle_message(w))
+        if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
             return;
     }
 }
@@ -651,6 +747,9 @@ static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *er
     w->slots = calloc(w->cfg->max_running, 1);
     if (*sigfd < 0 || w->epfd < 0 || w->wake_fd < 0 || !w->slots)
         return jc_fail(err, errno, "warden set-up");
+    /* SPAWNED + EXITED per slot, a SPAWN_FAILED per request in flight. */
+    if (ipc_chan_init(&w->chan, w->sock, 2 * w->cfg->max_running + w->cfg->max_connections + 16, err) < 0)
+        return -1;
     w->tag_wake = (struct ep_tag){TAG_WAKE, NULL};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) < 0)
         return jc_fail(err, errno, "epoll_ctl");
@@ -665,6 +764,7 @@ static void teardown(struct warden *w, int sigfd)
         if (fds[i] >= 0)
             close(fds[i]);
     free(w->slots);
+    ipc_chan_free(&w->chan);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->idle);
 }
@@ -699,12 +799,18 @@ int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_p
         teardown(&w, sigfd);
         return 1;
     }
-    serve(&w, sigfd);
+    enum serve_end end = serve(&w, sigfd);
     stop_all(&w);
     pthread_join(mon, NULL);
+    if (end == SERVE_ASKED)
+        drain_reports(&w);
     stop_front(&w);
     cg_fini(cg);
     teardown(&w, sigfd);
+    if (end != SERVE_ASKED) {
+        log_errx("stopped after a failure; no task or cgroup left; exiting with status 1");
+        return 1;
+    }
     log_info("stopped; no task or cgroup left");
     return 0;
 }

@@ -333,7 +333,7 @@ class Daemon:
     """
 
     def __init__(self, config=None, extra_args=(), state_dir=None, cgroup_name=None,
-                 user=None, env=None, check_cleanup=True, owns_state=None):
+                 user=None, env=None, check_cleanup=True, owns_state=None, pass_fds=()):
         self.port = None
         self.base = None
         self.state_dir = state_dir
@@ -349,6 +349,7 @@ class Daemon:
         self.user = user or service_user()
         self.env = env
         self.check_cleanup = check_cleanup
+        self.pass_fds = tuple(pass_fds)   # descriptors the daemon inherits
         self.proc = None
         self.log_path = None
         self.log_cache = ""
@@ -394,7 +395,8 @@ class Daemon:
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                              stdout=log, stderr=subprocess.STDOUT,
-                                             env=env, start_new_session=True)
+                                             env=env, start_new_session=True,
+                                             pass_fds=self.pass_fds)
             _live_daemons.append(self)
             _recent_daemons.append(self)
             self.note_pid(self.proc.pid)
@@ -478,6 +480,13 @@ class Daemon:
                     or proc_comm(pid) == "jobcelld":
                 out.append(pid)
         return out
+
+    def front_pid(self):
+        """The front: the daemon's process that is not the warden."""
+        others = [p for p in self.daemon_pids() if p != self.proc.pid]
+        if len(others) != 1:
+            raise DaemonError("expected one front process, found %r" % others)
+        return others[0]
 
     def stop(self, sig=signal.SIGTERM):
         """Stop the daemon and assert that it left nothing behind."""

@@ -1,7 +1,8 @@
 /* test_ipc.c — unit tests for ipc.c over a real SOCK_SEQPACKET socketpair:
  * every message type round-trips, and every malformed message (sent as raw
  * bytes, as a confused or compromised peer would) is refused with a message
- * saying which check failed. */
+ * saying which check failed; the non-blocking channel never blocks, keeps
+ * order, and fails (for good) when its queue overflows. */
 #include "ipc.h"
 
 #include <errno.h>
@@ -352,6 +353,62 @@ static void test_eof(void)
     CHECK(ipc_recv(-1, &in, &err) == -1 && err.errnum == EBADF);
 }
 
+/* ---- the non-blocking channel ------------------------------------------ */
+
+/* Send KILLs numbered by the id's last digits until the socket is full. */
+static unsigned fill_socket(struct ipc_chan *c)
+{
+    unsigned n = 0;
+
+    for (; c->len == 0 && n < 100000; n++) {
+        hdr(0, ID1);
+        snprintf(out.h.id + 28, 9, "%08x", n);
+        CHECK(ipc_chan_send(c, &out, IPC_KILL, &err) == 0);
+    }
+    return n; /* the last one was queued */
+}
+
+static void test_chan(void)
+{
+    struct ipc_chan c;
+    unsigned sent;
+
+    pair_open();
+    CHECK(ipc_chan_init(&c, sv[0], 4, &err) == 0);
+    sent = fill_socket(&c);
+    CHECK(sent > 1 && c.len == 1);      /* never blocked: queued instead */
+    for (unsigned i = 0; i < 3; i++)    /* the queue takes three more */
+        CHECK(ipc_chan_send(&c, &out, IPC_SPAWNED, &err) == 0);
+    CHECK(ipc_chan_flush(&c) == 4 && ipc_chan_stalled_ms(&c) >= 0);
+    /* The reader takes one: one queued message goes out, in order. */
+    CHECK(ipc_recv(sv[1], &in, &err) == 1 && in.h.type == IPC_KILL);
+    CHECK(strtoul(in.h.id + 28, NULL, 16) == 0);
+    CHECK(ipc_chan_flush(&c) == 3);
+    /* Full: a fifth waiting message fails the channel, for good. */
+    unsigned more = 0;
+    while (more < 10 && ipc_chan_send(&c, &out, IPC_SPAWNED, &err) == 0)
+        more++;
+    CHECK(more == 1);
+    CHECK_STR_CONTAINS(err.msg, "let 4 messages wait");
+    CHECK(ipc_chan_failed(&c) == ENOBUFS && ipc_chan_flush(&c) == -1);
+    /* Everything sent before arrives in order: KILLs 1.., then SPAWNEDs. */
+    for (unsigned i = 1; i < sent; i++)
+        CHECK(ipc_recv(sv[1], &in, &err) == 1 && strtoul(in.h.id + 28, NULL, 16) == i);
+    ipc_chan_free(&c);
+    pair_close();
+
+    /* A peer that is gone fails the channel with its errno. */
+    pair_open();
+    CHECK(ipc_chan_init(&c, sv[0], 4, &err) == 0);
+    close(sv[1]);
+    sv[1] = -1;
+    hdr(0, ID1);
+    CHECK(ipc_chan_send(&c, &out, IPC_KILL, &err) == -1 && err.errnum == EPIPE);
+    CHECK(ipc_chan_failed(&c) == EPIPE);
+    ipc_chan_free(&c);
+    pair_close();
+}
+
 static void test_valid_id(void)
 {
     CHECK(ipc_valid_id(ID1));
@@ -487,6 +544,7 @@ int main(void)
     test_input_fds_refused();
     pair_close();
     test_eof();
+    test_chan();
     test_valid_id();
     return check_summary();
 }
