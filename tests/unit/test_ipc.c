@@ -478,6 +478,35 @@ static void test_input_fds(void)
     input_close(checked);
 }
 
+/* A SPAWN that has to wait in the channel's queue keeps its descriptors
+ * (duplicates), though the sender closed its own copies at once. */
+static void test_chan_fds(void)
+{
+    int fds[INPUT_NFDS], list[INPUT_NFDS], got[IPC_MAX_FDS], checked[INPUT_NFDS];
+    unsigned n, ngot, sent;
+    struct ipc_chan c;
+    char buf[16];
+
+    pair_open();
+    CHECK(ipc_chan_init(&c, sv[0], 4, &err) == 0);
+    sent = fill_socket(&c);
+    make_spawn_input("{\"name\":\"in\",\"command\":[\"/bin/cat\"],\"stdin\":\"queued\"}");
+    CHECK(input_seal(&out.spawn.spec, &input, fds, list, &n, &err) == 0 && n == 1);
+    CHECK(ipc_chan_send_fds(&c, &out, IPC_SPAWN, list, n, &err) == 0 && c.len == 2);
+    input_close(fds); /* the sender's copies go at once */
+    for (unsigned i = 0; i + 1 < sent; i++)
+        CHECK(ipc_recv(sv[1], &in, &err) == 1 && in.h.type == IPC_KILL);
+    CHECK(ipc_chan_flush(&c) == 0);
+    CHECK(ipc_recv(sv[1], &in, &err) == 1 && in.h.type == IPC_KILL);
+    CHECK(ipc_recv_fds(sv[1], &in, got, &ngot, &err) == 1 && in.h.type == IPC_SPAWN && ngot == 1);
+    CHECK(input_check(&in.spawn.spec, got, ngot, checked, &err) == 0);
+    CHECK(read(checked[INPUT_STDIN], buf, sizeof buf) == 6 && memcmp(buf, "queued", 6) == 0);
+    input_close(checked);
+    jc_input_free(&input);
+    ipc_chan_free(&c);
+    pair_close();
+}
+
 /* What a compromised front might send instead is refused, and closed. */
 static void test_input_fds_refused(void)
 {
@@ -545,6 +574,7 @@ int main(void)
     pair_close();
     test_eof();
     test_chan();
+    test_chan_fds();
     test_valid_id();
     return check_summary();
 }
