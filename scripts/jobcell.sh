@@ -16,7 +16,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 
 build_pkgs=(gcc libc6-dev pkg-config meson ninja-build libmicrohttpd-dev libjson-c-dev
-            libseccomp-dev libcap-dev nettle-dev musl-tools busybox-static python3 curl)
+            libseccomp-dev libcap-dev nettle-dev libsqlite3-dev musl-tools busybox-static
+            python3 curl)
 test_pkgs=(qemu-system-x86 xz-utils cpio)
 
 die() { echo "jobcell.sh: $*" >&2; exit 1; }

@@ -1,6 +1,7 @@
 /* api.c — the handlers: submit, get, list, cancel, logs, health.
- * Validation is request.c's; state is tasks.c's; this file maps them to
- * HTTP.  Runs in: the front's HTTP threads. */
+ * Validation is request.c's; state is tasks.c's; held requests are
+ * waits.c's; this file alone maps them to HTTP (statuses, headers, the
+ * shape of every answer).  Runs in: the front's HTTP threads. */
 #include "api.h"
 
 #include <errno.h>
@@ -15,13 +16,27 @@
 #include "follow.h"
 #include "front.h"
 #include "input.h"
-#include "ipc.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "logspace.h"
 #include "request.h"
+#include "util.h"
+#include "waits.h"
 
 #include "jc_build_config.h"
+
+#define IDEM_KEY_MAX 255
+#define WAIT_OUTPUT_MAX (64 * 1024) /* output inlined in a ?wait= answer */
+
+/* A request's progress across its suspensions (r->state). */
+enum phase { PH_NEW, PH_SPAWN, PH_HELD, PH_REFUSED };
+
+struct api_state {
+    enum phase phase;
+    unsigned wait_s;
+    struct waiter wt;
+    char refusal[160]; /* PH_REFUSED: the 503 to answer on resume */
+};
 
 static int new_id(char out[JC_ID_LEN], struct jc_err *err)
 {
@@ -39,29 +54,256 @@ static int new_id(char out[JC_ID_LEN], struct jc_err *err)
 
 void api_wake(void *waiter) { http_resume(waiter); }
 
-/* The second entry, after the warden answered. */
-static enum http_result post_answer(struct front *f, struct http_req *r, struct http_reply *out)
+static char *owned_json(json_object *o)
 {
-    char *json = NULL;
-    int status = tasks_spawn_answer(f->tasks, r->id, &json);
+    char *s = strdup(json_object_to_json_string_ext(o, JU_PRINT));
 
-    if (status == 0) { /* not answered yet: wait again */
-        MHD_suspend_connection(r->conn);
+    json_object_put(o);
+    return s;
+}
+
+static void set_location(struct http_reply *out, const char *id)
+{
+    snprintf(out->location, sizeof out->location, "/api/tasks/%s", id);
+}
+
+static struct api_state *state_of(struct http_req *r)
+{
+    if (!r->state)
+        r->state = calloc(1, sizeof(struct api_state)); /* freed by http.c */
+    return r->state;
+}
+
+/* ?wait=S: 0 when absent; -1 (answered 400) when not 0..max_wait_s. */
+static int wait_param(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    const char *v = http_query(r, "wait");
+    char *end, msg[96];
+    unsigned long n;
+
+    if (!v)
+        return 0;
+    errno = 0;
+    n = strtoul(v, &end, 10);
+    if (errno || *end || !v[0] || v[0] == '-' || n > f->cfg->max_wait_s) {
+        snprintf(msg, sizeof msg, "Parameter 'wait' must be an integer from 0 to %u (seconds)",
+                 f->cfg->max_wait_s);
+        http_error_msg(out, 400, msg);
+        return -1;
+    }
+    return (int)n;
+}
+
+/* ---- holding a request until its task ends ------------------------------ */
+
+/* Suspend r until the task ends or wait_s pass; the handler runs again
+ * then (phase PH_HELD, or PH_REFUSED when no place was left to wait). */
+static enum http_result hold(struct front *f, struct http_req *r, struct api_state *st)
+{
+    struct jc_err err;
+
+    st->phase = PH_HELD;
+    MHD_suspend_connection(r->conn);
+    if (waits_add(f->waits, &st->wt, r->id, st->wait_s, r, &err) < 0) {
+        st->phase = PH_REFUSED;
+        snprintf(st->refusal, sizeof st->refusal, "%s", err.msg);
+        http_resume(r);
         return HTTP_SUSPEND;
     }
-    http_json(out, (unsigned)status, json);
-    /* The record exists either way (a failed spawn is recorded spawn_error). */
-    snprintf(out->location, sizeof out->location, "/api/tasks/%s", r->id);
+    /* Ended before we were held: no end hook will come for us. */
+    if (tasks_is_terminal(f->tasks, r->id) && waits_cancel(f->waits, &st->wt))
+        http_resume(r);
+    return HTTP_SUSPEND;
+}
+
+static enum http_result refused(struct http_reply *out, struct api_state *st)
+{
+    http_error_msg(out, 503, st->refusal);
+    out->retry_after = 1;
     return HTTP_ANSWER;
 }
 
-/* The request's stdin and files, sealed into memfds to ride with SPAWN. */
-struct sealed {
-    int fds[INPUT_NFDS], list[INPUT_NFDS];
-    unsigned n;
-};
+/* ---- POST /api/tasks ----------------------------------------------------- */
 
-static void sealed_close(struct sealed *s) { input_close(s->fds); }
+static char *accepted_json(const struct tasks_view *v)
+{
+    json_object *o = json_object_new_object();
+    char msg[256];
+
+    const char *status = v->position ? "queued" : v->starting ? "starting" : "spawned";
+
+    if (v->position)
+        snprintf(msg, sizeof msg, "Task %s is queued at position %u", v->id, v->position);
+    else if (v->starting)
+        snprintf(msg, sizeof msg, "Task %s is starting", v->id);
+    else if (v->is_command)
+        snprintf(msg, sizeof msg, "Process %d is running %s", v->pid, v->summary);
+    else
+        snprintf(msg, sizeof msg, "Process %d will run for %u seconds", v->pid, v->duration);
+    json_object_object_add(o, "id", json_object_new_string(v->id));
+    if (!v->position && !v->starting)
+        json_object_object_add(o, "pid", json_object_new_int(v->pid));
+    json_object_object_add(o, "name", json_object_new_string(v->name));
+    json_object_object_add(o, "status", json_object_new_string(status));
+    if (v->position)
+        json_object_object_add(o, "position", json_object_new_int((int)v->position));
+    json_object_object_add(o, "message", json_object_new_string(msg));
+    return owned_json(o);
+}
+
+/* A spawn that failed: its status says whose fault (4xx: the request's,
+ * 503: a resource or the shutdown, 500: ours).  The record exists. */
+static void failed_answer(const struct tasks_view *v, struct http_reply *out)
+{
+    json_object *o = json_object_new_object();
+    unsigned status = v->fail_status ? (unsigned)v->fail_status : 500;
+    char msg[JC_ERR_MSG_MAX + 64];
+
+    if (status >= 400 && status < 500)
+        snprintf(msg, sizeof msg, "%s", v->error);
+    else
+        snprintf(msg, sizeof msg, "Spawn failed: %s", v->error[0] ? v->error : "unknown");
+    if (status == 500)
+        log_task_warn(v->id, "internal error: %s", msg);
+    json_object_object_add(o, "error", json_object_new_string(msg));
+    json_object_object_add(o, "id", json_object_new_string(v->id));
+    http_json(out, status, owned_json(o));
+    if (status == 503)
+        out->retry_after = 1;
+}
+
+/* The log, when it is small and text, for a ?wait= answer. */
+static void add_output(struct front *f, const char *id, json_object *rec)
+{
+    char name[JC_ID_LEN + 8];
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    struct jc_err err;
+
+    snprintf(name, sizeof name, "%s.log", id);
+    if (jc_read_file_at(f->logs_dirfd, name, NULL, WAIT_OUTPUT_MAX, &text, &len, &err) < 0) {
+        bool none = err.errnum == ENOENT;
+        json_object_object_add(rec, "output", none ? json_object_new_string("") : NULL);
+        return;
+    }
+    json_object *s = json_object_new_string_len(text, (int)len);
+    /* Bytes that are not UTF-8 stay in /logs; JSON carries text only. */
+    json_object *probe = json_tokener_parse(json_object_to_json_string(s));
+    json_object_object_add(rec, "output", probe ? s : NULL);
+    if (!probe)
+        json_object_put(s);
+    json_object_put(probe);
+}
+
+/* The record, with its output: the answer of a wait that saw the end. */
+static void ended_answer(struct front *f, const char *id, struct http_reply *out)
+{
+    struct jc_err err;
+    char *json;
+
+    if (tasks_get_json(f->tasks, id, &json, &err) < 0) {
+        http_error(out, &err);
+        return;
+    }
+    json_object *o = json_tokener_parse(json);
+    free(json);
+    if (!o) {
+        http_error_msg(out, 500, "unreadable task record");
+        return;
+    }
+    add_output(f, id, o);
+    http_json(out, 200, owned_json(o));
+    set_location(out, id);
+}
+
+/* The answer once the spawn is settled or the wait is over. */
+static enum http_result post_answer(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    struct api_state *st = r->state;
+    struct tasks_view v;
+    struct jc_err err;
+
+    if (tasks_view(f->tasks, r->id, &v, &err) < 0) {
+        http_error(out, &err);
+        return HTTP_ANSWER;
+    }
+    if (v.starting && st->phase == PH_SPAWN) { /* ours, not answered yet: wait again */
+        MHD_suspend_connection(r->conn);
+        return HTTP_SUSPEND;
+    }
+    set_location(out, r->id);
+    if (v.reason == RS_SPAWN_ERROR) {
+        failed_answer(&v, out);
+        return HTTP_ANSWER;
+    }
+    if (st->wait_s && jc_state_terminal(v.state)) {
+        ended_answer(f, r->id, out);
+        return HTTP_ANSWER;
+    }
+    if (st->wait_s && st->phase == PH_SPAWN)
+        return hold(f, r, st);
+    http_json(out, 202, accepted_json(&v));
+    return HTTP_ANSWER;
+}
+
+/* Idempotency-Key: 1 to 255 visible ASCII characters, or absent. */
+static int idem_key(struct http_req *r, const char **key, char hash[65], struct http_reply *out)
+{
+    const char *k = http_header(r, "Idempotency-Key");
+    size_t n = k ? strlen(k) : 0;
+
+    *key = NULL;
+    if (!k)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (k[i] < 0x21 || k[i] > 0x7e)
+            n = 0;
+    if (n == 0 || n > IDEM_KEY_MAX) {
+        http_error_msg(out, 400, "Header 'Idempotency-Key' must be 1 to 255 visible ASCII characters");
+        return -1;
+    }
+    *key = k;
+    jc_sha256_hex(r->body ? r->body : "", r->len, hash);
+    return 0;
+}
+
+static void submit_error(struct http_reply *out, const struct jc_err *err, int retry)
+{
+    http_error(out, err);
+    if (err->status == 503)
+        out->retry_after = retry > 0 ? retry : 1;
+}
+
+static enum http_result replay_answer(struct front *f, const char *id, struct http_reply *out)
+{
+    struct jc_err err;
+    char *json;
+
+    if (tasks_get_json(f->tasks, id, &json, &err) < 0) {
+        http_error(out, &err);
+        return HTTP_ANSWER;
+    }
+    http_json(out, 200, json);
+    set_location(out, id);
+    out->replayed = true;
+    return HTTP_ANSWER;
+}
+
+/* Suspend, then become the task's waiter, then start it: every wake-up
+ * (the warden's answer, or the daemon stopping) comes after a suspend.  The
+ * input is sealed and sent before this returns. */
+static void start(struct front *f, struct http_req *r, const struct jc_input *in)
+{
+    struct api_state *st = r->state;
+
+    st->phase = PH_SPAWN;
+    MHD_suspend_connection(r->conn);
+    if (!tasks_wait(f->tasks, r->id, r)) { /* already ended (shutdown) */
+        http_resume(r);
+        return;
+    }
+    tasks_start(f->tasks, r->id, in);
+}
 
 /* 507 while logs fill their quota or the state directory is at its floor;
  * pruning what retention lets go may make room first. */
@@ -73,75 +315,114 @@ static int admit_space(struct front *f, struct jc_err *err)
     return logspace_admit(f->space, err);
 }
 
+/* Parse, record, admit: the task is in the store before any answer; a
+ * task admitted to run now is started here, while its input is at hand. */
+static int submit(struct front *f, struct http_req *r, struct tasks_admission *a, int *retry,
+                  struct http_reply *out)
+{
+    _cleanup_free_ struct jc_spec *spec = malloc(sizeof *spec);
+    __attribute__((cleanup(jc_input_free))) struct jc_input in = {0};
+    struct tasks_submit sub = {0};
+    struct jc_err err = {0};
+    char hash[65];
+
+    *retry = 0;
+    if (idem_key(r, &sub.idem_key, hash, out) < 0)
+        return -1;
+    if (!spec) {
+        http_error_msg(out, 500, "out of memory");
+        return -1;
+    }
+    if (request_parse(f->cfg, f->policies, r->body ? r->body : "", r->len, spec, &in, &err) < 0 ||
+        admit_space(f, &err) < 0 || new_id(spec->id, &err) < 0) {
+        http_error(out, &err);
+        return -1;
+    }
+    const struct jc_policy *pol = policy_find(f->policies, spec->policy);
+    sub = (struct tasks_submit){.spec = spec, .input = &in, .policy_sha = pol ? pol->sha256 : "",
+                                .idem_key = sub.idem_key, .idem_hash = hash};
+    if (tasks_submit(f->tasks, &sub, a, retry, &err) < 0) {
+        submit_error(out, &err, *retry);
+        return -1;
+    }
+    memcpy(r->id, a->id, JC_ID_LEN);
+    if (a->kind == TASKS_START)
+        start(f, r, &in);
+    return 0;
+}
+
+static enum http_result post_new(struct front *f, struct http_req *r, struct api_state *st,
+                                 struct http_reply *out)
+{
+    struct tasks_admission a;
+    int retry, wait = wait_param(f, r, out);
+
+    if (wait < 0)
+        return HTTP_ANSWER;
+    st->wait_s = (unsigned)wait;
+    if (submit(f, r, &a, &retry, out) < 0)
+        return HTTP_ANSWER;
+    if (a.kind == TASKS_REPLAY)
+        return replay_answer(f, a.id, out);
+    if (a.kind == TASKS_QUEUED && st->wait_s)
+        return hold(f, r, st);
+    if (a.kind == TASKS_QUEUED)
+        return post_answer(f, r, out);
+    return HTTP_SUSPEND; /* started by submit(): the warden's answer resumes us */
+}
+
 static enum http_result post_task(struct front *f, struct http_req *r, struct http_reply *out)
 {
-    struct jc_spec *spec;
-    union ipc_msg *m;
-    struct jc_err err = {0};
-    const struct jc_policy *pol;
-    __attribute__((cleanup(jc_input_free))) struct jc_input in = {0};
-    __attribute__((cleanup(sealed_close))) struct sealed sl = {{-1, -1}, {-1, -1}, 0};
+    struct api_state *st = state_of(r);
 
-    if (r->suspended)
-        return post_answer(f, r, out);
-    if (!(m = calloc(1, sizeof *m))) {
+    if (!st) {
         http_error_msg(out, 500, "out of memory");
         return HTTP_ANSWER;
     }
-    r->state = m; /* freed with the request */
-    spec = &m->spawn.spec;
-    if (request_parse(f->cfg, f->policies, r->body ? r->body : "", r->len, spec, &in, &err) < 0 ||
-        admit_space(f, &err) < 0 ||
-        input_seal(spec, &in, sl.fds, sl.list, &sl.n, &err) < 0 || new_id(spec->id, &err) < 0)
-        goto fail;
-    pol = policy_find(f->policies, spec->policy);
-    memcpy(r->id, spec->id, JC_ID_LEN);
-    memcpy(m->h.id, spec->id, JC_ID_LEN);
-    if (tasks_add(f->tasks, spec, pol ? pol->sha256 : "", NULL, &err) < 0)
-        goto fail;
-    /* Suspend, then become the record's waiter, then ask: every wake-up
-     * (the warden's answer, or the daemon stopping) comes after a suspend. */
-    r->suspended = true;
-    MHD_suspend_connection(r->conn);
-    if (!tasks_wait(f->tasks, spec->id, r)) { /* already ended (shutdown) */
-        http_resume(r);
-        return HTTP_SUSPEND;
-    }
-    if (ipc_chan_send_fds(&f->chan, m, IPC_SPAWN, sl.list, sl.n, &err) < 0) {
-        union ipc_msg fm = {0};
-        memcpy(fm.h.id, spec->id, JC_ID_LEN);
-        fm.h.type = IPC_SPAWN_FAILED;
-        snprintf(fm.failed.msg, sizeof fm.failed.msg, "warden unreachable: %s", err.msg);
-        tasks_apply(f->tasks, &fm); /* records the failure and resumes us */
-    }
-    return HTTP_SUSPEND; /* our copies of the memfds close here; the warden has its own */
-fail:
-    if (err.status == 503)
-        out->retry_after = 1;
-    http_error(out, &err);
-    return HTTP_ANSWER;
+    if (st->phase == PH_REFUSED)
+        return refused(out, st);
+    if (st->phase == PH_NEW)
+        return post_new(f, r, st, out);
+    return post_answer(f, r, out);
 }
+
+/* ---- GET /api/tasks/{id} ---------------------------------------------- */
 
 static enum http_result get_task(struct front *f, struct http_req *r, struct http_reply *out)
 {
+    struct api_state *st = state_of(r);
     struct jc_err err;
     char *json;
+    int wait;
 
-    if (tasks_get_json(f->tasks, r->id, &json, &err) < 0)
+    if (!st) {
+        http_error_msg(out, 500, "out of memory");
+        return HTTP_ANSWER;
+    }
+    if (st->phase == PH_REFUSED)
+        return refused(out, st);
+    if (st->phase == PH_NEW) {
+        if ((wait = wait_param(f, r, out)) < 0)
+            return HTTP_ANSWER;
+        st->wait_s = (unsigned)wait;
+    }
+    if (tasks_get_json(f->tasks, r->id, &json, &err) < 0) {
         http_error(out, &err);
-    else
-        http_json(out, 200, json);
+        return HTTP_ANSWER;
+    }
+    if (st->phase == PH_NEW && st->wait_s && !tasks_is_terminal(f->tasks, r->id)) {
+        free(json);
+        return hold(f, r, st);
+    }
+    http_json(out, 200, json);
     return HTTP_ANSWER;
 }
 
-static const char *query(struct http_req *r, const char *key)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
-}
+/* ---- the rest ------------------------------------------------------------ */
 
 static enum http_result list_tasks(struct front *f, struct http_req *r, struct http_reply *out)
 {
-    const char *limit_s = query(r, "limit");
+    const char *limit_s = http_query(r, "limit");
     uint32_t limit = 100;
     struct jc_err err;
     char *json, *end;
@@ -154,7 +435,7 @@ static enum http_result list_tasks(struct front *f, struct http_req *r, struct h
         }
         limit = (uint32_t)v;
     }
-    if (tasks_list_json(f->tasks, query(r, "state"), limit, query(r, "cursor"), &json, &err) < 0)
+    if (tasks_list_json(f->tasks, http_query(r, "state"), limit, http_query(r, "cursor"), &json, &err) < 0)
         http_error(out, &err);
     else
         http_json(out, 200, json);
@@ -163,21 +444,19 @@ static enum http_result list_tasks(struct front *f, struct http_req *r, struct h
 
 static enum http_result cancel_task(struct front *f, struct http_req *r, struct http_reply *out)
 {
-    union ipc_msg m = {0};
     struct jc_err err;
-    char json[160];
+    char json[192];
+    int rc = tasks_cancel(f->tasks, r->id, &err);
 
-    if (tasks_can_cancel(f->tasks, r->id, &err) < 0) {
+    if (rc < 0 || (rc == 0 && front_kill(f, r->id, &err) < 0)) {
         http_error(out, &err);
         return HTTP_ANSWER;
     }
-    memcpy(m.h.id, r->id, JC_ID_LEN);
-    if (ipc_chan_send(&f->chan, &m, IPC_KILL, &err) < 0) {
-        http_error(out, &err);
-        return HTTP_ANSWER;
-    }
-    snprintf(json, sizeof json, "{\"id\":\"%s\",\"state\":\"running\",\"message\":\"cancel requested\"}", r->id);
-    http_json(out, 202, strdup(json));
+    if (rc == 1)
+        snprintf(json, sizeof json, "{\"id\":\"%s\",\"state\":\"cancelled\",\"message\":\"cancelled while queued\"}", r->id);
+    else
+        snprintf(json, sizeof json, "{\"id\":\"%s\",\"state\":\"running\",\"message\":\"cancel requested\"}", r->id);
+    http_json(out, rc == 1 ? 200 : 202, strdup(json));
     return HTTP_ANSWER;
 }
 
@@ -207,7 +486,7 @@ static int bad_query(struct http_reply *out, const char *msg)
 
 static int logs_query(struct http_req *r, struct logs_query *q, struct http_reply *out)
 {
-    const char *follow = query(r, "follow"), *offset = query(r, "offset");
+    const char *follow = http_query(r, "follow"), *offset = http_query(r, "offset");
     const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     const char *last_id = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
     bool want_sse = accept && strcasestr(accept, "text/event-stream");
@@ -326,26 +605,58 @@ static json_object *health_seccomp(const struct front *f)
     return o;
 }
 
+static void add_int(json_object *o, const char *k, int64_t v)
+{
+    json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+static json_object *health_tasks(const struct front *f, const struct tasks_stats *s)
+{
+    json_object *t = json_object_new_object();
+
+    add_int(t, "running", s->running);
+    add_int(t, "max_running", s->max_running);
+    add_int(t, "queued", s->queued);
+    add_int(t, "max_queued", s->max_queued);
+    add_int(t, "oldest_queued_ms", s->oldest_wait_ms);
+    add_int(t, "mean_queue_wait_ms", s->mean_wait_ms);
+    json_object_object_add(t, "drain_per_s", json_object_new_double(s->drain_per_s));
+    add_int(t, "waiting_requests", waits_count(f->waits));
+    add_int(t, "max_waiting_requests", f->cfg->max_waiters);
+    return t;
+}
+
+static json_object *health_state_dir(const struct front *f, const struct tasks_stats *s)
+{
+    json_object *d = json_object_new_object();
+
+    json_object_object_add(d, "path", json_object_new_string(f->cfg->state_dir));
+    json_object_object_add(d, "writable", json_object_new_boolean(!s->store_failing));
+    json_object_object_add(d, "error", s->store_failing ? json_object_new_string(s->store_error) : NULL);
+    add_int(d, "unsaved_records", s->dirty);
+    return d;
+}
+
 static enum http_result healthz(struct front *f, struct http_req *r, struct http_reply *out)
 {
     static const char *const ns[] = {"user", "pid", "mount", "uts", "ipc", "net", "cgroup"};
-    json_object *o = json_object_new_object(), *nsa = json_object_new_array(), *t = json_object_new_object();
+    json_object *o = json_object_new_object(), *nsa = json_object_new_array();
+    struct tasks_stats s;
 
+    tasks_stats(f->tasks, &s);
     for (unsigned i = 0; i < JC_ARRAY_LEN(ns); i++)
         json_object_array_add(nsa, json_object_new_string(ns[i]));
-    json_object_object_add(t, "running", json_object_new_int((int)tasks_alive(f->tasks)));
-    json_object_object_add(t, "max_running", json_object_new_int((int)f->cfg->max_running));
-    json_object_object_add(o, "status", json_object_new_string("ok"));
+    json_object_object_add(o, "status", json_object_new_string(s.store_failing || s.dirty ? "degraded" : "ok"));
     json_object_object_add(o, "version", json_object_new_string(JC_VERSION));
     json_object_object_add(o, "cgroup", health_cgroup(f));
     json_object_object_add(o, "namespaces", nsa);
     json_object_object_add(o, "seccomp", health_seccomp(f));
     json_object_object_add(o, "rootfs", json_object_new_string(f->cfg->rootfs));
     json_object_object_add(o, "capabilities", json_object_new_string("none"));
-    json_object_object_add(o, "tasks", t);
+    json_object_object_add(o, "tasks", health_tasks(f, &s));
     json_object_object_add(o, "ceilings", health_ceilings(f));
-    http_json(out, 200, strdup(json_object_to_json_string_ext(o, JU_PRINT)));
-    json_object_put(o);
+    json_object_object_add(o, "state_dir", health_state_dir(f, &s));
+    http_json(out, 200, owned_json(o));
     return HTTP_ANSWER;
 }
 

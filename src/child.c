@@ -265,7 +265,11 @@ static void set_stdio(const struct sb_prep *p)
 static void set_rlimits(const struct sb_prep *p)
 {
     for (unsigned i = 0; i < sb_task_rlimits_n; i++) {
-        struct rlimit r = {sb_task_rlimits[i].value, sb_task_rlimits[i].value};
+        rlim_t v = sb_task_rlimits[i].value;
+        /* Raising a hard limit needs a privilege the task has not. */
+        if (sb_task_rlimits[i].resource == RLIMIT_NOFILE && v > p->nofile_cap)
+            v = p->nofile_cap;
+        struct rlimit r = {v, v};
         STEP(p, SB_STEP_RLIMIT, setrlimit(sb_task_rlimits[i].resource, &r));
     }
 }

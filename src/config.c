@@ -16,13 +16,7 @@
 
 #include "jc_build_config.h"
 #include "jsonutil.h"
-
-static const struct jc_limits default_limits = {
-    .memory_mb = 256, .pids = 64, .cpus = 1.0, .timeout_s = 600, .output_kb = 1024, .tmpfs_mb = 64,
-};
-static const struct jc_limits max_limits = {
-    .memory_mb = 4096, .pids = 1024, .cpus = 2.0, .timeout_s = 86400, .output_kb = 65536, .tmpfs_mb = 1024,
-};
+#include "util.h"
 
 /* Run from the build tree → use the build tree's rootfs and policies. */
 static int running_from_build_tree(void)
@@ -50,20 +44,33 @@ void config_defaults(struct jc_config *c)
     snprintf(c->user, sizeof c->user, "jobcell");
     snprintf(c->cgroup_name, sizeof c->cgroup_name, "jobcell");
     c->log_level = LOG_LVL_INFO;
-    c->max_running = 128;
+    c->max_running = config_default_max_running(sysconf(_SC_NPROCESSORS_ONLN),
+                                                (long)((uint64_t)sysconf(_SC_PHYS_PAGES) *
+                                                       (uint64_t)sysconf(_SC_PAGESIZE) >> 20));
+    c->max_queued = UINT32_MAX; /* unset: 8 × max_running, see config_load */
+    c->max_wait_s = 300;
+    c->max_waiters = 4096;
     c->max_body_bytes = 64 * 1024;
     c->max_duration_s = 3600;
     c->retention_s = 24 * 3600;
     c->max_records = 10000;
     c->uid_base = 1000000;
     c->http_threads = 2;
-    c->max_connections = 512;
+    c->max_connections = 4096;
     c->per_ip_connections = 64;
     c->conn_timeout_s = 30;
     c->request_timeout_s = 20;
     c->ipc_stall_s = 10;
-    c->def = default_limits;
-    c->max = max_limits;
+    jc_limits_builtin(&c->def, &c->max);
+}
+
+/* 32 running tasks per core, and at least 64 MB of memory for each. */
+uint32_t config_default_max_running(long cores, long mem_mb)
+{
+    long by_cpu = (cores > 0 ? cores : 1) * 32, by_mem = mem_mb / 64;
+    long n = by_cpu < by_mem ? by_cpu : by_mem;
+
+    return n < 4 ? 4 : n > 4096 ? 4096 : (uint32_t)n;
 }
 
 int config_parse_listen(struct jc_config *c, const char *s, struct jc_err *err)
@@ -140,6 +147,9 @@ struct u32_key {
 
 static const struct u32_key u32_keys[] = {
     {"max_running", offsetof(struct jc_config, max_running), 1, 65536},
+    {"max_queued", offsetof(struct jc_config, max_queued), 0, 1000000},
+    {"max_wait_s", offsetof(struct jc_config, max_wait_s), 1, 3600},
+    {"max_waiters", offsetof(struct jc_config, max_waiters), 1, 100000},
     {"max_body_kb", offsetof(struct jc_config, max_body_bytes), 1, 16384},
     {"max_duration_s", offsetof(struct jc_config, max_duration_s), 0, 86400 * 7},
     {"retention_s", offsetof(struct jc_config, retention_s), 1, 86400 * 365},
@@ -192,6 +202,14 @@ static int file_limits(struct jc_config *c, json_object *v, struct jc_err *err)
     return 0;
 }
 
+static int set_sync(struct jc_config *c, const char *s, struct jc_err *err)
+{
+    if (strcmp(s, "normal") != 0 && strcmp(s, "full") != 0)
+        return jc_client(err, 400, "'records_sync' must be \"normal\" or \"full\"");
+    c->sync_full = strcmp(s, "full") == 0;
+    return 0;
+}
+
 static int file_string(struct jc_config *c, const char *key, json_object *v, struct jc_err *err)
 {
     const char *s = ju_string(v, key, err);
@@ -214,13 +232,15 @@ static int file_string(struct jc_config *c, const char *key, json_object *v, str
         return set_level(c, s, err);
     if (strcmp(key, "token_file") == 0)
         return set_path(c->token_file, sizeof c->token_file, key, s, err);
+    if (strcmp(key, "records_sync") == 0)
+        return set_sync(c, s, err);
     return jc_client(err, 400, "Unknown field '%s'", key);
 }
 
 static int apply_file_key(struct jc_config *c, const char *key, json_object *v, struct jc_err *err)
 {
     static const char *const strings[] = {"listen", "rootfs", "policy_dir", "state_dir", "user",
-                                          "cgroup_name", "log_level", "token_file"};
+                                          "cgroup_name", "log_level", "token_file", "records_sync"};
     int found = 0;
 
     if (strcmp(key, "limits") == 0)
@@ -235,38 +255,13 @@ static int apply_file_key(struct jc_config *c, const char *key, json_object *v, 
     return jc_client(err, 400, "Unknown field '%s'", key);
 }
 
-static int read_small_file(const char *path, char **out, size_t *len, struct jc_err *err)
-{
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    _cleanup_free_ char *buf = NULL;
-    struct stat st;
-    ssize_t n;
-
-    if (fd < 0)
-        return jc_fail(err, errno, "cannot open %s", path);
-    if (fstat(fd, &st) < 0)
-        return jc_fail(err, errno, "cannot stat %s", path);
-    if (!S_ISREG(st.st_mode) || st.st_size > 1024 * 1024)
-        return jc_fail(err, 0, "%s: not a regular file of at most 1 MiB", path);
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf)
-        return jc_fail(err, ENOMEM, "reading %s", path);
-    n = read(fd, buf, (size_t)st.st_size);
-    if (n < 0)
-        return jc_fail(err, errno, "cannot read %s", path);
-    buf[n] = 0;
-    *len = (size_t)n;
-    *out = JC_STEAL(buf);
-    return 0;
-}
-
 static int load_file(struct jc_config *c, const char *path, struct jc_err *err)
 {
     _cleanup_free_ char *buf = NULL;
     _cleanup_json_ json_object *root = NULL;
     size_t len = 0;
 
-    if (read_small_file(path, &buf, &len, err) < 0)
+    if (jc_read_file_at(AT_FDCWD, path, NULL, 1024 * 1024, &buf, &len, err) < 0)
         return -1;
     if (ju_parse(buf, len, JU_MAX_DEPTH, &root, err) < 0 ||
         ju_object(root, "(config file)", err) < 0)
@@ -347,14 +342,10 @@ static int apply_flag(struct jc_config *c, int opt, const char *v, struct jc_err
 /* Every default limit must be allowed by its maximum. */
 static int check_defaults(const struct jc_config *c, struct jc_err *err)
 {
-    const struct jc_limits *d = &c->def, *m = &c->max;
-    static const char *const names[] = {"memory_mb", "pids", "cpus", "timeout_s", "output_kb", "tmpfs_mb"};
-    bool over[] = {d->memory_mb > m->memory_mb, d->pids > m->pids, d->cpus > m->cpus,
-                   d->timeout_s > m->timeout_s, d->output_kb > m->output_kb, d->tmpfs_mb > m->tmpfs_mb};
+    const struct jc_limit_def *d = jc_limits_outside(&c->def, &c->max);
 
-    for (unsigned i = 0; i < JC_ARRAY_LEN(names); i++)
-        if (over[i])
-            return jc_client(err, 400, "config: limits.default.%s is above limits.max.%s", names[i], names[i]);
+    if (d)
+        return jc_client(err, 400, "config: limits.default.%s is above limits.max.%s", d->name, d->name);
     return 0;
 }
 
@@ -457,6 +448,8 @@ int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err)
     }
     if (optind < argc)
         return jc_client(err, 400, "unexpected argument \"%s\" (see --help)", argv[optind]);
+    if (c->max_queued == UINT32_MAX)
+        c->max_queued = c->max_running * 8;
     if (check_defaults(c, err) < 0)
         return -1;
     return resolve_ceilings(c, err);

@@ -25,7 +25,11 @@ struct jc_config {
     char cgroup_name[64];
     enum log_level log_level;
 
-    uint32_t max_running;    /* tasks alive at once; more → 503 */
+    uint32_t max_running;    /* tasks alive at once; more wait in the queue */
+    uint32_t max_queued;     /* tasks waiting at most; more → 503 */
+    uint32_t max_wait_s;     /* the longest ?wait= a request may ask */
+    uint32_t max_waiters;    /* requests held in ?wait= at once; more → 503 */
+    bool sync_full;          /* records_sync "full": fsync each commit */
     uint32_t max_body_bytes; /* request body cap → 413 */
     uint32_t max_duration_s; /* built-in worker's "duration" maximum */
     uint32_t retention_s;    /* how long finished records are kept */
@@ -39,7 +43,7 @@ struct jc_config {
     uint32_t ipc_stall_s;       /* a peer process that reads nothing this long is dead */
 
     /* Set at start-up from the cgroup probe: limits whose controller is
-     * missing (bits: 1 memory_mb, 2 pids, 4 cpus) are refused if asked. */
+     * missing (bit i: jc_limit_defs[i]) are refused if asked. */
     unsigned missing_limits;
 
     /* The sum of tasks (docs/limits.md, "The sum of tasks").  0 in the
@@ -57,6 +61,9 @@ struct jc_config {
 /* Fill `c` from defaults, the config file and argv.  Returns 0 to run,
  * 1 when --help/--version was handled (exit 0), -1 on a bad flag or file. */
 int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err);
+
+/* The defaults that depend on the machine (docs/configuration.md). */
+uint32_t config_default_max_running(long cores, long mem_mb);
 
 /* Only the embedded defaults (used by unit tests and config_load). */
 void config_defaults(struct jc_config *c);

@@ -11,6 +11,7 @@
 #include "front.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <grp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -25,8 +26,12 @@
 #include "api.h"
 #include "follow.h"
 #include "http.h"
+#include "input.h"
 #include "ipc.h"
 #include "log.h"
+#include "record.h"
+#include "util.h"
+#include "waits.h"
 
 /* Become the service user with no capability at all, and prove it. */
 static int drop_privileges(uid_t uid, gid_t gid, struct jc_err *err)
@@ -54,6 +59,74 @@ static int drop_privileges(uid_t uid, gid_t gid, struct jc_err *err)
     return 0;
 }
 
+/* ---- the warden's side: the only places that speak IPC ------------------ */
+
+/* The request's stdin and files, sealed into memfds to ride with SPAWN. */
+struct sealed {
+    int fds[INPUT_NFDS], list[INPUT_NFDS];
+    unsigned n;
+};
+
+static void sealed_close(struct sealed *s) { input_close(s->fds); }
+
+static void start_failed(struct front *f, const char *id, const char *why, const char *msg)
+{
+    char text[JC_ERR_MSG_MAX];
+
+    snprintf(text, sizeof text, "%s%.400s", why, msg);
+    tasks_spawn_failed(f->tasks, id, 503, text, jc_now_ms(CLOCK_REALTIME));
+}
+
+/* The table's start hook: one SPAWN message, with the sealed input (the
+ * channel keeps duplicates of the descriptors until it is sent). */
+static void start_task(void *ctx, const struct jc_spec *spec, const struct jc_input *in)
+{
+    struct front *f = ctx;
+    _cleanup_free_ union ipc_msg *m = calloc(1, sizeof *m);
+    __attribute__((cleanup(sealed_close))) struct sealed sl = {{-1, -1}, {-1, -1}, 0};
+    struct jc_err err = {0};
+
+    if (!m) {
+        start_failed(f, spec->id, "", "out of memory");
+        return;
+    }
+    memcpy(&m->spawn.spec, spec, spec_size(spec));
+    memcpy(m->h.id, spec->id, JC_ID_LEN);
+    if (input_seal(spec, in, sl.fds, sl.list, &sl.n, &err) < 0)
+        start_failed(f, spec->id, "sealing the input: ", err.msg);
+    else if (ipc_chan_send_fds(&f->chan, m, IPC_SPAWN, sl.list, sl.n, &err) < 0)
+        start_failed(f, spec->id, "warden unreachable: ", err.msg);
+}
+
+int front_kill(struct front *f, const char *id, struct jc_err *err)
+{
+    union ipc_msg m = {0};
+
+    memcpy(m.h.id, id, JC_ID_LEN);
+    return ipc_chan_send(&f->chan, &m, IPC_KILL, err);
+}
+
+/* A warden report as a plain call on the table. */
+static void apply_to_table(struct ttable *t, const union ipc_msg *m)
+{
+    struct tasks_end e;
+
+    switch (m->h.type) {
+    case IPC_SPAWNED:
+        tasks_spawned(t, m->h.id, m->spawned.pid, m->spawned.started_ms);
+        break;
+    case IPC_SPAWN_FAILED:
+        tasks_spawn_failed(t, m->h.id, m->failed.status, m->failed.msg, m->failed.at_ms);
+        break;
+    default: /* IPC_EXITED */
+        e = (struct tasks_end){.reason = (enum jc_reason)m->exited.reason,
+                               .exit_code = m->exited.exit_code, .signal = m->exited.signal,
+                               .finished_ms = m->exited.finished_ms, .usage = m->exited.usage,
+                               .log_errno = m->exited.log_errno};
+        tasks_exited(t, m->h.id, &e);
+    }
+}
+
 /* A report from the warden.  SHUTDOWN says it stops in order (the channel
  * closes next and that is no death).  false: a type it may not send. */
 static bool apply_report(struct front *f, union ipc_msg *m)
@@ -63,7 +136,7 @@ static bool apply_report(struct front *f, union ipc_msg *m)
         return true;
     }
     if (m->h.type == IPC_SPAWNED || m->h.type == IPC_SPAWN_FAILED || m->h.type == IPC_EXITED) {
-        tasks_apply(f->tasks, m);
+        apply_to_table(f->tasks, m);
         return true;
     }
     log_errx("fatal: unexpected message type %u from the warden", m->h.type);
@@ -158,6 +231,7 @@ static void shutdown_front(struct front *f, const sigset_t *set)
     /* If the warden stops too (it was signalled as well), its end of the
      * channel may be closed already: that is no fault. */
     atomic_store(&f->stopping, true);
+    tasks_stop(f->tasks); /* new POSTs: 503 "shutting down"; no more starts */
     if (ipc_chan_send(&f->chan, &m, IPC_SHUTDOWN, &err) < 0)
         log_debug("%s", err.msg);
     for (int sig = 0; sig != SIGUSR1;)
@@ -165,6 +239,18 @@ static void shutdown_front(struct front *f, const sigset_t *set)
             log_warnx("the warden did not finish within 20 s");
             break;
         }
+}
+
+static int open_tables(struct front *f, int tasks_dirfd, struct jc_err *err)
+{
+    struct tasks_hooks hooks = {.start = start_task, .wake = api_wake, .ctx = f};
+    char path[PATH_MAX + 32];
+
+    snprintf(path, sizeof path, "%s/tasks/records.db", f->cfg->state_dir);
+    if (!(f->tasks = tasks_open(f->cfg, path, tasks_dirfd, f->logs_dirfd, f->space, &hooks, err)) ||
+        !(f->waits = waits_open(f->cfg->max_waiters, api_wake, err)))
+        return -1;
+    return tasks_set_end_hook(f->tasks, waits_task_ended, f->waits);
 }
 
 int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t gid)
@@ -181,7 +267,7 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 || drop_privileges(uid, gid, &err) < 0 ||
-        !(f->tasks = tasks_open(f->cfg, tasks_dirfd, f->logs_dirfd, f->space, api_wake, &err)) ||
+        open_tables(f, tasks_dirfd, &err) < 0 ||
         ipc_chan_init(&f->chan, f->sock, f->cfg->max_connections + 16, &err) < 0) {
         log_errx("%s", err.msg);
         return 1;
@@ -191,8 +277,8 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
         return 1;
     }
     tasks_set_end_hook(f->tasks, follow_task_ended, f->follow);
-    if (pthread_create(&ipc, NULL, ipc_main, f) != 0) {
-        log_errx("cannot start the IPC thread");
+    if (pthread_create(&ipc, NULL, ipc_main, f) != 0 || tasks_run(f->tasks, &err) < 0) {
+        log_errx("cannot start the IPC or table thread");
         return 1;
     }
     struct http_opts o = {
@@ -211,9 +297,14 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     if (sig != SIGUSR1)
         shutdown_front(f, &set);
     pthread_join(ipc, NULL);
+    /* Held requests answer with what they have, streams end, open
+     * requests get a moment to finish. */
+    waits_wake_all(f->waits);
     follow_stop(f->follow); /* no stream may stay suspended past here */
+    http_quiesce(f->http, 2000);
     http_stop(f->http);
     follow_close(f->follow);
+    waits_close(f->waits);
     tasks_close(f->tasks);
     ipc_chan_free(&f->chan);
     return atomic_load(&f->warden_lost) ? 1 : 0;

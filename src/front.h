@@ -17,6 +17,7 @@
 
 struct follow;
 struct http_server;
+struct waits;
 
 struct front {
     const struct jc_config *cfg;
@@ -24,6 +25,7 @@ struct front {
     const struct cg_ctx *cg;
     struct ttable *tasks;
     struct follow *follow; /* log followers */
+    struct waits *waits;
     struct http_server *http;
     int sock;       /* to the warden */
     struct ipc_chan chan; /* requests to the warden, never blocking */
@@ -35,3 +37,6 @@ struct front {
 
 /* Drop to the service user, serve until told to stop; returns the exit code. */
 int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t gid);
+
+/* Ask the warden to kill a running task. */
+int front_kill(struct front *f, const char *id, struct jc_err *err);

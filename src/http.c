@@ -4,8 +4,9 @@
  * struct http_req and checks what can be checked from the headers alone
  * (route, method, Content-Type, Content-Length); calls with upload data
  * append to a body capped at max_body; the last call dispatches to the
- * handler.  A handler may suspend the connection until the warden answers;
- * the request is freed only in the completion callback.
+ * handler.  A handler may suspend the connection (until the warden answers,
+ * or a held ?wait= ends) and runs again on resume; the request is freed only
+ * in the completion callback.
  *
  * Slow clients (what libmicrohttpd does not bound, this file does): every
  * connection has a struct conn_slot from its start to its close.  A
@@ -122,6 +123,8 @@ static struct MHD_Response *make_response(struct http_reply *out)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, out->location);
     if (out->allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
+    if (out->replayed)
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     if (out->retry_after > 0) {
         char v[16];
         snprintf(v, sizeof v, "%d", out->retry_after);
@@ -629,8 +632,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *data_size = 0;
         return MHD_YES;
     }
-    if (!r->suspended)
+    if (!r->dispatched) /* not again when a suspended request resumes */
         slot_mark(s, conn, true);
+    r->dispatched = true;
     return dispatch(s, r);
 }
 
@@ -688,6 +692,34 @@ struct http_server *http_start(struct front *f, int listen_fd, const struct http
         return NULL;
     }
     return s;
+}
+
+const char *http_query(struct http_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *http_header(struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void http_quiesce(struct http_server *s, int timeout_ms)
+{
+    const union MHD_DaemonInfo *info;
+    MHD_socket fd;
+
+    if (!s)
+        return;
+    fd = MHD_quiesce_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd); /* new connections are refused, never half-served */
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!info || info->num_connections == 0)
+            return;
+        usleep(10000);
+    }
 }
 
 void http_stop(struct http_server *s)

@@ -25,8 +25,8 @@ struct http_req {
     char *body;
     size_t len, cap;
     bool too_big;
-    bool suspended;     /* waiting for the warden's answer */
-    void *state;        /* handler-owned, freed by http.c with free() */
+    bool dispatched;    /* the handler ran once (it runs again on resume) */
+    void *state;        /* handler-owned (its progress across suspensions), freed by http.c with free() */
 };
 
 struct http_reply {
@@ -40,6 +40,7 @@ struct http_reply {
     char location[128];
     char allow[64];
     int retry_after;    /* seconds, 0: none */
+    bool replayed;      /* Idempotent-Replayed: true */
 };
 
 /* What a handler returns. */
@@ -69,6 +70,13 @@ struct http_opts {
 struct http_server *http_start(struct front *f, int listen_fd, const struct http_route *routes,
                                size_t nroutes, const struct http_opts *opts, struct jc_err *err);
 void http_stop(struct http_server *s);
+/* Stop accepting connections; wait up to timeout_ms for open ones to end. */
+void http_quiesce(struct http_server *s, int timeout_ms);
+
+/* A query parameter, or NULL. */
+const char *http_query(struct http_req *r, const char *key);
+/* A request header, or NULL. */
+const char *http_header(struct http_req *r, const char *name);
 
 /* Resume a suspended request (from any thread). */
 void http_resume(struct http_req *r);

@@ -165,6 +165,9 @@ static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
             return jc_fail(err, 0, "ipc: spawn id mismatch");
         return validate_spec(&m->spawn.spec, err);
     }
+    if (m->h.type == IPC_SPAWN_FAILED &&
+        (m->failed.status < 400 || m->failed.status > 599))
+        return jc_fail(err, 0, "ipc: spawn failure with bad status %d", (int)m->failed.status);
     if (m->h.type == IPC_SPAWN_FAILED && !memchr(m->failed.msg, 0, sizeof m->failed.msg))
         return jc_fail(err, 0, "ipc: unterminated failure message");
     if (m->h.type == IPC_EXITED && (m->exited.reason == RS_NONE || m->exited.reason > RS_DAEMON_RESTART))

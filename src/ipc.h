@@ -63,6 +63,7 @@ struct ipc_spawned {
 struct ipc_spawn_failed {
     struct ipc_hdr h;
     int64_t at_ms;
+    int32_t status; /* 4xx: the request's fault; 503: out of a resource; 500 */
     char msg[JC_ERR_MSG_MAX];
 };
 
@@ -73,6 +74,7 @@ struct ipc_exited {
     int32_t signal;    /* 0 when not signaled */
     int64_t finished_ms;
     struct jc_usage usage;
+    int32_t log_errno; /* why some output could not be kept, 0 if all was */
 };
 
 union ipc_msg {

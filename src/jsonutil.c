@@ -222,35 +222,24 @@ int ju_bytes(json_object *v, const char *what, size_t max, unsigned char **out, 
     return 0;
 }
 
-struct limit_field {
-    const char *key;
-    size_t off;
-    uint32_t min;
-};
-
-static const struct limit_field limit_fields[] = {
-    {"memory_mb", offsetof(struct jc_limits, memory_mb), 4},
-    {"pids", offsetof(struct jc_limits, pids), 2},
-    {"timeout_s", offsetof(struct jc_limits, timeout_s), 1},
-    {"output_kb", offsetof(struct jc_limits, output_kb), 1},
-    {"tmpfs_mb", offsetof(struct jc_limits, tmpfs_mb), 1},
-};
-
-static int limit_u32(const char *key, json_object *val, const char *what,
-                     const struct jc_limits *max, struct jc_limits *lim, struct jc_err *err)
+static int limit_value(const char *key, json_object *val, const char *what,
+                       const struct jc_limits *max, struct jc_limits *lim, struct jc_err *err)
 {
     char field[96];
 
     snprintf(field, sizeof field, "%s.%s", what, key);
-    for (unsigned i = 0; i < JC_ARRAY_LEN(limit_fields); i++) {
-        const struct limit_field *f = &limit_fields[i];
-        uint32_t *dst = (uint32_t *)((char *)lim + f->off);
-        uint32_t hi = max ? *(const uint32_t *)((const char *)max + f->off) : UINT32_MAX / 2;
-        if (strcmp(key, f->key) == 0)
-            return ju_u32(val, field, f->min, hi, dst, err);
+    for (unsigned i = 0; i < JC_NLIMITS; i++) {
+        const struct jc_limit_def *d = &jc_limit_defs[i];
+        double hi = max ? jc_limit_get(max, d) : d->ceiling, dv;
+        uint32_t uv;
+        if (strcmp(key, d->name) != 0)
+            continue;
+        if (d->real ? ju_double(val, field, d->min, hi, &dv, err) < 0
+                    : ju_u32(val, field, (uint32_t)d->min, (uint32_t)hi, &uv, err) < 0)
+            return -1;
+        jc_limit_set(lim, d, d->real ? dv : uv);
+        return 0;
     }
-    if (strcmp(key, "cpus") == 0)
-        return ju_double(val, field, 0.01, max ? max->cpus : 1024.0, &lim->cpus, err);
     return jc_client(err, 400, "Unknown field '%s'", field);
 }
 
@@ -260,7 +249,7 @@ int ju_limits(json_object *v, const char *what, const struct jc_limits *max,
     if (ju_object(v, what, err) < 0)
         return -1;
     json_object_object_foreach(v, key, val) {
-        if (limit_u32(key, val, what, max, lim, err) < 0)
+        if (limit_value(key, val, what, max, lim, err) < 0)
             return -1;
     }
     return 0;
@@ -270,11 +259,11 @@ json_object *ju_limits_to_json(const struct jc_limits *l)
 {
     json_object *o = json_object_new_object();
 
-    json_object_object_add(o, "memory_mb", json_object_new_int64(l->memory_mb));
-    json_object_object_add(o, "pids", json_object_new_int64(l->pids));
-    json_object_object_add(o, "cpus", json_object_new_double(l->cpus));
-    json_object_object_add(o, "timeout_s", json_object_new_int64(l->timeout_s));
-    json_object_object_add(o, "output_kb", json_object_new_int64(l->output_kb));
-    json_object_object_add(o, "tmpfs_mb", json_object_new_int64(l->tmpfs_mb));
+    for (unsigned i = 0; i < JC_NLIMITS; i++) {
+        const struct jc_limit_def *d = &jc_limit_defs[i];
+        double v = jc_limit_get(l, d);
+        json_object_object_add(o, d->name, d->real ? json_object_new_double(v)
+                                                   : json_object_new_int64((int64_t)v));
+    }
     return o;
 }

@@ -210,18 +210,56 @@ static int open_listener(struct startup *s, struct jc_err *err)
     return 0;
 }
 
+/* Limits whose controller is missing (bit i: jc_limit_defs[i]) are
+ * refused if a request asks for them. */
 static void note_missing_limits(struct startup *s)
 {
-    static const struct { unsigned bit; const char *limit, *ctl; } need[] = {
-        {CG_MEMORY, "memory_mb", "memory"}, {CG_PIDS, "pids", "pids"}, {CG_CPU, "cpus", "cpu"},
+    static const struct { unsigned bit; const char *name; } ctl[] = {
+        {CG_MEMORY, "memory"}, {CG_PIDS, "pids"}, {CG_CPU, "cpu"},
     };
 
-    for (unsigned i = 0; i < JC_ARRAY_LEN(need); i++)
-        if (!(s->cg.controllers & need[i].bit)) {
+    for (unsigned i = 0; i < JC_NLIMITS; i++)
+        for (unsigned c = 0; c < JC_ARRAY_LEN(ctl); c++) {
+            const char *need = jc_limit_defs[i].controller;
+            if (!need || strcmp(need, ctl[c].name) != 0 || (s->cg.controllers & ctl[c].bit))
+                continue;
             s->cfg.missing_limits |= 1u << i;
             log_warnx("cgroup controller \"%s\" is not available: tasks run without a %s limit and requests that set limits.%s are refused",
-                      need[i].ctl, need[i].limit, need[i].limit);
+                      need, jc_limit_defs[i].name, jc_limit_defs[i].name);
         }
+}
+
+/* Descriptors a running task holds in the warden (pidfd, output pipe,
+ * status pipe, log, timer, and one spare for the spawn in flight), and
+ * those kept for everything else. */
+#define FDS_PER_TASK 6
+#define FDS_RESERVED 64
+
+/* The soft RLIMIT_NOFILE up to the hard one (both processes inherit it),
+ * then max_running and max_connections within what it allows: a task past
+ * it queues instead of failing its spawn. */
+static int fit_fd_limit(struct jc_config *c, struct jc_err *err)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return jc_fail(err, errno, "getrlimit RLIMIT_NOFILE");
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return jc_fail(err, errno, "raising RLIMIT_NOFILE to %llu", (unsigned long long)rl.rlim_max);
+    uint64_t n = rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : (uint64_t)rl.rlim_cur;
+    uint64_t room = n > FDS_RESERVED * 2 ? n - FDS_RESERVED : FDS_RESERVED;
+    if (c->max_running > room / FDS_PER_TASK) {
+        log_warnx("max_running %u needs more descriptors than RLIMIT_NOFILE %llu allows: using %llu",
+                  c->max_running, (unsigned long long)n, (unsigned long long)(room / FDS_PER_TASK));
+        c->max_running = (uint32_t)(room / FDS_PER_TASK ? room / FDS_PER_TASK : 1);
+    }
+    if (c->max_connections > room) {
+        log_warnx("max_connections %u is above RLIMIT_NOFILE %llu: using %llu", c->max_connections,
+                  (unsigned long long)n, (unsigned long long)room);
+        c->max_connections = (uint32_t)room;
+    }
+    return 0;
 }
 
 static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
@@ -234,7 +272,7 @@ static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
     if (geteuid() != 0)
         return jc_fail(err, 0, "jobcelld must run as root (it drops privileges itself: the HTTP front runs as \"%s\")",
                        s->cfg.user);
-    if (load_token(&s->cfg, err) < 0 ||
+    if (fit_fd_limit(&s->cfg, err) < 0 || load_token(&s->cfg, err) < 0 ||
         check_exposure(&s->cfg, err) < 0 || check_rootfs(&s->cfg, err) < 0)
         return -1;
     if (policy_load_dir(s->cfg.policy_dir, &s->policies, err) < 0)

@@ -30,6 +30,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "util.h"
+
 #define MAX_RULES 1024
 #define MAX_NAMES 512
 #define MAX_ARGS 6
@@ -609,21 +611,6 @@ static int export_bpf(scmp_filter_ctx ctx, struct jc_policy *out, struct jc_err 
     return 0;
 }
 
-static void sha256_hex(const char *data, size_t len, char hex[65])
-{
-    static const char digits[] = "0123456789abcdef";
-    uint8_t md[SHA256_DIGEST_SIZE];
-    struct sha256_ctx c;
-
-    sha256_init(&c);
-    sha256_update(&c, len, (const uint8_t *)data);
-    sha256_digest(&c, sizeof md, md);
-    for (size_t i = 0; i < sizeof md; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 0xf];
-    }
-    hex[64] = '\0';
-}
 
 /* Compile into `out` (name already set); every message starts with `label`. */
 static int compile_labeled(const char *label, const char *json, size_t len,
@@ -639,7 +626,7 @@ static int compile_labeled(const char *label, const char *json, size_t len,
     if (parse_json(json, len, &root, err) < 0 || build_filter(root, f, err) < 0 ||
         export_bpf(f->ctx, out, err) < 0)
         return jc_err_prefix(err, "%s: ", label);
-    sha256_hex(json, len, out->sha256);
+    jc_sha256_hex(json, len, out->sha256);
     out->default_kills = action_kills(f->def);
     return 0;
 }
@@ -721,53 +708,6 @@ static int list_profiles(int dfd, const char *dir, char names[][FILE_NAME_MAX], 
     return 0;
 }
 
-/* Read until EOF or `cap` bytes; *len is what was read. */
-static int read_to_eof(int fd, char *buf, size_t cap, size_t *len)
-{
-    ssize_t n;
-
-    for (*len = 0; *len < cap; *len += (size_t)n) {
-        n = read(fd, buf + *len, cap - *len);
-        if (n < 0 && errno == EINTR)
-            n = 0;
-        else if (n < 0)
-            return -1;
-        else if (n == 0)
-            break;
-    }
-    return 0;
-}
-
-/* Read one profile: no symlinks, no FIFOs or devices, bounded size. */
-static int read_profile(int dfd, const char *label, const char *file, char **buf, size_t *len,
-                        struct jc_err *err)
-{
-    /* O_NONBLOCK: a FIFO planted in the directory must not hang start-up. */
-    _cleanup_close_ int fd =
-        openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    _cleanup_free_ char *data = NULL;
-    struct stat st;
-
-    if (fd < 0 && errno == ELOOP)
-        return bad(err, "%s: is a symbolic link; refused", label);
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return jc_fail(err, errno, "%s", label);
-    if (!S_ISREG(st.st_mode))
-        return bad(err, "%s: not a regular file", label);
-    if (st.st_size > POLICY_FILE_MAX)
-        return bad(err, "%s: larger than %d bytes", label, POLICY_FILE_MAX);
-    /* One byte more than allowed: a file that grew since fstat() is caught. */
-    data = malloc(POLICY_FILE_MAX + 1);
-    if (!data)
-        return jc_fail(err, ENOMEM, "%s", label);
-    if (read_to_eof(fd, data, POLICY_FILE_MAX + 1, len) < 0)
-        return jc_fail(err, errno, "%s: read", label);
-    if (*len > POLICY_FILE_MAX)
-        return bad(err, "%s: larger than %d bytes", label, POLICY_FILE_MAX);
-    *buf = JC_STEAL(data);
-    return 0;
-}
-
 static int load_one(int dfd, const char *dir, const char *file, struct jc_policy *out,
                     struct jc_err *err)
 {
@@ -778,7 +718,8 @@ static int load_one(int dfd, const char *dir, const char *file, struct jc_policy
     path_label(label, sizeof label, dir, file);
     *out = (struct jc_policy){0};
     memcpy(out->name, file, strlen(file) - 5); /* stem, validated by profile_stem */
-    if (read_profile(dfd, label, file, &data, &len, err) < 0)
+    /* No symlinks, no FIFOs or devices, bounded size. */
+    if (jc_read_file_at(dfd, file, label, POLICY_FILE_MAX, &data, &len, err) < 0)
         return -1;
     return compile_labeled(label, data, len, out, err);
 }

@@ -302,11 +302,10 @@ static int worker_timeout(const struct jc_config *cfg, const struct fields *f, s
 /* Never run a task without a limit it asked for. */
 static int check_controllers(const struct jc_config *cfg, json_object *limits, struct jc_err *err)
 {
-    static const char *const keys[] = {"memory_mb", "pids", "cpus"};
-
-    for (unsigned i = 0; i < JC_ARRAY_LEN(keys); i++)
-        if ((cfg->missing_limits & (1u << i)) && json_object_object_get_ex(limits, keys[i], NULL))
-            return jc_client(err, 400, "Field 'limits.%s': the cgroup controller it needs is not available on this host", keys[i]);
+    for (unsigned i = 0; i < JC_NLIMITS; i++)
+        if ((cfg->missing_limits & (1u << i)) && json_object_object_get_ex(limits, jc_limit_defs[i].name, NULL))
+            return jc_client(err, 400, "Field 'limits.%s': the cgroup controller it needs is not available on this host",
+                             jc_limit_defs[i].name);
     return 0;
 }
 
@@ -362,11 +361,4 @@ int request_parse(const struct jc_config *cfg, const struct jc_policy_set *polic
     if (rc < 0 && in)
         jc_input_free(in);
     return rc;
-}
-
-const char *spec_next_string(const struct jc_spec *s, const char *prev)
-{
-    const char *p = prev ? prev + strlen(prev) + 1 : s->strings;
-
-    return p < s->strings + s->strings_len ? p : NULL;
 }

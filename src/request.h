@@ -24,6 +24,3 @@
 int request_parse(const struct jc_config *cfg, const struct jc_policy_set *policies,
                   const char *body, size_t len, struct jc_spec *out, struct jc_input *in,
                   struct jc_err *err);
-
-/* Iterate the spec's packed strings: argv first, then env. */
-const char *spec_next_string(const struct jc_spec *s, const char *prev);

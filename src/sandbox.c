@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -108,6 +110,7 @@ static const char *const step_names[SB_STEP_MAX_] = {
 };
 
 static void prep_paths(const struct sandbox_env *env);
+static struct rlimit task_nofile(void);
 
 const char *sb_step_name(int step)
 {
@@ -270,6 +273,19 @@ static void prep_paths(const struct sandbox_env *env)
     p->null_fd = env->null_fd;
     prep_user_limits(p);
     prep_proc_paths(p);
+    p->nofile_cap = task_nofile().rlim_max;
+}
+
+/* A task gets 1024 descriptors, or the daemon's hard limit if that is
+ * lower: raising a hard limit needs a privilege the task has not. */
+static struct rlimit task_nofile(void)
+{
+    struct rlimit rl = {1024, 1024};
+    struct rlimit own;
+
+    if (getrlimit(RLIMIT_NOFILE, &own) == 0 && own.rlim_max < rl.rlim_max)
+        rl.rlim_cur = rl.rlim_max = own.rlim_max;
+    return rl;
 }
 
 struct spawn_fds {
@@ -478,6 +494,13 @@ static int wait_exec(struct spawn_fds *f, struct jc_err *err)
     return jc_fail(err, errno, "sandbox: no word from the child");
 }
 
+/* execve's answers that mean "no such program here" (the request's fault). */
+static bool program_missing(int e)
+{
+    return e == ENOENT || e == EACCES || e == ENOEXEC || e == ENOTDIR || e == ELOOP || e == EISDIR ||
+           e == ENAMETOOLONG;
+}
+
 /* jobcell-init's first record: the program started, or its execve failed. */
 static int wait_started(const struct spawn_fds *f, const struct jc_spec *spec, struct jc_err *err)
 {
@@ -487,6 +510,9 @@ static int wait_started(const struct spawn_fds *f, const struct jc_spec *spec, s
 
     if (n == (int)sizeof m && m.kind == JC_INIT_STARTED)
         return 0;
+    if (n == (int)sizeof m && m.kind == JC_INIT_EXEC_FAILED && spec->is_command && program_missing(m.value))
+        return jc_client(err, 400, "Field 'command': cannot run %s in the rootfs: %s",
+                         spec_next_string(spec, NULL), strerror_r(m.value, buf, sizeof buf));
     if (n == (int)sizeof m && m.kind == JC_INIT_EXEC_FAILED)
         return jc_fail(err, 0, "exec %s: %s", spec_next_string(spec, NULL),
                        strerror_r(m.value, buf, sizeof buf));

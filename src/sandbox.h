@@ -135,6 +135,7 @@ struct sb_prep {
     struct sb_sysctl user_limits[SB_USER_LIMITS];
     struct sb_proc_path proc_paths[SB_PROC_PATHS];
     unsigned n_user_limits, n_proc_paths;
+    rlim_t nofile_cap; /* RLIMIT_NOFILE no higher than the daemon's hard limit */
     char dev_nodes[SB_DEV_NODES][PATH_MAX];
     char dev_links[4][2][PATH_MAX];
     char tmp_opts[96];

@@ -1,8 +1,10 @@
-/* task.c — names and transitions of task states and end reasons; the
- * rules for input file names.
+/* task.c — the spec's home: the limits table, the packed strings' iterator,
+ * the rules for input file names; names and transitions of task states and
+ * end reasons.
  * Runs in: front (records, API) and warden (logging).  Pure. */
 #include "task.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,4 +111,58 @@ void jc_input_free(struct jc_input *in)
     free(in->stdin_data);
     free(in->files_data);
     in->stdin_data = in->files_data = NULL;
+}
+
+#define U32(field) offsetof(struct jc_limits, field), false
+const struct jc_limit_def jc_limit_defs[JC_NLIMITS] = {
+    /* name        where             min   default  max     ceiling      controller */
+    {"memory_mb", U32(memory_mb),   4,    256,     4096,   UINT32_MAX / 2, "memory"},
+    {"pids",      U32(pids),        2,    64,      1024,   UINT32_MAX / 2, "pids"},
+    {"cpus",      offsetof(struct jc_limits, cpus), true, 0.01, 1.0, 2.0, 1024, "cpu"},
+    {"timeout_s", U32(timeout_s),   1,    600,     86400,  UINT32_MAX / 2, NULL},
+    {"output_kb", U32(output_kb),   1,    1024,    65536,  UINT32_MAX / 2, NULL},
+    {"tmpfs_mb",  U32(tmpfs_mb),    1,    64,      1024,   UINT32_MAX / 2, NULL},
+};
+
+double jc_limit_get(const struct jc_limits *l, const struct jc_limit_def *d)
+{
+    const char *p = (const char *)l + d->off;
+
+    return d->real ? *(const double *)p : (double)*(const uint32_t *)p;
+}
+
+void jc_limit_set(struct jc_limits *l, const struct jc_limit_def *d, double v)
+{
+    char *p = (char *)l + d->off;
+
+    if (d->real)
+        *(double *)p = v;
+    else
+        *(uint32_t *)p = (uint32_t)v;
+}
+
+void jc_limits_builtin(struct jc_limits *def, struct jc_limits *max)
+{
+    for (unsigned i = 0; i < JC_NLIMITS; i++) {
+        jc_limit_set(def, &jc_limit_defs[i], jc_limit_defs[i].def);
+        jc_limit_set(max, &jc_limit_defs[i], jc_limit_defs[i].max);
+    }
+}
+
+const struct jc_limit_def *jc_limits_outside(const struct jc_limits *l, const struct jc_limits *max)
+{
+    for (unsigned i = 0; i < JC_NLIMITS; i++) {
+        const struct jc_limit_def *d = &jc_limit_defs[i];
+        double v = jc_limit_get(l, d);
+        if (!(v >= d->min && v <= jc_limit_get(max, d))) /* NaN is outside too */
+            return d;
+    }
+    return NULL;
+}
+
+const char *spec_next_string(const struct jc_spec *s, const char *prev)
+{
+    const char *p = prev ? prev + strlen(prev) + 1 : s->strings;
+
+    return p < s->strings + s->strings_len ? p : NULL;
 }

@@ -1,11 +1,13 @@
 /* task.h — the value types every module shares: a validated task spec,
- * its limits, how it ended and what it used.  Fixed-size on purpose: a spec
- * crosses the front→warden socket as one message and is read by the child
- * after clone() without any allocation.
+ * its limits (and the one table of their names, bounds and defaults), how it
+ * ended and what it used.  Fixed-size on purpose: a spec crosses the
+ * front→warden socket as one message and is read by the child after clone()
+ * without any allocation.
  * Runs in: front and warden (plain data, no functions with state). */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "policy.h"
@@ -90,6 +92,33 @@ struct jc_usage {
     uint64_t wall_ms;
     uint64_t oom_kills;
 };
+
+/* Iterate the spec's packed strings: argv first, then env. */
+const char *spec_next_string(const struct jc_spec *s, const char *prev);
+
+/* The per-task limits, one row each: the name (as in JSON and the config
+ * file), where it lives in struct jc_limits, its bounds, the built-in
+ * default and maximum, and the cgroup controller that enforces it (NULL:
+ * the warden does).  The one place these facts are written. */
+struct jc_limit_def {
+    const char *name;
+    size_t off;
+    bool real;      /* a double (cpus); else a uint32_t */
+    double min;     /* what a request or the config may set at least */
+    double def;     /* built-in default */
+    double max;     /* built-in maximum a request may ask */
+    double ceiling; /* what the config may raise the maximum to */
+    const char *controller;
+};
+#define JC_NLIMITS 6
+extern const struct jc_limit_def jc_limit_defs[JC_NLIMITS];
+
+double jc_limit_get(const struct jc_limits *l, const struct jc_limit_def *d);
+void jc_limit_set(struct jc_limits *l, const struct jc_limit_def *d, double v);
+/* The built-in defaults and maxima. */
+void jc_limits_builtin(struct jc_limits *def, struct jc_limits *max);
+/* The first limit of l below its minimum or above `max`'s, or NULL. */
+const struct jc_limit_def *jc_limits_outside(const struct jc_limits *l, const struct jc_limits *max);
 
 const char *jc_state_name(enum jc_state s);
 const char *jc_reason_name(enum jc_reason r);

@@ -1,5 +1,6 @@
-/* tasks.c — the front's task table and records on disk (see tasks.h).
- * Runs in: the front (HTTP threads and the IPC thread, under t->lock). */
+/* tasks.c — the front's task table, queue and state machine (see tasks.h).
+ * Runs in: the front (HTTP threads, the IPC thread and the table's thread,
+ * under t->lock; store writes happen outside it where they can). */
 #include "tasks.h"
 
 #include <dirent.h>
@@ -8,59 +9,51 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "jsonutil.h"
-#include "logspace.h"
 #include "log.h"
-#include "request.h"
+#include "logspace.h"
+#include "record.h"
+#include "store.h"
+#include "util.h"
 
-#define NBUCKETS 16384
+#define NBUCKETS 4096
+#define MAX_END_HOOKS 4
+#define PRUNE_EVERY_MS 10000
 
-struct trec {
-    char id[JC_ID_LEN];
-    char name[JC_NAME_MAX + 1];
-    char policy[POLICY_NAME_MAX];
-    char policy_sha[65];
-    enum jc_state state;
-    enum jc_reason reason;
-    int exit_code, signal, pid;
-    int64_t created_ms, started_ms, finished_ms;
-    uint64_t seq;
-    bool is_command;
-    uint32_t duration;
-    struct jc_limits limits;
-    struct jc_usage usage;
-    char *command; /* JSON array text */
-    char *error;
-    void *waiter;
-    struct trec *newer, *older, *hnext;
+struct end_hook {
+    void (*fn)(void *ctx, const char *id);
+    void *ctx;
 };
 
 struct ttable {
     pthread_mutex_t lock;
+    pthread_cond_t cond;   /* the table's thread: a place freed, or stop */
     const struct jc_config *cfg;
-    int dirfd, logs_dirfd;
+    struct store *store;
+    int legacy_dirfd, logs_dirfd;
     struct logspace *space;
-    tasks_wake_fn wake;
-    void (*end_fn)(void *ctx, const char *id);
-    void *end_ctx;
-    struct trec *newest, *oldest;
+    struct tasks_hooks hooks;
+    struct end_hook ends[MAX_END_HOOKS];
+    unsigned nends;
     struct trec *buckets[NBUCKETS];
-    size_t count;
-    unsigned alive;
+    struct trec *qhead, *qtail; /* queued, not yet handed to the warden */
+    unsigned queued, active;    /* active: starting or running */
+    unsigned dirty;             /* ended, not yet in the store */
+    struct trec *lost;          /* start-up only: records to mark lost */
     uint64_t next_seq;
+    bool stopping, quit, thread_started;
+    pthread_t thread;
+    /* Moving averages for Retry-After and /healthz. */
+    int64_t last_end_mono, end_interval_ms, mean_wait_ms;
+    int64_t pause_until; /* no start before (monotonic ms) */
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
+static int64_t now_ms(void) { return jc_now_ms(CLOCK_REALTIME); }
+static int64_t mono_ms(void) { return jc_now_ms(CLOCK_MONOTONIC); }
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* ---- the index of live records ---------------------------------------- */
 
 static unsigned bucket_of(const char *id)
 {
@@ -79,253 +72,178 @@ static struct trec *find(struct ttable *t, const char *id)
     return NULL;
 }
 
-/* Insert keeping the list ordered by seq, newest first (loads come unsorted). */
-static void link_rec(struct ttable *t, struct trec *r)
+static void index_add(struct ttable *t, struct trec *r)
 {
     unsigned b = bucket_of(r->id);
-    struct trec *after = t->newest;
 
     r->hnext = t->buckets[b];
     t->buckets[b] = r;
-    while (after && after->seq > r->seq)
-        after = after->older;
-    /* r goes just before `after` (i.e. newer than it). */
-    r->older = after;
-    r->newer = after ? after->newer : t->oldest;
-    if (r->newer)
-        r->newer->older = r;
-    else
-        t->newest = r;
-    if (after)
-        after->newer = r;
-    else
-        t->oldest = r;
-    t->count++;
-    if (!jc_state_terminal(r->state))
-        t->alive++;
 }
 
-static void unlink_rec(struct ttable *t, struct trec *r)
+static void index_del(struct ttable *t, struct trec *r)
 {
     for (struct trec **pp = &t->buckets[bucket_of(r->id)]; *pp; pp = &(*pp)->hnext)
         if (*pp == r) {
             *pp = r->hnext;
-            break;
+            return;
         }
-    if (r->newer)
-        r->newer->older = r->older;
-    else
-        t->newest = r->older;
-    if (r->older)
-        r->older->newer = r->newer;
-    else
-        t->oldest = r->newer;
-    t->count--;
 }
 
-static void rec_free(struct trec *r)
+/* ---- the queue --------------------------------------------------------- */
+
+static void queue_push(struct ttable *t, struct trec *r)
 {
-    if (!r)
+    r->qprev = t->qtail;
+    r->qnext = NULL;
+    if (t->qtail)
+        t->qtail->qnext = r;
+    else
+        t->qhead = r;
+    t->qtail = r;
+    r->queued_mono_ms = mono_ms();
+    t->queued++;
+}
+
+/* Back at the head (a start that failed for want of a resource). */
+static void queue_push_front(struct ttable *t, struct trec *r)
+{
+    r->qprev = NULL;
+    r->qnext = t->qhead;
+    if (t->qhead)
+        t->qhead->qprev = r;
+    else
+        t->qtail = r;
+    t->qhead = r;
+    t->queued++;
+}
+
+static void queue_del(struct ttable *t, struct trec *r)
+{
+    if (r->qprev)
+        r->qprev->qnext = r->qnext;
+    else
+        t->qhead = r->qnext;
+    if (r->qnext)
+        r->qnext->qprev = r->qprev;
+    else
+        t->qtail = r->qprev;
+    r->qnext = r->qprev = NULL;
+    t->queued--;
+}
+
+static unsigned queue_position(const struct ttable *t, const struct trec *r)
+{
+    unsigned n = 1;
+
+    for (const struct trec *q = t->qhead; q; q = q->qnext, n++)
+        if (q == r)
+            return n;
+    return 0;
+}
+
+/* Seconds until a place is likely free, from the rate tasks end at. */
+static int retry_after(const struct ttable *t)
+{
+    int64_t interval = t->end_interval_ms > 0 ? t->end_interval_ms : 1000;
+    int64_t s = ((int64_t)t->queued + 1) * interval / 1000;
+
+    return s < 1 ? 1 : s > 3600 ? 3600 : (int)s;
+}
+
+static void note_end(struct ttable *t)
+{
+    int64_t now = mono_ms();
+
+    if (t->last_end_mono)
+        t->end_interval_ms = t->end_interval_ms ? (t->end_interval_ms * 7 + (now - t->last_end_mono)) / 8
+                                                : now - t->last_end_mono;
+    t->last_end_mono = now;
+}
+
+/* ---- writing records ---------------------------------------------------- */
+
+static struct store_row row_of(const struct trec *r, const char *json)
+{
+    return (struct store_row){.seq = r->seq, .id = r->id, .state = r->state,
+                              .finished_ms = r->finished_ms, .json = json};
+}
+
+/* Write r's current record.  Called with the lock held for r's fields; the
+ * text is built under it.  Returns 0 or -1 (err set). */
+static int save_locked(struct ttable *t, const struct trec *r, struct jc_err *err)
+{
+    _cleanup_free_ char *json = rec_text(r);
+
+    if (!json)
+        return jc_fail(err, ENOMEM, "task record");
+    struct store_row row = row_of(r, json);
+    return store_update(t->store, &row, err);
+}
+
+static void run_end_hooks(struct ttable *t, const char *id)
+{
+    for (unsigned i = 0; i < t->nends; i++)
+        t->ends[i].fn(t->ends[i].ctx, id);
+}
+
+/* An ended record leaves memory once the store has it; else it stays,
+ * dirty, and the table's thread retries. */
+static void settle_locked(struct ttable *t, struct trec *r)
+{
+    struct jc_err err;
+
+    if (save_locked(t, r, &err) < 0) {
+        if (!r->dirty) { /* said once; the table's thread retries quietly */
+            t->dirty++;
+            log_task_warn(r->id, "the ended record waits for the state directory: %s", err.msg);
+        }
+        r->dirty = true;
         return;
-    free(r->command);
-    free(r->error);
-    free(r);
-}
-
-/* ---- record ↔ JSON -------------------------------------------------- */
-
-static json_object *time_json(int64_t ms)
-{
-    char buf[40];
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-
-    if (ms <= 0)
-        return NULL;
-    gmtime_r(&s, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), ".%03dZ", (int)(ms % 1000));
-    return json_object_new_string(buf);
-}
-
-static int64_t time_parse(json_object *v)
-{
-    struct tm tm = {0};
-    const char *s;
-    char *rest;
-    int msec = 0;
-
-    if (!json_object_is_type(v, json_type_string))
-        return 0;
-    s = json_object_get_string(v);
-    rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest)
-        return 0;
-    if (*rest == '.')
-        msec = atoi(rest + 1);
-    return (int64_t)timegm(&tm) * 1000 + msec;
-}
-
-static json_object *usage_json(const struct jc_usage *u)
-{
-    json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "memory_peak_bytes", json_object_new_int64((int64_t)u->memory_peak_bytes));
-    json_object_object_add(o, "cpu_usec", json_object_new_int64((int64_t)u->cpu_usec));
-    json_object_object_add(o, "wall_ms", json_object_new_int64((int64_t)u->wall_ms));
-    json_object_object_add(o, "oom_kills", json_object_new_int64((int64_t)u->oom_kills));
-    return o;
-}
-
-static json_object *int_or_null(bool have, int v) { return have ? json_object_new_int(v) : NULL; }
-
-static json_object *rec_json(const struct trec *r)
-{
-    json_object *o = json_object_new_object(), *pol = json_object_new_object();
-    bool ended = jc_state_terminal(r->state);
-
-    json_object_object_add(o, "id", json_object_new_string(r->id));
-    json_object_object_add(o, "name", json_object_new_string(r->name));
-    json_object_object_add(o, "state", json_object_new_string(jc_state_name(r->state)));
-    json_object_object_add(o, "reason", r->reason ? json_object_new_string(jc_reason_name(r->reason)) : NULL);
-    json_object_object_add(o, "exit_code", int_or_null(ended && r->exit_code >= 0, r->exit_code));
-    json_object_object_add(o, "signal", int_or_null(ended && r->signal > 0, r->signal));
-    json_object_object_add(o, "pid", int_or_null(r->pid > 0, r->pid));
-    json_object_object_add(o, "created_at", time_json(r->created_ms));
-    json_object_object_add(o, "started_at", time_json(r->started_ms));
-    json_object_object_add(o, "finished_at", time_json(r->finished_ms));
-    json_object_object_add(o, "command", json_tokener_parse(r->command));
-    if (!r->is_command)
-        json_object_object_add(o, "duration", json_object_new_int64(r->duration));
-    json_object_object_add(o, "limits", ju_limits_to_json(&r->limits));
-    json_object_object_add(o, "usage", usage_json(&r->usage));
-    json_object_object_add(pol, "name", json_object_new_string(r->policy));
-    json_object_object_add(pol, "sha256", json_object_new_string(r->policy_sha));
-    json_object_object_add(o, "policy", pol);
-    if (r->error)
-        json_object_object_add(o, "error", json_object_new_string(r->error));
-    json_object_object_add(o, "seq", json_object_new_int64((int64_t)r->seq));
-    return o;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-
-    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
-}
-
-static int64_t jint(json_object *o, const char *k, int64_t dflt)
-{
-    json_object *v;
-
-    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_int)
-               ? json_object_get_int64(v)
-               : dflt;
-}
-
-static json_object *jget(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-
-    json_object_object_get_ex(o, k, &v);
-    return v;
-}
-
-static void usage_from(json_object *u, struct jc_usage *out)
-{
-    out->memory_peak_bytes = (uint64_t)jint(u, "memory_peak_bytes", 0);
-    out->cpu_usec = (uint64_t)jint(u, "cpu_usec", 0);
-    out->wall_ms = (uint64_t)jint(u, "wall_ms", 0);
-    out->oom_kills = (uint64_t)jint(u, "oom_kills", 0);
-}
-
-/* A record from disk; NULL if it is not one of ours. */
-static struct trec *rec_from_json(json_object *o)
-{
-    const char *id = jstr(o, "id"), *name = jstr(o, "name"), *state = jstr(o, "state");
-    const char *reason = jstr(o, "reason"), *pol = jstr(jget(o, "policy"), "name");
-    const char *sha = jstr(jget(o, "policy"), "sha256"), *error = jstr(o, "error");
-    struct trec *r;
-
-    if (!id || !ipc_valid_id(id) || !name || strlen(name) > JC_NAME_MAX || !state ||
-        !(r = calloc(1, sizeof *r)))
-        return NULL;
-    snprintf(r->id, sizeof r->id, "%s", id);
-    snprintf(r->name, sizeof r->name, "%s", name);
-    snprintf(r->policy, sizeof r->policy, "%s", pol ? pol : "default");
-    snprintf(r->policy_sha, sizeof r->policy_sha, "%s", sha ? sha : "");
-    if (jc_state_parse(state, &r->state) < 0 || (reason && jc_reason_parse(reason, &r->reason) < 0)) {
-        rec_free(r);
-        return NULL;
     }
-    r->exit_code = (int)jint(o, "exit_code", -1);
-    r->signal = (int)jint(o, "signal", 0);
-    r->pid = (int)jint(o, "pid", 0);
-    r->created_ms = time_parse(jget(o, "created_at"));
-    r->started_ms = time_parse(jget(o, "started_at"));
-    r->finished_ms = time_parse(jget(o, "finished_at"));
-    r->seq = (uint64_t)jint(o, "seq", 0);
-    r->duration = (uint32_t)jint(o, "duration", 0);
-    r->is_command = !jget(o, "duration");
-    if (jget(o, "limits"))
-        (void)ju_limits(jget(o, "limits"), "limits", NULL, &r->limits, NULL);
-    usage_from(jget(o, "usage"), &r->usage);
-    r->command = strdup(json_object_to_json_string_ext(jget(o, "command"), JU_PRINT));
-    r->error = error ? strdup(error) : NULL;
-    return r;
+    if (r->dirty)
+        t->dirty--;
+    index_del(t, r);
+    rec_free(r);
 }
 
-/* ---- disk -------------------------------------------------------------- */
-
-/* Atomic replace: <id>.json.tmp then rename.  The front owns the directory.
- * Called without the table lock where it can be (see tasks_apply). */
-static void write_record(struct ttable *t, const char *id, const char *text)
+/* Terminal now.  The caller then calls end_done() without the lock. */
+static void finish_locked(struct ttable *t, struct trec *r, enum jc_reason reason, int64_t at)
 {
-    char tmp[JC_ID_LEN + 16], name[JC_ID_LEN + 8];
-    size_t len = strlen(text);
-    int fd;
-
-    snprintf(tmp, sizeof tmp, "%s.json.tmp", id);
-    snprintf(name, sizeof name, "%s.json", id);
-    fd = openat(t->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        log_msg(LOG_LVL_ERROR, id, errno, "saving the task record");
-    } else {
-        bool ok = write(fd, text, len) == (ssize_t)len;
-        int e = errno;
-        if (close(fd) < 0 || !ok || renameat(t->dirfd, tmp, t->dirfd, name) < 0)
-            log_msg(LOG_LVL_ERROR, id, ok ? errno : e, "saving the task record");
+    if (r->qnext || r->qprev || t->qhead == r)
+        queue_del(t, r);
+    else if (r->starting || r->state == ST_RUNNING)
+        t->active--;
+    r->starting = false;
+    r->reason = reason;
+    r->state = jc_state_for_end(reason, r->exit_code);
+    r->finished_ms = at;
+    if (r->waiter) {
+        t->hooks.wake(r->waiter);
+        r->waiter = NULL;
     }
+    note_end(t);
+    pthread_cond_signal(&t->cond);
 }
 
-static char *record_text(const struct trec *r)
+/* Store the ended record, then tell the end hooks. */
+static void end_done(struct ttable *t, struct trec *r)
 {
-    json_object *o = rec_json(r);
-    char *s = strdup(json_object_to_json_string_ext(o, JU_PRINT));
+    char id[JC_ID_LEN];
 
-    json_object_put(o);
-    return s;
+    memcpy(id, r->id, sizeof id);
+    settle_locked(t, r); /* r may be freed */
+    pthread_mutex_unlock(&t->lock);
+    run_end_hooks(t, id);
+    pthread_mutex_lock(&t->lock);
 }
 
-static void save(struct ttable *t, const struct trec *r)
-{
-    char *text = record_text(r);
+/* ---- opening: import, reload ------------------------------------------- */
 
-    if (text)
-        write_record(t, r->id, text);
-    free(text);
-}
-
-static void forget_files(struct ttable *t, const char *id)
+static void forget_log(void *ctx, const char *id)
 {
+    struct ttable *t = ctx;
     char name[JC_ID_LEN + 8];
 
-    snprintf(name, sizeof name, "%s.json", id);
-    if (unlinkat(t->dirfd, name, 0) < 0 && errno != ENOENT)
-        log_msg(LOG_LVL_WARN, id, errno, "removing the task record");
     snprintf(name, sizeof name, "%s.log", id);
     if (t->space)
         logspace_forget(t->space, name);
@@ -333,363 +251,608 @@ static void forget_files(struct ttable *t, const char *id)
         log_msg(LOG_LVL_WARN, id, errno, "removing the task log");
 }
 
-/* Drop finished records past their retention, and the oldest finished ones
- * beyond max_records. */
 static void prune(struct ttable *t)
 {
+    struct jc_err err;
     int64_t cutoff = now_ms() - (int64_t)t->cfg->retention_s * 1000;
-    struct trec *r = t->oldest, *newer;
 
-    for (; r; r = newer) {
-        newer = r->newer;
-        if (!jc_state_terminal(r->state))
-            continue;
-        if (r->finished_ms >= cutoff && t->count <= t->cfg->max_records)
-            continue;
-        unlink_rec(t, r);
-        forget_files(t, r->id);
+    if (store_prune(t->store, cutoff, t->cfg->max_records, forget_log, t, &err) < 0)
+        log_warnx("pruning records: %s", err.msg);
+}
+
+/* Running when the daemon stopped: it did not survive.  Dispatched but not
+ * reported running (no spec kept): it may have run, so it is not run again. */
+static void mark_lost(struct trec *r)
+{
+    r->state = ST_LOST;
+    r->reason = RS_DAEMON_RESTART;
+    r->finished_ms = now_ms();
+}
+
+static void reload_one(void *ctx, uint64_t seq, const char *id, enum jc_state state,
+                       const char *json, const struct jc_spec *spec)
+{
+    struct ttable *t = ctx;
+    struct trec *r = rec_parse(json);
+    if (!r || strcmp(r->id, id) != 0) {
+        log_task_warn(id, "unreadable record in the store");
+        rec_free(r);
+        return;
+    }
+    r->seq = seq;
+    if (state == ST_QUEUED && spec && (r->spec = spec_dup(spec))) {
+        index_add(t, r);
+        queue_push(t, r);
+        return;
+    }
+    mark_lost(r); /* saved after the scan (the store is busy with it) */
+    r->qnext = t->lost;
+    t->lost = r;
+}
+
+static void save_lost(struct ttable *t)
+{
+    struct jc_err err;
+    unsigned n = 0;
+
+    for (struct trec *r; (r = t->lost); n++) {
+        t->lost = r->qnext;
+        if (save_locked(t, r, &err) < 0)
+            log_task_warn(r->id, "%s", err.msg);
         rec_free(r);
     }
+    if (n)
+        log_info("%u task(s) were running when the daemon stopped: lost", n);
 }
 
-void tasks_prune(struct ttable *t)
+/* Records of older versions: state_dir/tasks/<id>.json, imported once. */
+static void import_one(struct ttable *t, const char *name)
 {
-    pthread_mutex_lock(&t->lock);
-    prune(t);
-    pthread_mutex_unlock(&t->lock);
+    _cleanup_free_ char *text = NULL;
+    struct jc_err err;
+    struct trec *r;
+
+    if (jc_read_file_at(t->legacy_dirfd, name, NULL, 1 << 20, &text, NULL, &err) < 0 || !(r = rec_parse(text)))
+        return;
+    if (!jc_state_terminal(r->state))
+        mark_lost(r);
+    _cleanup_free_ char *json = rec_text(r);
+    struct store_row row = row_of(r, json);
+    if (r->seq == 0 || !json || store_add(t->store, &row, NULL, NULL, &err) < 0)
+        log_task_warn(r->id, "importing the record: %s", json ? err.msg : "out of memory");
+    rec_free(r);
 }
 
-static struct trec *load_one(struct ttable *t, const char *name)
+static bool has_suffix(const char *s, const char *suf)
 {
-    enum { CAP = 1 << 20 }; /* records are far smaller; see save() */
-    _cleanup_close_ int fd = openat(t->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    _cleanup_free_ char *buf = malloc(CAP);
-    json_object *o = NULL;
-    struct trec *r = NULL;
-    ssize_t n;
+    size_t n = strlen(s), m = strlen(suf);
 
-    if (fd < 0 || !buf)
-        return NULL;
-    n = read(fd, buf, CAP);
-    if (n > 0 && ju_parse(buf, (size_t)n, 32, &o, NULL) == 0)
-        r = rec_from_json(o);
-    json_object_put(o);
-    return r;
+    return n > m && strcmp(s + n - m, suf) == 0;
 }
 
-static void load_all(struct ttable *t)
+static void import_legacy(struct ttable *t)
 {
-    int fd = dup(t->dirfd);
+    int fd = dup(t->legacy_dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     struct dirent *de;
-    unsigned lost = 0;
+    unsigned n = 0;
 
-    if (!d && fd >= 0)
-        close(fd);
     if (!d) {
-        log_warn("reading the task records");
+        if (fd >= 0)
+            close(fd);
         return;
     }
     while ((de = readdir(d))) {
-        size_t n = strlen(de->d_name);
-        if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
+        bool json = has_suffix(de->d_name, ".json");
+        if (!json && !has_suffix(de->d_name, ".json.tmp"))
             continue;
-        struct trec *r = load_one(t, de->d_name);
-        if (!r || find(t, r->id)) {
-            rec_free(r);
-            continue;
-        }
-        if (!jc_state_terminal(r->state)) { /* was running when we died */
-            r->state = ST_LOST;
-            r->reason = RS_DAEMON_RESTART;
-            r->finished_ms = now_ms();
-            save(t, r);
-            lost++;
-        }
-        if (r->seq >= t->next_seq)
-            t->next_seq = r->seq + 1;
-        link_rec(t, r);
+        if (json)
+            import_one(t, de->d_name), n++;
+        if (unlinkat(t->legacy_dirfd, de->d_name, 0) < 0)
+            log_warn("removing %s", de->d_name);
     }
     closedir(d);
-    log_info("loaded %zu task record(s), %u lost in the last shutdown", t->count, lost);
+    if (n)
+        log_info("imported %u task record(s) of an older version", n);
 }
 
-struct ttable *tasks_open(const struct jc_config *cfg, int tasks_dirfd, int logs_dirfd,
-                          struct logspace *space, tasks_wake_fn wake, struct jc_err *err)
+struct ttable *tasks_open(const struct jc_config *cfg, const char *db_path, int legacy_dirfd,
+                          int logs_dirfd, struct logspace *space, const struct tasks_hooks *hooks,
+                          struct jc_err *err)
 {
     struct ttable *t = calloc(1, sizeof *t);
+    struct jc_err lerr;
 
     if (!t) {
         jc_fail(err, ENOMEM, "task table");
         return NULL;
     }
     pthread_mutex_init(&t->lock, NULL);
-    t->cfg = cfg;
-    t->dirfd = tasks_dirfd;
-    t->logs_dirfd = logs_dirfd;
-    t->space = space;
-    t->wake = wake;
-    t->next_seq = 1;
-    load_all(t);
+    pthread_cond_init(&t->cond, NULL);
+    *t = (struct ttable){.lock = t->lock, .cond = t->cond, .cfg = cfg, .legacy_dirfd = legacy_dirfd,
+                         .logs_dirfd = logs_dirfd, .space = space, .hooks = *hooks};
+    if (!(t->store = store_open(db_path, cfg->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL, err))) {
+        free(t);
+        return NULL;
+    }
+    import_legacy(t);
+    pthread_mutex_lock(&t->lock);
+    if (store_each_live(t->store, reload_one, t, &lerr) < 0)
+        log_warnx("reloading queued tasks: %s", lerr.msg);
+    save_lost(t);
+    t->next_seq = store_max_seq(t->store) + 1;
+    pthread_mutex_unlock(&t->lock);
     prune(t);
+    log_info("%llu task record(s) in the store, %u queued", (unsigned long long)store_count(t->store),
+             t->queued);
     return t;
+}
+
+int tasks_set_end_hook(struct ttable *t, void (*fn)(void *ctx, const char *id), void *ctx)
+{
+    pthread_mutex_lock(&t->lock);
+    bool room = t->nends < MAX_END_HOOKS;
+    if (room)
+        t->ends[t->nends++] = (struct end_hook){fn, ctx};
+    pthread_mutex_unlock(&t->lock);
+    return room ? 0 : -1;
+}
+
+/* ---- the table's thread: start queued tasks, retry, prune ---------------- */
+
+static bool input_stored(const struct jc_spec *spec)
+{
+    return spec->has_stdin || spec->nfiles > 0;
+}
+
+/* The head's stored input cannot be read back.  A refusing state directory
+ * is retried later (false); input that is gone or garbled never will be:
+ * the task ends as spawn_error (true). */
+static bool input_lost_locked(struct ttable *t, struct trec *r, struct jc_err *err)
+{
+    if (err->status == 503 || err->status == 507)
+        return false;
+    free(r->error);
+    r->error = strdup(err->msg);
+    r->fail_status = 500;
+    finish_locked(t, r, RS_SPAWN_ERROR, now_ms());
+    end_done(t, r);
+    return true;
+}
+
+/* The queue's head, handed to the warden once the store knows it left the
+ * queue (so that a restart never runs it twice).  False when the store
+ * refuses (the head stays queued; the thread tries again later). */
+static bool start_head_locked(struct ttable *t)
+{
+    struct trec *r = t->qhead;
+    struct jc_err err;
+    __attribute__((cleanup(jc_input_free))) struct jc_input in = {0};
+    _cleanup_free_ struct jc_spec *spec = spec_dup(r->spec);
+
+    if (!spec)
+        return false;
+    if (input_stored(spec) && store_input(t->store, r->id, spec, &in, &err) < 0)
+        return input_lost_locked(t, r, &err); /* true: ended, go on with the next */
+    if (store_dispatched(t->store, r->id, &err) < 0)
+        return false;
+    queue_del(t, r);
+    r->starting = r->from_queue = true;
+    t->active++;
+    int64_t waited = mono_ms() - r->queued_mono_ms;
+    t->mean_wait_ms = t->mean_wait_ms ? (t->mean_wait_ms * 7 + waited) / 8 : waited;
+    pthread_mutex_unlock(&t->lock);
+    t->hooks.start(t->hooks.ctx, spec, &in);
+    pthread_mutex_lock(&t->lock);
+    return true;
+}
+
+/* A queued task the warden could not take (out of a resource, or
+ * stopping) goes back to the head of the queue, in the store too: it runs
+ * later, or after the restart.  Starts pause for a second meanwhile. */
+static bool requeue_locked(struct ttable *t, struct trec *r)
+{
+    struct jc_err err;
+
+    if (!r->from_queue || !r->spec || store_requeue(t->store, r->id, r->spec, &err) < 0)
+        return false;
+    r->starting = r->from_queue = false;
+    t->active--;
+    queue_push_front(t, r);
+    t->pause_until = mono_ms() + 1000;
+    log_task(r->id, "back in the queue: the warden could not start it now");
+    return true;
+}
+
+static void retry_dirty_locked(struct ttable *t)
+{
+    struct jc_err err;
+
+    if (store_health(t->store, err.msg, sizeof err.msg) && store_probe(t->store, &err) < 0)
+        return;
+    for (unsigned b = 0; b < NBUCKETS && t->dirty; b++)
+        for (struct trec *r = t->buckets[b], *next; r; r = next) {
+            next = r->hnext;
+            if (r->dirty)
+                settle_locked(t, r);
+        }
+}
+
+static bool can_start(const struct ttable *t)
+{
+    return t->qhead && !t->stopping && t->active < t->cfg->max_running && mono_ms() >= t->pause_until;
+}
+
+static void wait_a_second(struct ttable *t)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+}
+
+static void *table_main(void *arg)
+{
+    struct ttable *t = arg;
+    int64_t last_prune = mono_ms();
+    char ignored[2];
+
+    pthread_mutex_lock(&t->lock);
+    while (!t->quit) {
+        bool refused = false;
+        while (!refused && can_start(t))
+            refused = !start_head_locked(t);
+        if (t->dirty || store_health(t->store, ignored, sizeof ignored))
+            retry_dirty_locked(t);
+        if (mono_ms() - last_prune >= PRUNE_EVERY_MS) {
+            pthread_mutex_unlock(&t->lock);
+            prune(t);
+            pthread_mutex_lock(&t->lock);
+            last_prune = mono_ms();
+        }
+        if (!t->quit && (refused || !can_start(t)))
+            wait_a_second(t);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+int tasks_run(struct ttable *t, struct jc_err *err)
+{
+    if (pthread_create(&t->thread, NULL, table_main, t) != 0)
+        return jc_fail(err, errno, "starting the task table's thread");
+    t->thread_started = true;
+    return 0;
 }
 
 void tasks_close(struct ttable *t)
 {
-    struct trec *r, *older;
-
     if (!t)
         return;
-    for (r = t->newest; r; r = older) {
-        older = r->older;
-        rec_free(r);
-    }
+    pthread_mutex_lock(&t->lock);
+    t->quit = true;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+    if (t->thread_started)
+        pthread_join(t->thread, NULL);
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        for (struct trec *r = t->buckets[b], *next; r; r = next) {
+            next = r->hnext;
+            rec_free(r);
+        }
+    store_close(t->store);
     free(t);
 }
 
-static char *command_json(const struct jc_spec *spec)
+/* ---- submitting ------------------------------------------------------ */
+
+/* The same key again: the first task, if the body is the same. */
+static int replay(struct ttable *t, const struct tasks_submit *s, struct tasks_admission *a,
+                  struct jc_err *err)
 {
-    json_object *a = json_object_new_array();
-    const char *s = NULL;
-    char *out;
+    char hash[65];
 
-    for (unsigned i = 0; i < spec->argc && (s = spec_next_string(spec, s)); i++)
-        json_object_array_add(a, json_object_new_string(s));
-    out = strdup(json_object_to_json_string_ext(a, JU_PRINT));
-    json_object_put(a);
-    return out;
-}
-
-static struct trec *rec_from_spec(const struct jc_spec *spec, const char *sha)
-{
-    struct trec *r = calloc(1, sizeof *r);
-
-    if (!r)
-        return NULL;
-    memcpy(r->id, spec->id, sizeof r->id);
-    memcpy(r->name, spec->name, sizeof r->name);
-    memcpy(r->policy, spec->policy, sizeof r->policy);
-    snprintf(r->policy_sha, sizeof r->policy_sha, "%s", sha);
-    r->state = ST_QUEUED;
-    r->exit_code = -1;
-    r->created_ms = now_ms();
-    r->is_command = spec->is_command;
-    r->duration = spec->duration;
-    r->limits = spec->limits;
-    r->command = command_json(spec);
-    if (!r->command) {
-        free(r);
-        return NULL;
-    }
-    return r;
-}
-
-int tasks_add(struct ttable *t, const struct jc_spec *spec, const char *policy_sha,
-              void *waiter, struct jc_err *err)
-{
-    struct trec *r = rec_from_spec(spec, policy_sha);
-
-    if (!r)
-        return jc_fail(err, ENOMEM, "task record");
-    pthread_mutex_lock(&t->lock);
-    if (t->alive >= t->cfg->max_running) {
-        pthread_mutex_unlock(&t->lock);
-        rec_free(r);
-        return jc_client(err, 503, "Too many running tasks (limit %u); retry later",
-                         t->cfg->max_running);
-    }
-    r->waiter = waiter;
-    r->seq = t->next_seq++;
-    link_rec(t, r);
-    prune(t); /* after linking, so max_records counts the new one */
-    pthread_mutex_unlock(&t->lock);
+    if (store_find_key(t->store, s->idem_key, a->id, hash, err) < 0)
+        return -1;
+    if (strcmp(hash, s->idem_hash) != 0)
+        return jc_client(err, 422, "Idempotency-Key '%.64s' was used with a different request body",
+                         s->idem_key);
+    a->kind = TASKS_REPLAY;
     return 0;
 }
 
-void tasks_set_end_hook(struct ttable *t, void (*fn)(void *ctx, const char *id), void *ctx)
+static int admit_check(struct ttable *t, int *retry, struct jc_err *err)
 {
-    t->end_fn = fn;
-    t->end_ctx = ctx;
+    if (t->stopping)
+        return jc_client(err, 503, "The daemon is shutting down");
+    if (t->active < t->cfg->max_running && !t->qhead)
+        return 0;
+    if (t->queued < t->cfg->max_queued)
+        return 0;
+    *retry = retry_after(t);
+    return jc_client(err, 503, "Too many tasks: %u running and %u queued (limits %u and %u); retry later",
+                     t->active, t->queued, t->cfg->max_running, t->cfg->max_queued);
 }
 
-static void finish(struct ttable *t, struct trec *r, enum jc_reason reason, int64_t at)
+/* In the store first: nothing is admitted that is not kept. */
+static int add_locked(struct ttable *t, struct trec *r, const struct tasks_submit *s, bool queue,
+                      struct jc_err *err)
 {
-    bool was_live = !jc_state_terminal(r->state);
+    _cleanup_free_ char *json = NULL;
 
-    if (was_live)
-        t->alive--;
-    r->reason = reason;
-    r->state = jc_state_for_end(reason, r->exit_code);
-    r->finished_ms = at;
-    if (was_live && t->end_fn)
-        t->end_fn(t->end_ctx, r->id);
+    r->seq = t->next_seq;
+    if (!(json = rec_text(r)))
+        return jc_fail(err, ENOMEM, "task record");
+    struct store_row row = row_of(r, json);
+    row.idem_key = s->idem_key;
+    row.idem_hash = s->idem_hash;
+    if (store_add(t->store, &row, queue ? s->spec : NULL, s->input, err) < 0)
+        return -1;
+    t->next_seq++;
+    return 0;
 }
 
-static void wake_waiter(struct ttable *t, struct trec *r)
+static int submit_locked(struct ttable *t, struct trec *r, const struct tasks_submit *s,
+                         struct tasks_admission *a, int *retry, struct jc_err *err)
 {
-    if (r->waiter) {
-        t->wake(r->waiter);
-        r->waiter = NULL;
+    bool queue;
+
+    if (admit_check(t, retry, err) < 0)
+        return -1;
+    queue = t->active >= t->cfg->max_running || t->qhead;
+    if (add_locked(t, r, s, queue, err) < 0)
+        return -1;
+    index_add(t, r);
+    memcpy(a->id, r->id, sizeof a->id);
+    if (queue) {
+        queue_push(t, r);
+        a->kind = TASKS_QUEUED;
+        a->position = t->queued;
+        pthread_cond_signal(&t->cond);
+    } else {
+        r->starting = true;
+        t->active++;
+        a->kind = TASKS_START;
     }
+    return 0;
 }
 
-/* Returns the record's new text for the caller to write, or NULL. */
-static char *apply_locked(struct ttable *t, struct trec *r, const union ipc_msg *m)
+int tasks_submit(struct ttable *t, const struct tasks_submit *s, struct tasks_admission *a,
+                 int *retry, struct jc_err *err)
 {
-    char *text;
+    struct trec *r = rec_from_spec(s->spec, s->policy_sha, now_ms());
+    int rc;
 
-    switch (m->h.type) {
-    case IPC_SPAWNED:
-        if (r->state != ST_QUEUED)
-            return NULL;
-        r->state = ST_RUNNING;
-        r->pid = m->spawned.pid;
-        r->started_ms = m->spawned.started_ms;
-        break;
-    case IPC_SPAWN_FAILED:
-        if (r->state != ST_QUEUED)
-            return NULL;
-        free(r->error);
-        r->error = strdup(m->failed.msg);
-        finish(t, r, RS_SPAWN_ERROR, m->failed.at_ms);
-        break;
-    case IPC_EXITED:
-        if (r->state != ST_RUNNING)
-            return NULL;
-        r->exit_code = m->exited.exit_code;
-        r->signal = m->exited.signal;
-        r->usage = m->exited.usage;
-        finish(t, r, (enum jc_reason)m->exited.reason, m->exited.finished_ms);
-        break;
-    default:
-        return NULL;
+    *retry = 0;
+    if (s->idem_key && replay(t, s, a, err) == 0) {
+        rec_free(r);
+        return 0;
     }
-    text = record_text(r);
-    wake_waiter(t, r);
-    return text;
+    if (s->idem_key && err->status != 404) {
+        rec_free(r);
+        return -1;
+    }
+    if (!r || !(r->spec = spec_dup(s->spec))) {
+        rec_free(r);
+        return jc_fail(err, ENOMEM, "task record");
+    }
+    pthread_mutex_lock(&t->lock);
+    rc = submit_locked(t, r, s, a, retry, err);
+    pthread_mutex_unlock(&t->lock);
+    if (rc < 0)
+        rec_free(r);
+    if (rc < 0 && err->status == 409 && s->idem_key)
+        return replay(t, s, a, err);
+    return rc;
 }
 
 bool tasks_wait(struct ttable *t, const char *id, void *waiter)
 {
     pthread_mutex_lock(&t->lock);
     struct trec *r = find(t, id);
-    bool queued = r && r->state == ST_QUEUED;
-    if (queued)
+    bool starting = r && r->starting;
+    if (starting)
         r->waiter = waiter;
     pthread_mutex_unlock(&t->lock);
-    return queued;
+    return starting;
 }
 
-void tasks_apply(struct ttable *t, const union ipc_msg *m)
+void tasks_start(struct ttable *t, const char *id, const struct jc_input *in)
 {
-    char *text = NULL;
-
-    pthread_mutex_lock(&t->lock);
-    struct trec *r = find(t, m->h.id);
-    if (r)
-        text = apply_locked(t, r, m);
-    else
-        log_task_warn(m->h.id, "report for an unknown task (type %u)", m->h.type);
-    pthread_mutex_unlock(&t->lock);
-    /* Written after the waiting request was woken and the lock released: the
-     * 202 does not wait for the disk.  Reports are applied by one thread, so
-     * a record's writes stay in order. */
-    if (text)
-        write_record(t, m->h.id, text);
-    free(text);
-}
-
-static char *owned_json(json_object *o)
-{
-    char *s = strdup(json_object_to_json_string_ext(o, JU_PRINT));
-
-    json_object_put(o);
-    return s;
-}
-
-struct summary {
-    char s[192];
-};
-
-/* "argv0 arg1 ..." cut at `max` bytes, for messages. */
-static struct summary command_summary(const struct trec *r, size_t max)
-{
-    struct summary out = {""};
-    json_object *a = json_tokener_parse(r->command);
-    size_t n = 0;
-
-    for (size_t i = 0; a && i < json_object_array_length(a) && n < max; i++) {
-        const char *s = json_object_get_string(json_object_array_get_idx(a, i));
-        n += (size_t)snprintf(out.s + n, max + 1 - n, "%s%s", i ? " " : "", s ? s : "");
-    }
-    if (n >= max)
-        snprintf(out.s + max - 3, 4, "...");
-    json_object_put(a);
-    return out;
-}
-
-static char *accepted_json(const struct trec *r)
-{
-    json_object *o = json_object_new_object();
-    char msg[256];
-
-    if (r->is_command)
-        snprintf(msg, sizeof msg, "Process %d is running %s", r->pid, command_summary(r, 160).s);
-    else
-        snprintf(msg, sizeof msg, "Process %d will run for %u seconds", r->pid, r->duration);
-    json_object_object_add(o, "id", json_object_new_string(r->id));
-    json_object_object_add(o, "pid", json_object_new_int(r->pid));
-    json_object_object_add(o, "name", json_object_new_string(r->name));
-    json_object_object_add(o, "status", json_object_new_string("spawned"));
-    json_object_object_add(o, "message", json_object_new_string(msg));
-    return owned_json(o);
-}
-
-static char *error_json(const char *msg)
-{
-    json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "error", json_object_new_string(msg));
-    return owned_json(o);
-}
-
-int tasks_spawn_answer(struct ttable *t, const char *id, char **json)
-{
-    int status = 0;
-    char msg[JC_ERR_MSG_MAX + 64];
+    struct jc_spec *spec = NULL;
 
     pthread_mutex_lock(&t->lock);
     struct trec *r = find(t, id);
-    if (!r) { /* pruned already: cannot happen within one request */
-        *json = error_json("task record vanished");
-        status = 500;
-    } else if (r->state == ST_QUEUED) {
-        status = 0;
-    } else if (r->reason == RS_SPAWN_ERROR) {
-        snprintf(msg, sizeof msg, "Spawn failed: %s", r->error ? r->error : "unknown");
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "error", json_object_new_string(msg));
-        json_object_object_add(o, "id", json_object_new_string(r->id)); /* the record exists */
-        *json = owned_json(o);
-        status = 500;
-    } else {
-        *json = accepted_json(r);
-        status = 202;
+    if (r && r->starting && r->spec)
+        spec = spec_dup(r->spec);
+    pthread_mutex_unlock(&t->lock);
+    if (spec)
+        t->hooks.start(t->hooks.ctx, spec, in);
+    else
+        log_task_warn(id, "cannot start: %s", r ? "out of memory" : "no such task");
+    free(spec);
+}
+
+void tasks_stop(struct ttable *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->stopping = true;
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- the warden's reports ---------------------------------------------- */
+
+void tasks_spawned(struct ttable *t, const char *id, int pid, int64_t started_ms)
+{
+    _cleanup_free_ char *json = NULL;
+    struct store_row row = {0};
+    struct jc_err err;
+
+    pthread_mutex_lock(&t->lock);
+    struct trec *r = find(t, id);
+    if (r && r->starting) {
+        r->starting = false;
+        free(JC_STEAL(r->spec)); /* it runs: never again */
+        r->state = ST_RUNNING;
+        r->pid = pid;
+        r->started_ms = started_ms;
+        if (r->waiter) {
+            t->hooks.wake(r->waiter);
+            r->waiter = NULL;
+        }
+        json = rec_text(r);
+        row = row_of(r, json);
+        row.id = id;
     }
     pthread_mutex_unlock(&t->lock);
-    return status;
+    if (!r || !row.seq) {
+        log_task_warn(id, "a spawn report for a task that is not starting");
+        return;
+    }
+    /* After the wake and without the lock: the 202 waits for neither.  This
+     * thread alone reports a task's transitions, so its writes stay in order. */
+    if (!json || store_update(t->store, &row, &err) < 0)
+        log_task_warn(id, "%s", json ? err.msg : "out of memory");
+}
+
+void tasks_spawn_failed(struct ttable *t, const char *id, int status, const char *msg, int64_t at_ms)
+{
+    pthread_mutex_lock(&t->lock);
+    struct trec *r = find(t, id);
+    if (r && r->starting && status == 503 && requeue_locked(t, r)) {
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
+    if (r && r->starting) {
+        free(r->error);
+        r->error = strdup(msg);
+        r->fail_status = status;
+        finish_locked(t, r, RS_SPAWN_ERROR, at_ms);
+        end_done(t, r);
+    } else {
+        log_task_warn(id, "a spawn failure for a task that is not starting");
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+void tasks_exited(struct ttable *t, const char *id, const struct tasks_end *e)
+{
+    pthread_mutex_lock(&t->lock);
+    struct trec *r = find(t, id);
+    if (r && r->state == ST_RUNNING) {
+        r->exit_code = e->exit_code;
+        r->signal = e->signal;
+        r->usage = e->usage;
+        r->log_errno = e->log_errno;
+        finish_locked(t, r, e->reason, e->finished_ms);
+        end_done(t, r);
+    } else {
+        log_task_warn(id, "an exit report for a task that is not running");
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* One live, non-queued task, or NULL. */
+static struct trec *any_active(struct ttable *t)
+{
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        for (struct trec *r = t->buckets[b]; r; r = r->hnext)
+            if ((r->starting || r->state == ST_RUNNING))
+                return r;
+    return NULL;
+}
+
+void tasks_end_all(struct ttable *t, enum jc_reason reason)
+{
+    struct trec *r;
+
+    pthread_mutex_lock(&t->lock);
+    t->stopping = true;
+    while ((r = any_active(t))) {
+        if (r->starting && requeue_locked(t, r))
+            continue;
+        if (r->starting) {
+            free(r->error);
+            r->error = strdup("shutting down: the daemon stopped before the task started");
+            r->fail_status = 503;
+            finish_locked(t, r, RS_SPAWN_ERROR, now_ms());
+        } else {
+            finish_locked(t, r, reason, now_ms());
+        }
+        end_done(t, r); /* terminal now: the scan does not find it again */
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- reading --------------------------------------------------------- */
+
+static void view_of(const struct ttable *t, const struct trec *r, struct tasks_view *v)
+{
+    memset(v, 0, sizeof *v);
+    memcpy(v->id, r->id, sizeof v->id);
+    memcpy(v->name, r->name, sizeof v->name);
+    v->state = r->state;
+    v->reason = r->reason;
+    v->starting = r->starting;
+    v->pid = r->pid;
+    v->is_command = r->is_command;
+    v->duration = r->duration;
+    rec_summary(r, v->summary, 160);
+    v->position = r->state == ST_QUEUED && !r->starting ? queue_position(t, r) : 0;
+    v->fail_status = r->fail_status;
+    snprintf(v->error, sizeof v->error, "%s", r->error ? r->error : "");
+}
+
+int tasks_view(struct ttable *t, const char *id, struct tasks_view *v, struct jc_err *err)
+{
+    pthread_mutex_lock(&t->lock);
+    struct trec *r = find(t, id);
+    if (r)
+        view_of(t, r, v);
+    pthread_mutex_unlock(&t->lock);
+    if (r)
+        return 0;
+    _cleanup_free_ char *json = store_get(t->store, id, err);
+    if (!json)
+        return -1;
+    if (!(r = rec_parse(json)))
+        return jc_fail(err, 0, "task %s: unreadable record", id);
+    view_of(t, r, v);
+    rec_free(r);
+    return 0;
+}
+
+static char *live_json(struct ttable *t, const struct trec *r)
+{
+    json_object *o = rec_json(r);
+    unsigned pos = r->state == ST_QUEUED && !r->starting ? queue_position(t, r) : 0;
+
+    if (pos)
+        json_object_object_add(o, "queue_position", json_object_new_int((int)pos));
+    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return s;
 }
 
 int tasks_get_json(struct ttable *t, const char *id, char **json, struct jc_err *err)
 {
     pthread_mutex_lock(&t->lock);
     struct trec *r = find(t, id);
-    *json = r ? owned_json(rec_json(r)) : NULL;
+    *json = r ? live_json(t, r) : NULL;
     pthread_mutex_unlock(&t->lock);
-    if (!r)
-        return jc_client(err, 404, id[0] ? "No task with id '%.40s'" : "No task with that id%.0s", id);
-    return 0;
+    if (r)
+        return *json ? 0 : jc_fail(err, ENOMEM, "task record");
+    *json = store_get(t->store, id, err);
+    return *json ? 0 : -1;
+}
+
+bool tasks_is_terminal(struct ttable *t, const char *id)
+{
+    struct tasks_view v;
+    struct jc_err err;
+
+    return tasks_view(t, id, &v, &err) == 0 && jc_state_terminal(v.state);
 }
 
 static int parse_cursor(const char *cursor, uint64_t *seq, struct jc_err *err)
@@ -710,75 +873,83 @@ int tasks_list_json(struct ttable *t, const char *state, uint32_t limit, const c
                     char **json, struct jc_err *err)
 {
     enum jc_state want = ST_QUEUED;
-    uint64_t before;
-    uint32_t n = 0;
+    uint64_t before, last = 0;
+    bool more;
+    char *arr;
 
     if (state && jc_state_parse(state, &want) < 0)
         return jc_client(err, 400, "Parameter 'state' must be one of queued, running, succeeded, failed, cancelled, lost");
     if (parse_cursor(cursor, &before, err) < 0)
         return -1;
-    json_object *o = json_object_new_object(), *arr = json_object_new_array();
-    const struct trec *r, *last = NULL;
-    pthread_mutex_lock(&t->lock);
-    for (r = t->newest; r && n < limit; r = r->older) {
-        if (r->seq >= before || (state && r->state != want))
-            continue;
-        json_object_array_add(arr, rec_json(r));
-        last = r;
-        n++;
+    if (!(arr = store_list(t->store, state != NULL, want, before, limit, &more, &last, err)))
+        return -1;
+    size_t n = strlen(arr) + 64;
+    if (!(*json = malloc(n))) {
+        free(arr);
+        return jc_fail(err, ENOMEM, "listing tasks");
     }
-    /* A next page exists if some older record would also match. */
-    for (; r && last; r = r->older)
-        if (!state || r->state == want)
-            break;
-    char next[24];
-    snprintf(next, sizeof next, "%llu", last ? (unsigned long long)last->seq : 0ULL);
-    pthread_mutex_unlock(&t->lock);
-    json_object_object_add(o, "tasks", arr);
-    json_object_object_add(o, "next_cursor", r && last ? json_object_new_string(next) : NULL);
-    *json = owned_json(o);
+    if (more)
+        snprintf(*json, n, "{\"tasks\":%s,\"next_cursor\":\"%llu\"}", arr, (unsigned long long)last);
+    else
+        snprintf(*json, n, "{\"tasks\":%s,\"next_cursor\":null}", arr);
+    free(arr);
     return 0;
 }
 
-int tasks_can_cancel(struct ttable *t, const char *id, struct jc_err *err)
+static int cancel_locked(struct ttable *t, struct trec *r, struct jc_err *err)
 {
-    int rc = 0;
+    if (r->starting)
+        return jc_client(err, 409, "Task %s is still starting; retry", r->id);
+    if (r->state == ST_RUNNING)
+        return 0;
+    /* Queued: it never runs. */
+    r->exit_code = -1;
+    finish_locked(t, r, RS_CANCELLED, now_ms());
+    end_done(t, r);
+    return 1;
+}
+
+int tasks_cancel(struct ttable *t, const char *id, struct jc_err *err)
+{
+    int rc;
 
     pthread_mutex_lock(&t->lock);
     struct trec *r = find(t, id);
-    if (!r)
-        rc = jc_client(err, 404, id[0] ? "No task with id '%.40s'" : "No task with that id%.0s", id);
-    else if (jc_state_terminal(r->state))
-        rc = jc_client(err, 409, "Task %s has already finished (%s)", r->id, jc_state_name(r->state));
-    else if (r->state == ST_QUEUED)
-        rc = jc_client(err, 409, "Task %s is still starting; retry", r->id);
+    rc = r && !jc_state_terminal(r->state) ? cancel_locked(t, r, err) : 2;
     pthread_mutex_unlock(&t->lock);
+    if (rc != 2)
+        return rc;
+    _cleanup_free_ char *json = store_get(t->store, id, err);
+    if (!json)
+        return -1;
+    struct trec *old = rec_parse(json);
+    rc = jc_client(err, 409, "Task %s has already finished (%s)", id, old ? jc_state_name(old->state) : "?");
+    rec_free(old);
     return rc;
 }
+
+void tasks_stats(struct ttable *t, struct tasks_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_lock(&t->lock);
+    s->running = t->active;
+    s->max_running = t->cfg->max_running;
+    s->queued = t->queued;
+    s->max_queued = t->cfg->max_queued;
+    s->oldest_wait_ms = t->qhead ? mono_ms() - t->qhead->queued_mono_ms : 0;
+    s->mean_wait_ms = t->mean_wait_ms;
+    s->drain_per_s = t->end_interval_ms > 0 ? 1000.0 / (double)t->end_interval_ms : 0;
+    s->dirty = t->dirty;
+    pthread_mutex_unlock(&t->lock);
+    s->store_failing = store_health(t->store, s->store_error, sizeof s->store_error);
+}
+
+void tasks_prune(struct ttable *t) { prune(t); }
 
 unsigned tasks_alive(struct ttable *t)
 {
     pthread_mutex_lock(&t->lock);
-    unsigned n = t->alive;
+    unsigned n = t->active;
     pthread_mutex_unlock(&t->lock);
     return n;
-}
-
-void tasks_end_all(struct ttable *t, enum jc_reason reason)
-{
-    pthread_mutex_lock(&t->lock);
-    for (struct trec *r = t->newest; r; r = r->older) {
-        if (jc_state_terminal(r->state))
-            continue;
-        if (r->state == ST_QUEUED) {
-            free(r->error);
-            r->error = strdup("the daemon stopped before the task started");
-            finish(t, r, RS_SPAWN_ERROR, now_ms());
-        } else {
-            finish(t, r, reason, now_ms());
-        }
-        save(t, r);
-        wake_waiter(t, r);
-    }
-    pthread_mutex_unlock(&t->lock);
 }

@@ -1,11 +1,18 @@
-/* tasks.h — the front's task table: every accepted task's record, its state
- * machine (queued → running → succeeded|failed|cancelled, or lost across a
- * restart), retention, and the records on disk (state_dir/tasks/<id>.json,
- * written atomically at each transition, reloaded at start-up).
+/* tasks.h — the front's task table: the live tasks (queued, starting,
+ * running), their state machine (queued → running → succeeded|failed|
+ * cancelled, or lost across a restart), the bounded FIFO queue in front of
+ * max_running, and the record store behind them (store.h).
  *
- * Runs in: the front.  HTTP threads add and read records; the IPC thread
- * applies the warden's reports.  One mutex guards the whole table; JSON for
- * answers is built under it and returned as an owned string. */
+ * Only live tasks are in memory; a task's record goes to the store when it
+ * is accepted (before its 202), when it starts and when it ends, and is read
+ * back from the store once it has ended.  The table knows nothing of HTTP
+ * or of the warden's wire format: the warden's reports come in as plain
+ * calls, spawns go out through the start hook.
+ *
+ * Runs in: the front.  HTTP threads submit, read and cancel; the IPC thread
+ * applies the warden's reports; the table's own thread starts queued tasks
+ * as places free up and retries writes the state directory refused.  One
+ * mutex guards the table; the store has its own. */
 #pragma once
 
 #include <stdbool.h>
@@ -13,51 +20,135 @@
 
 #include "config.h"
 #include "error.h"
-#include "ipc.h"
 #include "task.h"
 
 struct ttable;
 struct logspace;
 
-/* Called (under the table lock) when a queued task's spawn has been
- * answered, with the waiter given to tasks_add(). */
-typedef void (*tasks_wake_fn)(void *waiter);
+struct tasks_hooks {
+    /* Hand a spec and its input (stdin, files) to the warden.  Called
+     * without the table lock, once per task; on failure the callee reports
+     * tasks_spawn_failed(). */
+    void (*start)(void *ctx, const struct jc_spec *spec, const struct jc_input *in);
+    /* Called under the table lock when a starting task's spawn has been
+     * answered, with the waiter given to tasks_wait(). */
+    void (*wake)(void *waiter);
+    void *ctx;
+};
 
-/* space (may be NULL): told of every log removed by pruning. */
-struct ttable *tasks_open(const struct jc_config *cfg, int tasks_dirfd, int logs_dirfd,
-                          struct logspace *space, tasks_wake_fn wake, struct jc_err *err);
+/* db_path: the SQLite file.  legacy_dirfd: state_dir/tasks, whose old
+ * <id>.json records are imported once and removed.  logs_dirfd: the logs;
+ * space (may be NULL) is told of every log removed by pruning. */
+struct ttable *tasks_open(const struct jc_config *cfg, const char *db_path, int legacy_dirfd,
+                          int logs_dirfd, struct logspace *space, const struct tasks_hooks *hooks,
+                          struct jc_err *err);
+/* Starts the table's thread (after the start hook can work). */
+int tasks_run(struct ttable *t, struct jc_err *err);
 void tasks_close(struct ttable *t);
 
-/* Record a new task as queued.  503 when max_running tasks are alive. */
-int tasks_add(struct ttable *t, const struct jc_spec *spec, const char *policy_sha,
-              void *waiter, struct jc_err *err);
+/* Called once per task when it becomes terminal, outside the table lock,
+ * after its terminal record was handed to the store.  Up to 4 hooks. */
+int tasks_set_end_hook(struct ttable *t, void (*fn)(void *ctx, const char *id), void *ctx);
 
-/* Make `waiter` the queued record's waiter; false if it is queued no more
+/* ---- submitting ------------------------------------------------------ */
+
+struct tasks_submit {
+    const struct jc_spec *spec;
+    const struct jc_input *input; /* kept in the store while queued */
+    const char *policy_sha;
+    const char *idem_key;  /* or NULL */
+    const char *idem_hash; /* sha256 hex of the request body, with idem_key */
+};
+
+enum tasks_admit {
+    TASKS_START,  /* a place is free: tasks_wait(), then tasks_start() */
+    TASKS_QUEUED, /* waits in the queue at `position` (1 = next) */
+    TASKS_REPLAY, /* the Idempotency-Key's first task: `id` */
+};
+
+struct tasks_admission {
+    enum tasks_admit kind;
+    unsigned position;
+    char id[JC_ID_LEN];
+};
+
+/* Record the task (in the store, before anything is acknowledged) and
+ * admit it.  Errors: 503 queue full (err->status, *retry_after set), 503
+ * shutting down or state directory failing, 507 state directory full, 422
+ * Idempotency-Key reused with another body. */
+int tasks_submit(struct ttable *t, const struct tasks_submit *s, struct tasks_admission *a,
+                 int *retry_after, struct jc_err *err);
+
+/* Make `waiter` the starting task's waiter; false if it is starting no more
  * (then no wake-up will come: the caller resumes itself). */
 bool tasks_wait(struct ttable *t, const char *id, void *waiter);
+/* Hand a TASKS_START task to the warden, with its input. */
+void tasks_start(struct ttable *t, const char *id, const struct jc_input *in);
 
-/* Apply a warden report (SPAWNED, SPAWN_FAILED, EXITED). */
-void tasks_apply(struct ttable *t, const union ipc_msg *m);
+/* No more submissions (503 "shutting down") and no more starts. */
+void tasks_stop(struct ttable *t);
 
-/* The answer to a finished spawn: 202 body (+ Location) or 500 error.
- * Returns the HTTP status; *json is malloc'd.  0 while still queued. */
-int tasks_spawn_answer(struct ttable *t, const char *id, char **json);
+/* ---- the warden's reports -------------------------------------------- */
+
+void tasks_spawned(struct ttable *t, const char *id, int pid, int64_t started_ms);
+/* status: the HTTP status the failure maps to (4xx: the request's fault,
+ * 503: out of a resource, 500: ours). */
+void tasks_spawn_failed(struct ttable *t, const char *id, int status, const char *msg, int64_t at_ms);
+
+struct tasks_end {
+    enum jc_reason reason;
+    int exit_code, signal; /* -1 / 0 when not applicable */
+    int64_t finished_ms;
+    struct jc_usage usage;
+    int log_errno; /* why some output could not be kept, 0 if all was */
+};
+void tasks_exited(struct ttable *t, const char *id, const struct tasks_end *end);
+
+/* Every running or starting task becomes terminal with this reason (the
+ * warden is gone); queued tasks stay queued, in the store. */
+void tasks_end_all(struct ttable *t, enum jc_reason reason);
+
+/* ---- reading --------------------------------------------------------- */
+
+/* What the 202 (or the spawn's failure) is made of. */
+struct tasks_view {
+    char id[JC_ID_LEN];
+    char name[JC_NAME_MAX + 1];
+    enum jc_state state;
+    enum jc_reason reason;
+    bool starting;    /* handed to the warden, no answer yet */
+    int pid;
+    bool is_command;
+    uint32_t duration;
+    char summary[192]; /* "argv0 arg1 ..." cut short */
+    unsigned position; /* in the queue, 1 = next; 0 when not queued */
+    int fail_status;   /* for a spawn_error: its HTTP status */
+    char error[JC_ERR_MSG_MAX];
+};
+int tasks_view(struct ttable *t, const char *id, struct tasks_view *v, struct jc_err *err);
 
 int tasks_get_json(struct ttable *t, const char *id, char **json, struct jc_err *err);
+bool tasks_is_terminal(struct ttable *t, const char *id);
 /* state may be NULL; cursor "" for the first page. */
 int tasks_list_json(struct ttable *t, const char *state, uint32_t limit, const char *cursor,
                     char **json, struct jc_err *err);
+
 /* 0 when the task is running (the caller then asks the warden to kill it);
- * else -1 with err->status 404 (unknown) or 409 (finished or still starting). */
-int tasks_can_cancel(struct ttable *t, const char *id, struct jc_err *err);
+ * 1 when it was queued and is now cancelled; else -1 with err->status 404
+ * (unknown) or 409 (finished or still starting). */
+int tasks_cancel(struct ttable *t, const char *id, struct jc_err *err);
+
+struct tasks_stats {
+    unsigned running, max_running; /* running includes starting */
+    unsigned queued, max_queued;
+    int64_t oldest_wait_ms;       /* of the queue's head, 0 if empty */
+    int64_t mean_wait_ms;         /* moving average of queue waits */
+    double drain_per_s;           /* moving average of task ends */
+    unsigned dirty;               /* ended records the store still lacks */
+    bool store_failing;
+    char store_error[JC_ERR_MSG_MAX];
+};
+void tasks_stats(struct ttable *t, struct tasks_stats *s);
 unsigned tasks_alive(struct ttable *t);
 /* Drop what retention and max_records let go now (frees log space). */
 void tasks_prune(struct ttable *t);
-
-/* fn(ctx, id) is called once per task, when its record becomes terminal,
- * under the table lock (so the record already reads terminal, and fn must
- * not call back into tasks_*).  Set once, before the table is shared. */
-void tasks_set_end_hook(struct ttable *t, void (*fn)(void *ctx, const char *id), void *ctx);
-
-/* Every live record becomes terminal with this reason (shutdown / warden lost). */
-void tasks_end_all(struct ttable *t, enum jc_reason reason);

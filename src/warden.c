@@ -53,6 +53,7 @@ struct wtask {
     uint64_t out_bytes, out_cap;
     int timer_fd;
     bool cancelled, timed_out, output_exceeded; /* under w->lock */
+    int log_errno; /* monitor thread only: why output was lost, 0 if none */
     struct ep_tag tag_pid, tag_out, tag_timer;
     struct wtask *next;
 };
@@ -151,8 +152,17 @@ static int open_log(struct warden *w, struct wtask *t)
     if (t->sb.log_fd >= 0)
         return 0;
     log_task_warn(t->id, "%s: its output is lost", err.msg);
+    t->log_errno = err.errnum ? err.errnum : EIO;
     t->sb.log_fd = -2;
     return -1;
+}
+
+/* Some output could not be kept: the record says so (once logged). */
+static void log_lost(struct wtask *t, int e)
+{
+    if (!t->log_errno)
+        log_msg(LOG_LVL_WARN, t->id, e, "writing the task log: output is lost");
+    t->log_errno = e ? e : EIO;
 }
 
 /* Past output_kb, the log quota or the state directory's free-space
@@ -185,7 +195,7 @@ static size_t log_write(struct warden *w, struct wtask *t, const char *buf, size
     if (done > 0)
         logspace_add(w->space, (size_t)done);
     if (done != (ssize_t)keep)
-        log_msg(LOG_LVL_WARN, t->id, errno, "writing the task log");
+        log_lost(t, done < 0 ? errno : ENOSPC);
     return keep;
 }
 
@@ -262,6 +272,7 @@ static void build_end(struct warden *w, struct wtask *t, int status, union ipc_m
     m.exited.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     m.exited.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     m.exited.finished_ms = now_ms(CLOCK_REALTIME);
+    m.exited.log_errno = t->log_errno;
     snprintf(m.h.id, sizeof m.h.id, "%s", t->id);
     log_task(t->id, "ended: %s (exit %d, signal %d, peak %llu bytes, cpu %llu us)",
              jc_reason_name(m.exited.reason), m.exited.exit_code, m.exited.signal,
@@ -418,12 +429,26 @@ static void monitor_add(struct warden *w, struct wtask *t)
     }
 }
 
-static void send_failed(struct warden *w, const char *id, const char *msg)
+/* The HTTP status a failed spawn maps to: the program named by the
+ * request could not be run (4xx), or a resource ran out (503). */
+static int failure_status(const struct jc_err *err)
 {
+    if ((err->status >= 400 && err->status < 500) || err->status == 503)
+        return err->status;
+    if (err->errnum == EMFILE || err->errnum == ENFILE || err->errnum == EAGAIN ||
+        err->errnum == ENOMEM || err->errnum == ENOSPC)
+        return 503;
+    return 500;
+}
+
+static void send_failed(struct warden *w, const char *id, const struct jc_err *e)
+{
+    const char *msg = e->msg;
     union ipc_msg m = {0};
 
     snprintf(m.h.id, sizeof m.h.id, "%s", id);
     snprintf(m.failed.msg, sizeof m.failed.msg, "%s", msg);
+    m.failed.status = failure_status(e);
     m.failed.at_ms = now_ms(CLOCK_REALTIME);
     log_task_warn(id, "spawn failed: %s", msg);
     report(w, &m, IPC_SPAWN_FAILED);
@@ -441,11 +466,15 @@ static struct wtask *new_task(struct warden *w, const struct jc_spec *spec, stru
     t->out_cap = (uint64_t)spec->limits.output_kb * 1024;
     t->timer_fd = -1;
     pthread_mutex_lock(&w->lock);
-    int full = w->stopping || slot_take(w, &t->slot) < 0;
+    bool stopping = w->stopping;
+    int full = stopping || slot_take(w, &t->slot) < 0;
     pthread_mutex_unlock(&w->lock);
     if (full) {
         free(t);
-        jc_fail(err, EAGAIN, "no free task slot");
+        if (stopping)
+            jc_client(err, 503, "shutting down: the daemon takes no new task");
+        else
+            jc_fail(err, EAGAIN, "no free task slot");
         return NULL;
     }
     return t;
@@ -473,7 +502,7 @@ static void handle_spawn(struct warden *w, const struct jc_spec *spec, const int
             close(t->timer_fd);
         if (t)
             release_slot(w, t);
-        send_failed(w, spec->id, err.msg);
+        send_failed(w, spec->id, &err);
         return;
     }
     if (arm_timer(t, spec->limits.timeout_s, &err) < 0) { /* cannot bound it: end it */

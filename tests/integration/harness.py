@@ -333,7 +333,7 @@ class Daemon:
     """
 
     def __init__(self, config=None, extra_args=(), state_dir=None, cgroup_name=None,
-                 user=None, env=None, check_cleanup=True, owns_state=None, pass_fds=()):
+                 user=None, env=None, check_cleanup=True, owns_state=None, pass_fds=(), prefix=()):
         self.port = None
         self.base = None
         self.state_dir = state_dir
@@ -346,6 +346,7 @@ class Daemon:
             self.config.setdefault("uid_base", uid_base_for_test())
         self.uid_base = self.config.get("uid_base") if isinstance(self.config, dict) else None
         self.extra_args = list(extra_args)
+        self.prefix = list(prefix)   # e.g. ["prlimit", "--nofile=256:256"]
         self.user = user or service_user()
         self.env = env
         self.check_cleanup = check_cleanup
@@ -362,7 +363,7 @@ class Daemon:
     # ---- start / stop ----------------------------------------------------
 
     def argv(self):
-        a = [JOBCELLD, "--listen", "127.0.0.1:%d" % self.port,
+        a = self.prefix + [JOBCELLD, "--listen", "127.0.0.1:%d" % self.port,
              "--state-dir", self.state_dir, "--cgroup-name", self.cgroup_name,
              "--user", self.user]
         if self.config is not None:

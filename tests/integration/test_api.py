@@ -481,9 +481,10 @@ class Routes(DaemonTestCase):
 
 
 class Backpressure(DaemonTestCase):
-    """503 + Retry-After once the running-task limit is reached."""
+    """503 + Retry-After once the running-task limit is reached and there is
+    no queue (max_queued 0); test_queue.py covers the queue itself."""
 
-    daemon_kwargs = {"config": {"max_running": 2}}
+    daemon_kwargs = {"config": {"max_running": 2, "max_queued": 0}}
 
     def test_503_when_full(self):
         ids = [self.d.submit_ok(name="full-%d" % i, command=["/bin/sleep", "30"])["id"]

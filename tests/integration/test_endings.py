@@ -132,13 +132,15 @@ class Endings(DaemonTestCase):
             with self.subTest(command=argv):
                 name = "spawn-error-%d" % i
                 r = self.d.submit(name=name, command=argv)
-                self.assertError(r, 500)
+                # A program the rootfs lacks is the request's fault: 400.
+                self.assertError(r, 400, "command", argv[0])
                 rid = r.body.get("id")
                 rec = self.d.task(rid) if rid else self.find_record(name)
                 self.assertRecordEnd(rec, "failed", "spawn_error")
                 self.assertIsInstance(rec.get("error"), str, rec)
                 self.assertTrue(rec["error"].strip(), rec)
                 self.assertIsNotNone(rec.get("finished_at"), rec)
+                self.assertEqual(rec.get("error_status"), 400, rec)
         self.assertEqual(self.d.get("/healthz").status, 200)
         rec, logs = self.d.sh("echo still-works")
         self.assertEqual(logs, "still-works\n")

@@ -60,6 +60,24 @@ static int limits_equal(const struct jc_limits *a, const struct jc_limits *b)
            a->tmpfs_mb == b->tmpfs_mb;
 }
 
+/* The machine-derived default: 32 per core, 64 MB each, 4..4096. */
+static uint32_t d_max_running(void)
+{
+    long mem_mb = (long)((uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) >> 20);
+
+    return config_default_max_running(sysconf(_SC_NPROCESSORS_ONLN), mem_mb);
+}
+
+static void test_derived_defaults(void)
+{
+    CHECK(config_default_max_running(2, 24000) == 64);   /* cpu-bound */
+    CHECK(config_default_max_running(64, 4096) == 64);   /* memory-bound */
+    CHECK(config_default_max_running(1, 100) == 4);      /* floor */
+    CHECK(config_default_max_running(1024, 1 << 30) == 4096); /* ceiling */
+    const char *none[] = {NULL};
+    CHECK(load_v(none) == 0 && cfg.max_queued == cfg.max_running * 8);
+}
+
 static void test_defaults(void)
 {
     struct jc_config d;
@@ -70,7 +88,7 @@ static void test_defaults(void)
     CHECK(strcmp(d.state_dir, "/var/lib/jobcell") == 0);
     CHECK(strcmp(d.user, "jobcell") == 0 && strcmp(d.cgroup_name, "jobcell") == 0);
     CHECK(d.log_level == LOG_LVL_INFO);
-    CHECK(d.max_running == 128 && d.max_body_bytes == 64 * 1024 && d.max_duration_s == 3600);
+    CHECK(d.max_running == d_max_running() && d.max_body_bytes == 64 * 1024 && d.max_duration_s == 3600);
     CHECK(d.retention_s == 86400 && d.max_records == 10000 && d.uid_base == 1000000);
     CHECK(d.http_threads >= 1 && d.max_connections >= 4 && d.conn_timeout_s >= 1);
     CHECK(d.missing_limits == 0 && d.listen_unix[0] == 0 && d.token_file[0] == 0 &&
@@ -240,7 +258,7 @@ static void test_file(void)
 
     /* An empty object is fine. */
     path = config_file("empty.json", " {} \n");
-    CHECK(LOAD("--config", path) == 0 && cfg.max_running == 128);
+    CHECK(LOAD("--config", path) == 0 && cfg.max_running == d_max_running());
     free(path);
 }
 
@@ -298,7 +316,7 @@ static void test_file_errors(void)
     /* Bigger than 1 MiB: refused before parsing. */
     char *big = repeat(" ", 1024 * 1024 + 1);
     path = config_file("big.json", big);
-    EXPECT_FAIL(LOAD("--config", path), "1 MiB");
+    EXPECT_FAIL(LOAD("--config", path), "larger than 1048576 bytes");
     free(path);
     free(big);
 }
@@ -345,6 +363,7 @@ int main(void)
     if (!tmpdir)
         return check_summary();
     test_defaults();
+    test_derived_defaults();
     test_listen();
     test_flags();
     test_file();

@@ -130,9 +130,10 @@ static void test_round_trips(void)
 
     hdr(0, ID1);
     out.failed.at_ms = 99;
+    out.failed.status = 400;
     snprintf(out.failed.msg, sizeof out.failed.msg, "clone3: Operation not permitted");
     CHECK(round_trip(IPC_SPAWN_FAILED));
-    CHECK(in.h.type == IPC_SPAWN_FAILED && in.failed.at_ms == 99 &&
+    CHECK(in.h.type == IPC_SPAWN_FAILED && in.failed.at_ms == 99 && in.failed.status == 400 &&
           strcmp(in.failed.msg, "clone3: Operation not permitted") == 0);
 
     for (uint32_t r = RS_EXITED; r <= RS_DAEMON_RESTART; r++) {
@@ -305,8 +306,12 @@ static void test_spawn_checks(void)
 static void test_report_checks(void)
 {
     hdr(IPC_SPAWN_FAILED, ID1);
+    out.failed.status = 500;
     memset(out.failed.msg, 'm', sizeof out.failed.msg);
     EXPECT_REFUSED(sizeof(struct ipc_spawn_failed), "unterminated failure message");
+    hdr(IPC_SPAWN_FAILED, ID1);
+    out.failed.status = 200; /* a failure is never a success */
+    EXPECT_REFUSED(sizeof(struct ipc_spawn_failed), "bad status 200");
 
     hdr(IPC_EXITED, ID1);
     out.exited.reason = RS_NONE;
