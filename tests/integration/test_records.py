@@ -270,6 +270,27 @@ class Durable(unittest.TestCase):
                 b.stop()
             a.stop()
 
+    def test_queued_stdin_and_files_survive_kill_9(self):
+        cfg = {"max_running": 1}
+        a = Daemon(config=cfg).start()
+        b = None
+        try:
+            blocker = a.submit_ok(**sleeper("blocker"))
+            a.wait_running(blocker["id"])
+            q = a.submit_ok(name="with-input", command=["/bin/sh", "-c", "cat; cat /tmp/note.txt"],
+                            stdin="from stdin\n", files={"note.txt": {"base64": "ZnJvbSBhIGZpbGUK"}})
+            self.assertEqual(q["status"], "queued", q)
+            a.crash()
+            b = Daemon(config=cfg, state_dir=a.state_dir, cgroup_name=a.cgroup_name,
+                       owns_state=True).start()
+            rec = b.wait_terminal(q["id"], 60)
+            self.assertEqual(rec["state"], "succeeded", rec)
+            self.assertEqual(b.logs(q["id"]), "from stdin\nfrom a file\n")
+        finally:
+            if b is not None:
+                b.stop()
+            a.stop()
+
     def test_queue_survives_a_restart(self):
         self.run_queue_across("stop")
 
