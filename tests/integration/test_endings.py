@@ -165,10 +165,14 @@ class Endings(DaemonTestCase):
                                                            if getattr(a, "status", 0) != 202][:5])
         ids = [a.body["id"] for a in answers]
         self.assertEqual(len(set(ids)), n, "duplicate ids")
-        self.assertEqual(len({a.body["pid"] for a in answers}), n, "duplicate pids")
+        pids = set()
         for i, tid in enumerate(ids):
             rec = self.d.wait_terminal(tid, timeout=90)
             self.assertRecordEnd(rec, "succeeded", "exited", exit_code=0, name="conc-%d" % i)
+            pids.add(rec["pid"])
+        # From the records: past max_running (derived from the machine's
+        # memory; 16 in the 1 GB VM) the 202 says "queued", without a pid.
+        self.assertEqual(len(pids), n, "duplicate pids")
 
 
 if __name__ == "__main__":
