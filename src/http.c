@@ -33,6 +33,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -704,6 +706,37 @@ const char *http_header(struct http_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+/* A connection the kernel accepted but libmicrohttpd never will: answer
+ * 503 instead of the reset that closing the listener would send it.  The
+ * request is read (briefly) after the answer, so that close() does not
+ * turn unread bytes into a reset either. */
+static void refuse_backlogged(int fd)
+{
+    static const char answer[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Retry-After: 1\r\nConnection: close\r\nContent-Length: 39\r\n\r\n"
+        "{\"error\":\"The daemon is shutting down\"}";
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char sink[4096];
+
+    if (send(fd, answer, sizeof answer - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ||
+        shutdown(fd, SHUT_WR) < 0)
+        log_warn("answering a connection left at shutdown");
+    while (poll(&p, 1, 100) > 0 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+        ;
+    close(fd);
+}
+
+static void drain_backlog(int listen_fd)
+{
+    int fd;
+
+    if (fcntl(listen_fd, F_SETFL, O_NONBLOCK) < 0)
+        return;
+    while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+        refuse_backlogged(fd);
+}
+
 void http_quiesce(struct http_server *s, int timeout_ms)
 {
     const union MHD_DaemonInfo *info;
@@ -712,13 +745,15 @@ void http_quiesce(struct http_server *s, int timeout_ms)
     if (!s)
         return;
     fd = MHD_quiesce_daemon(s->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd); /* new connections are refused, never half-served */
     for (int waited = 0; waited < timeout_ms; waited += 10) {
         info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         if (!info || info->num_connections == 0)
-            return;
+            break;
         usleep(10000);
+    }
+    if (fd != MHD_INVALID_SOCKET) {
+        drain_backlog(fd); /* then no connection is ever reset by us */
+        close(fd);
     }
 }
 

@@ -70,7 +70,8 @@ struct http_opts {
 struct http_server *http_start(struct front *f, int listen_fd, const struct http_route *routes,
                                size_t nroutes, const struct http_opts *opts, struct jc_err *err);
 void http_stop(struct http_server *s);
-/* Stop accepting connections; wait up to timeout_ms for open ones to end. */
+/* Stop accepting connections; wait up to timeout_ms for open ones to end;
+ * then answer 503 to those still waiting in the listen backlog. */
 void http_quiesce(struct http_server *s, int timeout_ms);
 
 /* A query parameter, or NULL. */

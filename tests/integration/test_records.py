@@ -357,6 +357,8 @@ class Shutdown(unittest.TestCase):
                     problems.append(repr(e))
                     return
                 answers.append(r)
+                if r.status == 503:
+                    return            # told the daemon is going: a client stops
         threads = [threading.Thread(target=poster) for _ in range(6)]
         try:
             for t in threads:
