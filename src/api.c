@@ -626,14 +626,21 @@ static json_object *health_tasks(const struct front *f, const struct tasks_stats
     return t;
 }
 
-static json_object *health_state_dir(const struct front *f, const struct tasks_stats *s)
+/* The state directory: whether the store's writes succeed, and whether
+ * there is room for new tasks (logspace.c); *ok false when either fails. */
+static json_object *health_state_dir(const struct front *f, const struct tasks_stats *s, bool *ok)
 {
     json_object *d = json_object_new_object();
+    struct jc_err room;
+    bool full = logspace_admit(f->space, &room) < 0;
 
     json_object_object_add(d, "path", json_object_new_string(f->cfg->state_dir));
     json_object_object_add(d, "writable", json_object_new_boolean(!s->store_failing));
     json_object_object_add(d, "error", s->store_failing ? json_object_new_string(s->store_error) : NULL);
+    json_object_object_add(d, "room", json_object_new_boolean(!full));
+    json_object_object_add(d, "room_error", full ? json_object_new_string(room.msg) : NULL);
     add_int(d, "unsaved_records", s->dirty);
+    *ok = !s->store_failing && !s->dirty && !full;
     return d;
 }
 
@@ -642,11 +649,14 @@ static enum http_result healthz(struct front *f, struct http_req *r, struct http
     static const char *const ns[] = {"user", "pid", "mount", "uts", "ipc", "net", "cgroup"};
     json_object *o = json_object_new_object(), *nsa = json_object_new_array();
     struct tasks_stats s;
+    bool dir_ok;
 
     tasks_stats(f->tasks, &s);
     for (unsigned i = 0; i < JC_ARRAY_LEN(ns); i++)
         json_object_array_add(nsa, json_object_new_string(ns[i]));
-    json_object_object_add(o, "status", json_object_new_string(s.store_failing || s.dirty ? "degraded" : "ok"));
+    json_object *dir = health_state_dir(f, &s, &dir_ok);
+
+    json_object_object_add(o, "status", json_object_new_string(dir_ok ? "ok" : "degraded"));
     json_object_object_add(o, "version", json_object_new_string(JC_VERSION));
     json_object_object_add(o, "cgroup", health_cgroup(f));
     json_object_object_add(o, "namespaces", nsa);
@@ -655,7 +665,7 @@ static enum http_result healthz(struct front *f, struct http_req *r, struct http
     json_object_object_add(o, "capabilities", json_object_new_string("none"));
     json_object_object_add(o, "tasks", health_tasks(f, &s));
     json_object_object_add(o, "ceilings", health_ceilings(f));
-    json_object_object_add(o, "state_dir", health_state_dir(f, &s));
+    json_object_object_add(o, "state_dir", dir);
     http_json(out, 200, owned_json(o));
     return HTTP_ANSWER;
 }
