@@ -47,7 +47,9 @@ int tasks_run(struct ttable *t, struct jc_err *err);
 void tasks_close(struct ttable *t);
 
 /* Called once per task when it becomes terminal, outside the table lock,
- * after its terminal record was handed to the store.  Up to 4 hooks. */
+ * after its terminal record was handed to the store, from the thread that
+ * ended it (the IPC thread; an HTTP thread cancelling a queued task; the
+ * table's thread).  Up to 4 hooks; -1 past that. */
 int tasks_set_end_hook(struct ttable *t, void (*fn)(void *ctx, const char *id), void *ctx);
 
 /* ---- submitting ------------------------------------------------------ */
