@@ -61,6 +61,7 @@ void config_defaults(struct jc_config *c)
     c->conn_timeout_s = 30;
     c->request_timeout_s = 20;
     c->ipc_stall_s = 10;
+    c->stop_grace_s = 30;
     jc_limits_builtin(&c->def, &c->max);
 }
 
@@ -165,6 +166,7 @@ static const struct u32_key u32_keys[] = {
     {"min_free_mb", offsetof(struct jc_config, min_free_mb), 1, 1u << 30},
     {"request_timeout_s", offsetof(struct jc_config, request_timeout_s), 1, 3600},
     {"ipc_stall_s", offsetof(struct jc_config, ipc_stall_s), 1, 3600},
+    {"stop_grace_s", offsetof(struct jc_config, stop_grace_s), 0, 3600},
 };
 
 static int file_u32(struct jc_config *c, const char *key, json_object *v, int *found,

@@ -41,6 +41,7 @@ struct jc_config {
     uint32_t conn_timeout_s;
     uint32_t request_timeout_s; /* a request's head and body must arrive within this */
     uint32_t ipc_stall_s;       /* a peer process that reads nothing this long is dead */
+    uint32_t stop_grace_s;      /* SIGTERM: running tasks may finish this long (0: kill at once) */
 
     /* Set at start-up from the cgroup probe: limits whose controller is
      * missing (bit i: jc_limit_defs[i]) are refused if asked. */

@@ -122,15 +122,22 @@ static void apply_to_table(struct ttable *t, const union ipc_msg *m)
         e = (struct tasks_end){.reason = (enum jc_reason)m->exited.reason,
                                .exit_code = m->exited.exit_code, .signal = m->exited.signal,
                                .finished_ms = m->exited.finished_ms, .usage = m->exited.usage,
-                               .log_errno = m->exited.log_errno};
+                               .log_errno = m->exited.log_errno, .by_stop = m->exited.by_stop};
         tasks_exited(t, m->h.id, &e);
     }
 }
 
-/* A report from the warden.  SHUTDOWN says it stops in order (the channel
- * closes next and that is no death).  false: a type it may not send. */
+/* A report from the warden.  DRAIN says a stop began: new POSTs get 503,
+ * nothing more starts, queued tasks stay queued (GETs go on).  SHUTDOWN
+ * says it stops in order (the channel closes next and that is no death).
+ * false: a type it may not send. */
 static bool apply_report(struct front *f, union ipc_msg *m)
 {
+    if (m->h.type == IPC_DRAIN) {
+        log_info("draining: no new task; queued tasks stay queued for the next start");
+        tasks_stop(f->tasks);
+        return true;
+    }
     if (m->h.type == IPC_SHUTDOWN) {
         atomic_store(&f->stopping, true);
         return true;

@@ -20,6 +20,7 @@ static size_t type_size(uint32_t type)
         return sizeof(struct ipc_spawn);
     case IPC_KILL:
     case IPC_SHUTDOWN:
+    case IPC_DRAIN:
         return sizeof(struct ipc_kill);
     case IPC_SPAWNED:
         return sizeof(struct ipc_spawned);
@@ -158,7 +159,7 @@ static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
     want = type_size(m->h.type);
     if (want == 0 || want != len)
         return jc_fail(err, 0, "ipc: type %u with %zu bytes", m->h.type, len);
-    if (m->h.type != IPC_SHUTDOWN && !ipc_valid_id(m->h.id))
+    if (m->h.type != IPC_SHUTDOWN && m->h.type != IPC_DRAIN && !ipc_valid_id(m->h.id))
         return jc_fail(err, 0, "ipc: type %u with a malformed task id", m->h.type);
     if (m->h.type == IPC_SPAWN) {
         if (strcmp(m->spawn.spec.id, m->h.id) != 0)
@@ -172,6 +173,8 @@ static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
         return jc_fail(err, 0, "ipc: unterminated failure message");
     if (m->h.type == IPC_EXITED && (m->exited.reason == RS_NONE || m->exited.reason > RS_DAEMON_RESTART))
         return jc_fail(err, 0, "ipc: exit with bad reason %u", m->exited.reason);
+    if (m->h.type == IPC_EXITED && m->exited.by_stop > 1)
+        return jc_fail(err, 0, "ipc: exit with by_stop %u (neither 0 nor 1)", m->exited.by_stop);
     return 0;
 }
 

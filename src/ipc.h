@@ -37,6 +37,7 @@ enum ipc_type {
     IPC_SPAWNED,
     IPC_SPAWN_FAILED,
     IPC_EXITED,
+    IPC_DRAIN, /* warden → front: a stop began; take no new task, keep the queue */
 };
 
 struct ipc_hdr {
@@ -75,6 +76,7 @@ struct ipc_exited {
     int64_t finished_ms;
     struct jc_usage usage;
     int32_t log_errno; /* why some output could not be kept, 0 if all was */
+    uint32_t by_stop;  /* 1: killed by the daemon's stop (grace over), else 0 */
 };
 
 union ipc_msg {

@@ -745,6 +745,10 @@ void tasks_exited(struct ttable *t, const char *id, const struct tasks_end *e)
         r->signal = e->signal;
         r->usage = e->usage;
         r->log_errno = e->log_errno;
+        if (e->by_stop) {
+            free(r->error);
+            r->error = strdup("the daemon stopped: the task was still running when stop_grace_s ran out");
+        }
         finish_locked(t, r, e->reason, e->finished_ms);
         end_done(t, r);
     } else {

@@ -103,6 +103,7 @@ struct tasks_end {
     int64_t finished_ms;
     struct jc_usage usage;
     int log_errno; /* why some output could not be kept, 0 if all was */
+    bool by_stop;  /* killed because the daemon's stop grace ran out */
 };
 void tasks_exited(struct ttable *t, const char *id, const struct tasks_end *end);
 

@@ -53,6 +53,7 @@ struct wtask {
     uint64_t out_bytes, out_cap;
     int timer_fd;
     bool cancelled, timed_out, output_exceeded; /* under w->lock */
+    bool by_stop; /* under w->lock: the daemon's stop killed it */
     int log_errno; /* monitor thread only: why output was lost, 0 if none */
     struct ep_tag tag_pid, tag_out, tag_timer;
     struct wtask *next;
@@ -73,6 +74,7 @@ struct warden {
     uint8_t *slots;
     bool stopping;
     bool given_up; /* stop_all stopped waiting for tasks that would not end */
+    int64_t drain_until_ms; /* main thread: a stop's grace ends then (monotonic); 0 if none */
     struct ep_tag tag_wake;
 };
 
@@ -268,6 +270,7 @@ static void build_end(struct warden *w, struct wtask *t, int status, union ipc_m
     m.exited.usage.wall_ms = (uint64_t)(now_ms(CLOCK_MONOTONIC) - t->sb.started_mono_ms);
     pthread_mutex_lock(&w->lock);
     m.exited.reason = classify(t, status, &ev);
+    m.exited.by_stop = t->by_stop;
     pthread_mutex_unlock(&w->lock);
     m.exited.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     m.exited.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -538,8 +541,8 @@ static void handle_kill(struct warden *w, const char *id)
 }
 
 /* Kill every task and wait (bounded) until the monitor has reported and
- * cleaned up each one. */
-static void stop_all(struct warden *w)
+ * cleaned up each one.  asked: an asked-for stop (its records say so). */
+static void stop_all(struct warden *w, bool asked)
 {
     struct timespec deadline;
     uint64_t one = 1;
@@ -550,6 +553,7 @@ static void stop_all(struct warden *w)
     w->stopping = true;
     for (struct wtask *t = w->tasks; t; t = t->next) {
         t->cancelled = true;
+        t->by_stop = asked;
         kill_task(w, t);
     }
     while (w->ntasks > 0)
@@ -651,6 +655,59 @@ static enum serve_end handle_message(struct warden *w)
     }
 }
 
+static unsigned running_tasks(struct warden *w)
+{
+    pthread_mutex_lock(&w->lock);
+    unsigned n = w->ntasks;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+/* SIGTERM/SIGINT: with stop_grace_s, a drain first — the front takes no
+ * new task (DRAIN), running ones may finish within the grace; a second
+ * signal, or stop_grace_s 0, stops at once (stop_all kills the rest). */
+static enum serve_end stop_signal(struct warden *w, uint32_t signo)
+{
+    union ipc_msg m = {0};
+    struct jc_err err;
+    unsigned n = running_tasks(w);
+
+    if (w->drain_until_ms) {
+        log_info("signal %u during the drain: stopping now (%u task(s) still running)", signo, n);
+        return SERVE_ASKED;
+    }
+    if (w->cfg->stop_grace_s == 0 || n == 0) {
+        log_info("signal %u: shutting down", signo);
+        return SERVE_ASKED;
+    }
+    log_info("signal %u: draining: no new task; %u running task(s) get up to %u s (stop_grace_s) to finish",
+             signo, n, w->cfg->stop_grace_s);
+    w->drain_until_ms = now_ms(CLOCK_MONOTONIC) + (int64_t)w->cfg->stop_grace_s * 1000;
+    if (ipc_chan_send(&w->chan, &m, IPC_DRAIN, &err) < 0) {
+        log_warnx("%s: stopping now", err.msg);
+        return SERVE_ASKED;
+    }
+    return SERVE_ON;
+}
+
+/* During a drain: done when no task runs, or when the grace is over. */
+static enum serve_end drain_check(struct warden *w)
+{
+    unsigned n;
+
+    if (!w->drain_until_ms)
+        return SERVE_ON;
+    if ((n = running_tasks(w)) == 0) {
+        log_info("drained: every running task ended within stop_grace_s");
+        return SERVE_ASKED;
+    }
+    if (now_ms(CLOCK_MONOTONIC) < w->drain_until_ms)
+        return SERVE_ON;
+    log_warnx("stop_grace_s (%u s) is over: cancelling %u task(s) still running",
+              w->cfg->stop_grace_s, n);
+    return SERVE_ASKED;
+}
+
 static enum serve_end handle_signal(struct warden *w, int sigfd)
 {
     struct signalfd_siginfo si;
@@ -667,8 +724,11 @@ static enum serve_end handle_signal(struct warden *w, int sigfd)
         }
         return SERVE_ON;
     }
-    log_info("signal %u: shutting down", si.ssi_signo);
-    return SERVE_ASKED;
+    if (si.ssi_signo == SIGHUP) {
+        log_warnx("SIGHUP: reloading is not supported yet: ignored (restart to apply a new configuration)");
+        return SERVE_ON;
+    }
+    return stop_signal(w, si.ssi_signo);
 }
 
 /* Reports the front has not taken: send what it takes now; a front that
@@ -703,8 +763,9 @@ static enum serve_end serve(struct warden *w, int sigfd)
     while (end == SERVE_ON) {
         if ((end = flush_reports(w, &pfd[0].events)) != SERVE_ON)
             break;
-        /* While reports wait, wake up to measure the stall. */
-        if (poll(pfd, 3, pfd[0].events & POLLOUT ? 200 : -1) < 0) {
+        /* While reports wait, wake up to measure the stall; while draining,
+         * to see the tasks end (the monitor thread removes them). */
+        if (poll(pfd, 3, (pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
@@ -714,6 +775,8 @@ static enum serve_end serve(struct warden *w, int sigfd)
             end = handle_signal(w, sigfd);
         if (end == SERVE_ON && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
             end = handle_message(w);
+        if (end == SERVE_ON)
+            end = drain_check(w);
     }
     return end;
 }
@@ -829,7 +892,7 @@ int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_p
         return 1;
     }
     enum serve_end end = serve(&w, sigfd);
-    stop_all(&w);
+    stop_all(&w, end == SERVE_ASKED);
     pthread_join(mon, NULL);
     if (end == SERVE_ASKED)
         drain_reports(&w);

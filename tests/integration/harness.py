@@ -344,6 +344,8 @@ class Daemon:
         if config is None or isinstance(config, dict):
             self.config = dict(config or {})
             self.config.setdefault("uid_base", uid_base_for_test())
+            # Stops kill running tasks at once unless a test asks for a drain.
+            self.config.setdefault("stop_grace_s", 0)
         self.uid_base = self.config.get("uid_base") if isinstance(self.config, dict) else None
         self.extra_args = list(extra_args)
         self.prefix = list(prefix)   # e.g. ["prlimit", "--nofile=256:256"]
