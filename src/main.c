@@ -262,6 +262,19 @@ static int fit_fd_limit(struct jc_config *c, struct jc_err *err)
     return 0;
 }
 
+/* A stop takes up to stop_grace_s + 30 s (warden.c: 15 s for the killed
+ * tasks, ipc_stall_s for the last reports, 5 s for the front); past
+ * systemd's default TimeoutStopSec (90 s) it would be SIGKILLed mid-stop. */
+static void warn_stop_time(const struct jc_config *c)
+{
+    uint64_t worst = (uint64_t)c->stop_grace_s + 20 + c->ipc_stall_s;
+
+    if (worst >= 90)
+        log_warnx("stop_grace_s %u: a stop may take up to %llu s; make the service manager's stop timeout "
+                  "(systemd TimeoutStopSec, 90 s by default) longer than that",
+                  c->stop_grace_s, (unsigned long long)worst);
+}
+
 static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
 {
     int rc = config_load(&s->cfg, argc, argv, err);
@@ -272,6 +285,7 @@ static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
     if (geteuid() != 0)
         return jc_fail(err, 0, "jobcelld must run as root (it drops privileges itself: the HTTP front runs as \"%s\")",
                        s->cfg.user);
+    warn_stop_time(&s->cfg);
     if (fit_fd_limit(&s->cfg, err) < 0 || load_token(&s->cfg, err) < 0 ||
         check_exposure(&s->cfg, err) < 0 || check_rootfs(&s->cfg, err) < 0)
         return -1;
