@@ -427,6 +427,46 @@ static const char *find_config_flag(int argc, char **argv)
     return NULL;
 }
 
+/* The token file: a regular file of ours, mode 0600 at most, holding
+ * 16–256 printable characters (a trailing newline is ignored). */
+int config_read_token(const char *path, char token[JC_TOKEN_SIZE], struct jc_err *err)
+{
+    _cleanup_close_ int fd = -1;
+    struct stat st;
+    ssize_t n;
+
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return jc_fail(err, errno, "--token-file %s", path);
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077))
+        return jc_fail(err, 0, "--token-file %s: must be a regular file of mode 0600 (it is %04o)",
+                       path, (unsigned)(st.st_mode & 07777));
+    n = read(fd, token, JC_TOKEN_SIZE - 1);
+    if (n < 0)
+        return jc_fail(err, errno, "--token-file %s", path);
+    while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r'))
+        n--;
+    token[n] = 0;
+    if (memchr(token, 0, (size_t)n) || !config_token_ok(token)) {
+        explicit_bzero(token, JC_TOKEN_SIZE);
+        return jc_fail(err, 0, "--token-file %s: the token must be 16 to 255 printable characters without spaces",
+                       path);
+    }
+    return 0;
+}
+
+bool config_token_ok(const char *token)
+{
+    size_t n = strnlen(token, JC_TOKEN_SIZE);
+
+    if (n < 16 || n >= JC_TOKEN_SIZE - 1)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (token[i] <= ' ' || token[i] > '~')
+            return false;
+    return true;
+}
+
 int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err)
 {
     const char *file = find_config_flag(argc, argv);

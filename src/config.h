@@ -11,12 +11,14 @@
 #include "log.h"
 #include "task.h"
 
+#define JC_TOKEN_SIZE 257 /* a token of 16–255 characters and its NUL */
+
 struct jc_config {
     char listen_host[64];
     uint16_t listen_port;
     char listen_unix[108];   /* --listen unix:PATH: a unix socket instead */
     char token_file[PATH_MAX];
-    char token[257];         /* bearer token for /api routes, "" = none */
+    char token[JC_TOKEN_SIZE]; /* bearer token for /api routes, "" = none */
     bool insecure_remote;    /* allow a non-loopback listener without token */
     char rootfs[PATH_MAX];
     char policy_dir[PATH_MAX];
@@ -62,6 +64,15 @@ struct jc_config {
 /* Fill `c` from defaults, the config file and argv.  Returns 0 to run,
  * 1 when --help/--version was handled (exit 0), -1 on a bad flag or file. */
 int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err);
+
+/* The token file: a regular file of ours, mode 0600 at most, holding
+ * 16–255 printable characters without spaces (a trailing newline is
+ * ignored), into token; on failure token is wiped.  Root reads it (the
+ * warden, at start-up and on SIGHUP). */
+int config_read_token(const char *path, char token[JC_TOKEN_SIZE], struct jc_err *err);
+
+/* A token as config_read_token() accepts it (NUL-terminated within the size). */
+bool config_token_ok(const char *token);
 
 /* The defaults that depend on the machine (docs/configuration.md). */
 uint32_t config_default_max_running(long cores, long mem_mb);

@@ -133,9 +133,20 @@ static void apply_to_table(struct ttable *t, const union ipc_msg *m)
  * false: a type it may not send. */
 static bool apply_report(struct front *f, union ipc_msg *m)
 {
+    if (m->h.type == IPC_TOKEN) {
+        struct http_server *h = f->http;
+        if (h)
+            http_set_token(h, m->token.token);
+        explicit_bzero(m, sizeof m->token);
+        if (h)
+            log_info("the bearer token was replaced (SIGHUP): the old one is refused from now on");
+        else
+            log_warnx("a new token (SIGHUP) arrived before the HTTP server started: ignored, send SIGHUP again");
+        return true;
+    }
     if (m->h.type == IPC_DRAIN) {
-        log_info("draining: no new task; queued tasks stay queued for the next start");
         tasks_stop(f->tasks);
+        log_info("drain: new tasks are refused; queued tasks stay queued for the next start");
         return true;
     }
     if (m->h.type == IPC_SHUTDOWN) {

@@ -26,7 +26,7 @@ struct front {
     struct ttable *tasks;
     struct follow *follow; /* log followers */
     struct waits *waits;
-    struct http_server *http;
+    struct http_server *_Atomic http; /* set once started; the IPC thread reads it */
     int sock;       /* to the warden */
     struct ipc_chan chan; /* requests to the warden, never blocking */
     int logs_dirfd; /* state_dir/logs */

@@ -72,7 +72,9 @@ struct http_server {
     const struct http_route *routes;
     size_t nroutes;
     size_t max_body;
-    struct http_opts opts;
+    struct http_opts opts; /* .token unused after start: see token below */
+    pthread_mutex_t token_lock;
+    char token[JC_TOKEN_SIZE]; /* under token_lock; replaced by http_set_token() */
 };
 
 /* ---- replies ---------------------------------------------------------- */
@@ -175,7 +177,7 @@ static bool token_equal(const char *given, const char *want)
     return diff == 0;
 }
 
-static bool bearer_ok(const struct http_server *s, struct MHD_Connection *conn)
+static bool bearer_ok(struct http_server *s, struct MHD_Connection *conn)
 {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 
@@ -183,7 +185,18 @@ static bool bearer_ok(const struct http_server *s, struct MHD_Connection *conn)
         return false;
     for (h += 7; *h == ' ';)
         h++;
-    return token_equal(h, s->opts.token);
+    pthread_mutex_lock(&s->token_lock);
+    bool ok = token_equal(h, s->token);
+    pthread_mutex_unlock(&s->token_lock);
+    return ok;
+}
+
+void http_set_token(struct http_server *s, const char *token)
+{
+    pthread_mutex_lock(&s->token_lock);
+    explicit_bzero(s->token, sizeof s->token);
+    snprintf(s->token, sizeof s->token, "%s", token);
+    pthread_mutex_unlock(&s->token_lock);
 }
 
 static enum MHD_Result send_unauthorized(struct MHD_Connection *conn)
@@ -232,12 +245,13 @@ static bool peer_ok(const struct http_server *s, struct MHD_Connection *conn)
 }
 
 /* MHD_YES/MHD_NO after queueing a refusal, or -1 to go on. */
-static int check_access(const struct http_server *s, struct MHD_Connection *conn, const char *url)
+static int check_access(struct http_server *s, struct MHD_Connection *conn, const char *url)
 {
     if (!peer_ok(s, conn))
         return send_error(conn, 403, "This unix socket's peer is not allowed", NULL);
     bool api = strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0;
 
+    /* Whether a token is needed is fixed at start-up (a reload replaces one). */
     if (s->opts.token[0] && api && !bearer_ok(s, conn))
         return send_unauthorized(conn);
     return -1;
@@ -668,6 +682,8 @@ struct http_server *http_start(struct front *f, int listen_fd, const struct http
     }
     *s = (struct http_server){.front = f, .routes = routes, .nroutes = nroutes,
                               .max_body = o->max_body, .opts = *o};
+    pthread_mutex_init(&s->token_lock, NULL);
+    snprintf(s->token, sizeof s->token, "%s", o->token);
     if (guard_start(s, err) < 0) {
         free(s);
         return NULL;
@@ -763,5 +779,7 @@ void http_stop(struct http_server *s)
         return;
     guard_stop(s);
     MHD_stop_daemon(s->mhd); /* closes every connection: slot_close() for each */
+    explicit_bzero(s->token, sizeof s->token);
+    pthread_mutex_destroy(&s->token_lock);
     free(s);
 }

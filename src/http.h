@@ -67,6 +67,9 @@ struct http_opts {
     gid_t peer_gid;     /*   or this primary group may connect */
 };
 
+/* Replace the bearer token (SIGHUP); only when one was required at start. */
+void http_set_token(struct http_server *s, const char *token);
+
 struct http_server *http_start(struct front *f, int listen_fd, const struct http_route *routes,
                                size_t nroutes, const struct http_opts *opts, struct jc_err *err);
 void http_stop(struct http_server *s);

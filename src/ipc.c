@@ -28,6 +28,8 @@ static size_t type_size(uint32_t type)
         return sizeof(struct ipc_spawn_failed);
     case IPC_EXITED:
         return sizeof(struct ipc_exited);
+    case IPC_TOKEN:
+        return sizeof(struct ipc_token);
     default:
         return 0;
     }
@@ -159,7 +161,8 @@ static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
     want = type_size(m->h.type);
     if (want == 0 || want != len)
         return jc_fail(err, 0, "ipc: type %u with %zu bytes", m->h.type, len);
-    if (m->h.type != IPC_SHUTDOWN && m->h.type != IPC_DRAIN && !ipc_valid_id(m->h.id))
+    if (m->h.type != IPC_SHUTDOWN && m->h.type != IPC_DRAIN && m->h.type != IPC_TOKEN &&
+        !ipc_valid_id(m->h.id))
         return jc_fail(err, 0, "ipc: type %u with a malformed task id", m->h.type);
     if (m->h.type == IPC_SPAWN) {
         if (strcmp(m->spawn.spec.id, m->h.id) != 0)
@@ -173,6 +176,8 @@ static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
         return jc_fail(err, 0, "ipc: unterminated failure message");
     if (m->h.type == IPC_EXITED && (m->exited.reason == RS_NONE || m->exited.reason > RS_DAEMON_RESTART))
         return jc_fail(err, 0, "ipc: exit with bad reason %u", m->exited.reason);
+    if (m->h.type == IPC_TOKEN && !config_token_ok(m->token.token))
+        return jc_fail(err, 0, "ipc: a malformed token");
     if (m->h.type == IPC_EXITED && m->exited.by_stop > 1)
         return jc_fail(err, 0, "ipc: exit with by_stop %u (neither 0 nor 1)", m->exited.by_stop);
     return 0;
@@ -274,6 +279,8 @@ int ipc_chan_init(struct ipc_chan *c, int fd, unsigned cap, struct jc_err *err)
 
 static void pending_free(struct ipc_pending *p)
 {
+    if (p->buf && ((const struct ipc_hdr *)p->buf)->type == IPC_TOKEN)
+        explicit_bzero(p->buf, p->len); /* the secret leaves no copy */
     free(p->buf);
     for (unsigned i = 0; i < p->nfds; i++)
         close(p->fds[i]);

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "error.h"
 #include "task.h"
 
@@ -38,6 +39,7 @@ enum ipc_type {
     IPC_SPAWN_FAILED,
     IPC_EXITED,
     IPC_DRAIN, /* warden → front: a stop began; take no new task, keep the queue */
+    IPC_TOKEN, /* warden → front: SIGHUP read a new bearer token */
 };
 
 struct ipc_hdr {
@@ -79,6 +81,12 @@ struct ipc_exited {
     uint32_t by_stop;  /* 1: killed by the daemon's stop (grace over), else 0 */
 };
 
+/* The secret: both sides wipe every copy once it is applied or sent. */
+struct ipc_token {
+    struct ipc_hdr h;
+    char token[JC_TOKEN_SIZE]; /* config_token_ok() */
+};
+
 union ipc_msg {
     struct ipc_hdr h;
     struct ipc_spawn spawn;
@@ -86,6 +94,7 @@ union ipc_msg {
     struct ipc_spawned spawned;
     struct ipc_spawn_failed failed;
     struct ipc_exited exited;
+    struct ipc_token token;
 };
 
 /* Send one message of `type` (its size is implied by the type). */

@@ -120,35 +120,9 @@ static int open_state_dir(struct startup *s, struct jc_err *err)
     return 0;
 }
 
-/* The token file: a regular file of ours, mode 0600 at most, holding
- * 16–256 printable characters (a trailing newline is ignored). */
 static int load_token(struct jc_config *c, struct jc_err *err)
 {
-    _cleanup_close_ int fd = -1;
-    struct stat st;
-    ssize_t n;
-
-    if (!c->token_file[0])
-        return 0;
-    fd = open(c->token_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return jc_fail(err, errno, "--token-file %s", c->token_file);
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 077))
-        return jc_fail(err, 0, "--token-file %s: must be a regular file of mode 0600 (it is %04o)",
-                       c->token_file, (unsigned)(st.st_mode & 07777));
-    n = read(fd, c->token, sizeof c->token - 1);
-    if (n < 0)
-        return jc_fail(err, errno, "--token-file %s", c->token_file);
-    while (n > 0 && (c->token[n - 1] == '\n' || c->token[n - 1] == '\r'))
-        n--;
-    c->token[n] = 0;
-    for (ssize_t i = 0; i < n; i++)
-        if (c->token[i] <= ' ' || c->token[i] > '~')
-            n = 0; /* refuse below */
-    if (n < 16 || (size_t)n >= sizeof c->token - 1)
-        return jc_fail(err, 0, "--token-file %s: the token must be 16 to 255 printable characters without spaces",
-                       c->token_file);
-    return 0;
+    return c->token_file[0] ? config_read_token(c->token_file, c->token, err) : 0;
 }
 
 /* A network listener with no token lets anyone who reaches it run code. */

@@ -708,6 +708,30 @@ static enum serve_end drain_check(struct warden *w)
     return SERVE_ASKED;
 }
 
+/* SIGHUP: the token file again (only root may read it); a good token goes
+ * to the front, and no copy of it stays here.  A bad one is refused and the
+ * old token stays in force.  The config file and the policies are not
+ * reloaded (docs/operations.md). */
+static void reload_token(struct warden *w)
+{
+    static union ipc_msg m; /* main thread only */
+    struct jc_err err = {0};
+
+    log_info("SIGHUP: reloading the token file; the configuration file and the seccomp policies "
+             "are not reloaded (they need a restart)");
+    if (!w->cfg->token_file[0]) {
+        log_info("SIGHUP: no token_file in use: nothing to reload");
+        return;
+    }
+    if (config_read_token(w->cfg->token_file, m.token.token, &err) < 0)
+        log_errx("SIGHUP: %s: refused, the old token stays in force", err.msg);
+    else if (ipc_chan_send(&w->chan, &m, IPC_TOKEN, &err) < 0)
+        log_errx("SIGHUP: %s: the old token stays in force", err.msg);
+    else
+        log_info("SIGHUP: new token from %s sent to the front", w->cfg->token_file);
+    explicit_bzero(&m, sizeof m.token);
+}
+
 static enum serve_end handle_signal(struct warden *w, int sigfd)
 {
     struct signalfd_siginfo si;
@@ -725,7 +749,7 @@ static enum serve_end handle_signal(struct warden *w, int sigfd)
         return SERVE_ON;
     }
     if (si.ssi_signo == SIGHUP) {
-        log_warnx("SIGHUP: reloading is not supported yet: ignored (restart to apply a new configuration)");
+        reload_token(w);
         return SERVE_ON;
     }
     return stop_signal(w, si.ssi_signo);

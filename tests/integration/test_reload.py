@@ -1,17 +1,21 @@
 """test_reload.py — stop and reload: SIGTERM drains (no new task, running
 ones finish within stop_grace_s, the rest are cancelled after it, queued
 ones wait for the next start), a second SIGTERM ends the drain at once;
-SIGHUP does not stop the daemon nor touch its tasks."""
+SIGHUP reloads the token file (a bad one is refused, the old token stays),
+does not stop the daemon nor touch its tasks."""
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import unittest
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 import harness  # noqa: E402
 from harness import Daemon, scaled
+from test_access import memory_contains  # noqa: E402
 
 
 def wait_log(d, text, timeout=30):
@@ -47,15 +51,16 @@ class Drain(unittest.TestCase):
     def test_short_tasks_finish_post_refused_gets_answered(self):
         state = harness.make_state_dir()
         a = Daemon(config={"stop_grace_s": 600}, state_dir=state, owns_state=False).start()
+        nap = int(scaled(5))   # long enough to be running when SIGTERM lands
         ids = [a.submit_ok(name="short-%d" % i,
-                           command=["/bin/sh", "-c", "sleep 2; echo done-%d" % i])["id"]
+                           command=["/bin/sh", "-c", "sleep %d; echo done-%d" % (nap, i)])["id"]
                for i in range(2)]
         for i in ids:
             a.wait_running(i)
         seen = {}
 
         def during():
-            wait_log(a, "draining: no new task")
+            wait_log(a, "drain: new tasks are refused")
             r = a.submit(name="late", command=["/bin/true"])
             seen["post"] = r
             seen["get"] = a.get("/api/tasks/%s" % ids[0])
@@ -107,7 +112,7 @@ class Drain(unittest.TestCase):
         i = d.submit_ok(name="long", command=["/bin/sleep", "600"])["id"]
         d.wait_running(i)
         self.signal_and_wait(d, signal.SIGTERM, signal.SIGTERM,
-                             between=lambda: wait_log(d, "draining: no new task"))
+                             between=lambda: wait_log(d, "drain: new tasks are refused"))
         self.assertEqual(d.returncode, 0, d.log_tail())
         self.assertIn("during the drain: stopping now", d.log_text())
 
@@ -120,14 +125,78 @@ class Drain(unittest.TestCase):
         self.assertNotIn("draining", d.log_text())
 
 
+OLD = "old-token-0123456789abcdef"
+NEW = "new-token-fedcba9876543210"
+
+
 class Hangup(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobcell-reload-")
+        self.token_path = os.path.join(self.dir, "token")
+        self.write_token(OLD)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write_token(self, text):
+        tmp = self.token_path + ".new"
+        with open(tmp, "w") as f:
+            f.write(text + "\n")
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, self.token_path)
+
+    def hup(self, d, text):
+        """SIGHUP, then wait for the n-th occurrence of text in the log."""
+        n = d.log_text().count(text)
+        os.kill(d.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + scaled(30)
+        while d.log_text().count(text) <= n:
+            if time.monotonic() >= deadline or not d.alive():
+                raise AssertionError("log never said %r\n%s" % (text, d.log_tail()))
+            time.sleep(0.05)
+
+    def status(self, d, token, path="/api/tasks"):
+        return d.get(path, headers={"Authorization": "Bearer " + token}).status
+
+    def test_token_reload_bad_token_refused(self):
+        d = Daemon(extra_args=["--token-file", self.token_path]).start()
+        try:
+            auth = {"Authorization": "Bearer " + OLD}
+            r = d.post("/api/tasks", {"name": "long", "command": ["/bin/sleep", "600"]}, auth)
+            self.assertEqual(r.status, 202, r)
+            tid = r.body["id"]
+            self.assertEqual(self.status(d, OLD), 200)
+            self.write_token(NEW)
+            self.hup(d, "the bearer token was replaced")
+            self.assertEqual(self.status(d, OLD), 401)
+            self.assertEqual(self.status(d, NEW), 200)
+            rec = d.get("/api/tasks/" + tid, headers={"Authorization": "Bearer " + NEW})
+            self.assertEqual(rec.body["state"], "running", rec)
+            warden = d.proc.pid
+            front = d.front_pid()
+            self.assertTrue(memory_contains(front, NEW.encode()), "positive control: front")
+            self.assertFalse(memory_contains(warden, NEW.encode()), "the warden kept the new token")
+            # A bad token file: refused with a log line; the token in force stays.
+            self.write_token("short")
+            self.hup(d, "refused, the old token stays in force")
+            self.assertEqual(self.status(d, NEW), 200)
+            self.assertEqual(self.status(d, "short"), 401)
+            os.chmod(self.token_path, 0o644)
+            self.write_token(NEW + "x")
+            os.chmod(self.token_path, 0o644)
+            self.hup(d, "refused, the old token stays in force")
+            self.assertEqual(self.status(d, NEW), 200)
+            self.assertEqual(self.status(d, NEW + "x"), 401)
+        finally:
+            d.stop()
+        self.assertEqual(d.returncode, 0, d.log_tail())
+
     def test_sighup_keeps_daemon_and_tasks(self):
         d = Daemon().start()
         try:
             i = d.submit_ok(name="long", command=["/bin/sleep", "600"])["id"]
             d.wait_running(i)
-            os.kill(d.proc.pid, signal.SIGHUP)
-            wait_log(d, "SIGHUP")
+            self.hup(d, "no token_file in use: nothing to reload")
             self.assertTrue(d.alive(), d.log_tail())
             self.assertEqual(d.task(i)["state"], "running")
             rec, _ = d.sh("exit 0")
