@@ -11,6 +11,9 @@
  * reads nothing for ipc_stall_s (or lets the queue fill) is dead: every
  * task is killed and the warden exits non-zero, as it does when the front
  * dies.  Only an asked-for stop (a signal to either process) exits 0.
+ * A SIGTERM/SIGINT to the warden first drains (stop_signal()): the front
+ * takes no new task, running ones get stop_grace_s; SIGHUP re-reads the
+ * token file for the front (reload_token()).
  * Runs in: the warden (root). */
 #include "warden.h"
 

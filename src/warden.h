@@ -15,7 +15,8 @@
 #include "logspace.h"
 #include "policy.h"
 
-/* Serve until shutdown (a signal, the front's SHUTDOWN or its death).
+/* Serve until shutdown (a signal, after the stop_grace_s drain; the front's
+ * SHUTDOWN; or its death).
  * Kills every task and removes every cgroup before returning the exit code. */
 int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_policy_set *policies,
                int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd,
