@@ -19,6 +19,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "logspace.h"
+#include "metrics.h"
 #include "request.h"
 #include "util.h"
 #include "waits.h"
@@ -670,6 +671,43 @@ static enum http_result healthz(struct front *f, struct http_req *r, struct http
     return HTTP_ANSWER;
 }
 
+/* GET /metrics: the Prometheus text format (metrics.c); gauges read now. */
+static enum http_result get_metrics(struct front *f, struct http_req *r, struct http_reply *out)
+{
+    struct metrics_route routes[METRICS_MAX_ROUTES];
+    struct metrics_gauges g = {.warden_up = !atomic_load(&f->warden_lost)};
+    struct tasks_stats s;
+    struct cg_ceiling_use u;
+    struct logspace_stat ls;
+
+    size_t n = api_nroutes < METRICS_MAX_ROUTES ? api_nroutes : METRICS_MAX_ROUTES;
+
+    (void)r;
+    for (size_t i = 0; i < n; i++)
+        routes[i] = (struct metrics_route){api_routes[i].method, api_routes[i].pattern};
+    tasks_stats(f->tasks, &s);
+    cg_ceiling_usage(f->cg, &u);
+    logspace_get(f->space, &ls);
+    g.running = s.running;
+    g.queued = s.queued;
+    g.oldest_wait_s = (double)s.oldest_wait_ms / 1000.0;
+    g.memory_ceiling_bytes = f->cg->ceiling_memory;
+    g.memory_used_bytes = u.memory_bytes;
+    g.pids_ceiling = f->cg->ceiling_pids;
+    g.pids_used = u.pids;
+    g.log_quota_bytes = ls.quota_bytes;
+    g.log_used_bytes = ls.used_bytes;
+    char *text = metrics_render(routes, n, &g);
+    if (!text) {
+        http_error_msg(out, 500, "Out of memory rendering the metrics");
+        return HTTP_ANSWER;
+    }
+    out->status = 200;
+    out->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    out->body = text;
+    return HTTP_ANSWER;
+}
+
 const struct http_route api_routes[] = {
     {"POST", "/api/tasks", post_task},
     {"GET", "/api/tasks", list_tasks},
@@ -677,5 +715,6 @@ const struct http_route api_routes[] = {
     {"DELETE", "/api/tasks/{id}", cancel_task},
     {"GET", "/api/tasks/{id}/logs", get_logs},
     {"GET", "/healthz", healthz},
+    {"GET", "/metrics", get_metrics},
 };
 const size_t api_nroutes = JC_ARRAY_LEN(api_routes);

@@ -44,6 +44,7 @@ void config_defaults(struct jc_config *c)
     snprintf(c->user, sizeof c->user, "jobcell");
     snprintf(c->cgroup_name, sizeof c->cgroup_name, "jobcell");
     c->log_level = LOG_LVL_INFO;
+    c->access_log = -1;
     c->max_running = config_default_max_running(sysconf(_SC_NPROCESSORS_ONLN),
                                                 (long)((uint64_t)sysconf(_SC_PHYS_PAGES) *
                                                        (uint64_t)sysconf(_SC_PAGESIZE) >> 20));
@@ -126,16 +127,31 @@ static int set_name(char *dst, size_t cap, const char *what, const char *v, stru
     return 0;
 }
 
+static const char *const g_level_names[] = {"debug", "info", "warn", "error"};
+
 static int set_level(struct jc_config *c, const char *v, struct jc_err *err)
 {
-    static const char *const names[] = {"debug", "info", "warn", "error"};
-
-    for (unsigned i = 0; i < JC_ARRAY_LEN(names); i++)
-        if (strcmp(v, names[i]) == 0) {
+    for (unsigned i = 0; i < JC_ARRAY_LEN(g_level_names); i++)
+        if (strcmp(v, g_level_names[i]) == 0) {
             c->log_level = (enum log_level)i;
             return 0;
         }
     return jc_client(err, 400, "--log-level: expected debug, info, warn or error, got \"%s\"", v);
+}
+
+/* access_log: "off", or the level its lines are logged at. */
+static int set_access_log(struct jc_config *c, const char *v, struct jc_err *err)
+{
+    if (strcmp(v, "off") == 0) {
+        c->access_log = -1;
+        return 0;
+    }
+    for (unsigned i = 0; i < JC_ARRAY_LEN(g_level_names); i++)
+        if (strcmp(v, g_level_names[i]) == 0) {
+            c->access_log = (int)i;
+            return 0;
+        }
+    return jc_client(err, 400, "access_log: expected off, debug, info, warn or error, got \"%s\"", v);
 }
 
 /* ---- config file (JSON) -------------------------------------------------- */
@@ -232,6 +248,8 @@ static int file_string(struct jc_config *c, const char *key, json_object *v, str
         return set_name(c->cgroup_name, sizeof c->cgroup_name, key, s, err);
     if (strcmp(key, "log_level") == 0)
         return set_level(c, s, err);
+    if (strcmp(key, "access_log") == 0)
+        return set_access_log(c, s, err);
     if (strcmp(key, "token_file") == 0)
         return set_path(c->token_file, sizeof c->token_file, key, s, err);
     if (strcmp(key, "records_sync") == 0)
@@ -242,7 +260,7 @@ static int file_string(struct jc_config *c, const char *key, json_object *v, str
 static int apply_file_key(struct jc_config *c, const char *key, json_object *v, struct jc_err *err)
 {
     static const char *const strings[] = {"listen", "rootfs", "policy_dir", "state_dir", "user",
-                                          "cgroup_name", "log_level", "token_file", "records_sync"};
+                                          "cgroup_name", "log_level", "access_log", "token_file", "records_sync"};
     int found = 0;
 
     if (strcmp(key, "limits") == 0)

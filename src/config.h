@@ -26,6 +26,7 @@ struct jc_config {
     char user[64];
     char cgroup_name[64];
     enum log_level log_level;
+    int access_log;          /* enum log_level of one line per request, -1: off */
 
     uint32_t max_running;    /* tasks alive at once; more wait in the queue */
     uint32_t max_queued;     /* tasks waiting at most; more → 503 */

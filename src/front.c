@@ -304,6 +304,7 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
         .per_ip_conns = f->cfg->per_ip_connections, .timeout_s = f->cfg->conn_timeout_s,
         .request_timeout_s = f->cfg->request_timeout_s,
         .max_body = f->cfg->max_body_bytes, .token = f->cfg->token,
+        .access_log = f->cfg->access_log,
         .unix_socket = f->cfg->listen_unix[0] != 0, .peer_uid = uid, .peer_gid = gid,
     };
     f->http = http_start(f, listen_fd, api_routes, api_nroutes, &o, &err);

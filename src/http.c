@@ -42,6 +42,7 @@
 #include "ipc.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Headroom above max_connections in libmicrohttpd's own limit, so that a
  * new connection still reaches on_connection() to take a slow one's place. */
@@ -249,7 +250,8 @@ static int check_access(struct http_server *s, struct MHD_Connection *conn, cons
 {
     if (!peer_ok(s, conn))
         return send_error(conn, 403, "This unix socket's peer is not allowed", NULL);
-    bool api = strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0;
+    /* /metrics too: see docs/security.md. */
+    bool api = strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0 || strcmp(url, "/metrics") == 0;
 
     /* Whether a token is needed is fixed at start-up (a reload replaces one). */
     if (s->opts.token[0] && api && !bearer_ok(s, conn))
@@ -538,6 +540,36 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- the request lifecycle --------------------------------------------- */
 
+static void peer_text(struct MHD_Connection *conn, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    snprintf(buf, len, "unix");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, (socklen_t)len);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)len);
+}
+
+/* One answered request: the metrics, and the access log's line.  A request
+ * closed before any answer was queued is neither. */
+static void account(const struct http_server *s, struct MHD_Connection *conn, const char *method,
+                    const struct http_route *rt, int64_t start_ms)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+    char peer[INET6_ADDRSTRLEN];
+
+    if (!ci || !ci->http_status)
+        return;
+    metrics_http(rt ? (int)(rt - s->routes) : -1, ci->http_status);
+    if (s->opts.access_log < 0)
+        return;
+    peer_text(conn, peer, sizeof peer);
+    log_msg((enum log_level)s->opts.access_log, NULL, 0, "access: %s %s %u %lldms peer=%s", method,
+            rt ? rt->pattern : "unmatched", ci->http_status, (long long)(mono_ms() - start_ms), peer);
+}
+
 static bool is_json_type(const char *ct)
 {
     size_t n = strlen("application/json");
@@ -621,20 +653,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct http_server *s = cls;
     struct http_req *r = *con_cls;
-    const struct http_route *rt;
-    char id[JC_ID_LEN] = "";
+    const struct http_route *rt = NULL;
+    char id[JC_ID_LEN] = "", allow[64];
     int early;
 
     if (!r) {
+        int64_t start_ms = mono_ms();
         if ((early = check_access(s, conn, url)) >= 0 ||
             (early = find_route(s, conn, method, url, &rt, id)) >= 0 ||
             (early = check_headers(s, conn, method)) >= 0) {
             slot_mark(s, conn, true);
+            if (!rt) /* refused before routing: the route is only a label */
+                rt = route(s, method, url, id, allow, sizeof allow);
+            account(s, conn, method, rt, start_ms);
             return (enum MHD_Result)early;
         }
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
         r->route = rt;
+        r->start_ms = start_ms;
         memcpy(r->id, id, sizeof r->id);
         r->conn = conn;
         r->method = method;
@@ -663,6 +700,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     slot_mark(cls, conn, false);
     if (!r)
         return;
+    account(cls, conn, r->method, r->route, r->start_ms);
     free(r->body);
     free(r->state);
     free(r);

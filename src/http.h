@@ -26,6 +26,7 @@ struct http_req {
     size_t len, cap;
     bool too_big;
     bool dispatched;    /* the handler ran once (it runs again on resume) */
+    int64_t start_ms;   /* monotonic: the request line arrived (access log) */
     void *state;        /* handler-owned (its progress across suspensions), freed by http.c with free() */
 };
 
@@ -61,7 +62,8 @@ struct http_opts {
     unsigned threads, max_conns, per_ip_conns, timeout_s;
     unsigned request_timeout_s; /* head + body must arrive within this */
     size_t max_body;
-    const char *token;  /* required as "Bearer <token>" on /api routes; "" = none */
+    const char *token;  /* required as "Bearer <token>" on /api routes and /metrics; "" = none */
+    int access_log;     /* enum log_level of the access log's lines, or -1: none */
     bool unix_socket;   /* peers are checked with SO_PEERCRED: */
     uid_t peer_uid;     /*   root, this uid, */
     gid_t peer_gid;     /*   or this primary group may connect */

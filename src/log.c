@@ -3,17 +3,34 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *g_role = "jobcelld";
 static enum log_level g_min = LOG_LVL_INFO;
+static bool g_journal; /* stderr is the journal: lines start with <priority> */
+
+/* systemd sets JOURNAL_STREAM to "dev:ino" of the stream it connected to
+ * stderr; it counts only if stderr is still that stream (sd-daemon(3)). */
+static bool stderr_is_journal(void)
+{
+    const char *v = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    if (!v || sscanf(v, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *role, enum log_level min)
 {
     g_role = role;
     g_min = min;
+    g_journal = stderr_is_journal();
 }
 
 void log_set_role(const char *role) { g_role = role; }
@@ -22,6 +39,13 @@ static const char *level_name(enum log_level l)
 {
     static const char *const names[] = {"debug", "info", "warn", "error"};
     return names[l];
+}
+
+/* The syslog priority of a level, as sd-daemon(3)'s SD_DEBUG..SD_ERR. */
+static const char *level_prefix(enum log_level l)
+{
+    static const char *const prefixes[] = {"<7>", "<6>", "<4>", "<3>"};
+    return g_journal ? prefixes[l] : "";
 }
 
 void log_msg(enum log_level lvl, const char *task, int errnum, const char *fmt, ...)
@@ -37,7 +61,7 @@ void log_msg(enum log_level lvl, const char *task, int errnum, const char *fmt, 
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    n = snprintf(line, sizeof line, "%s.%03ldZ %s %s%s%s: ", ts, now.tv_nsec / 1000000,
+    n = snprintf(line, sizeof line, "%s%s.%03ldZ %s %s%s%s: ", level_prefix(lvl), ts, now.tv_nsec / 1000000,
                  level_name(lvl), g_role, task ? " task=" : "", task ? task : "");
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);

@@ -32,6 +32,7 @@ struct trec {
     bool starting, dirty;
     bool from_queue;      /* started by the table's thread, not its POST */
     int64_t queued_mono_ms;
+    int64_t accepted_mono_ms; /* its POST was accepted (metrics: spawn latency) */
     void *waiter;
     struct trec *qnext, *qprev, *hnext;
 };

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "logspace.h"
 #include "record.h"
 #include "store.h"
@@ -101,6 +102,8 @@ static void queue_push(struct ttable *t, struct trec *r)
         t->qhead = r;
     t->qtail = r;
     r->queued_mono_ms = mono_ms();
+    if (!r->accepted_mono_ms) /* reloaded at start: accepted now, as far as this process knows */
+        r->accepted_mono_ms = r->queued_mono_ms;
     t->queued++;
 }
 
@@ -217,6 +220,7 @@ static void finish_locked(struct ttable *t, struct trec *r, enum jc_reason reaso
     r->reason = reason;
     r->state = jc_state_for_end(reason, r->exit_code);
     r->finished_ms = at;
+    metrics_task_ended(r->state, reason);
     if (r->waiter) {
         t->hooks.wake(r->waiter);
         r->waiter = NULL;
@@ -441,6 +445,7 @@ static bool start_head_locked(struct ttable *t)
     t->active++;
     int64_t waited = mono_ms() - r->queued_mono_ms;
     t->mean_wait_ms = t->mean_wait_ms ? (t->mean_wait_ms * 7 + waited) / 8 : waited;
+    metrics_queue_wait(waited);
     pthread_mutex_unlock(&t->lock);
     t->hooks.start(t->hooks.ctx, spec, &in);
     pthread_mutex_lock(&t->lock);
@@ -600,6 +605,7 @@ static int submit_locked(struct ttable *t, struct trec *r, const struct tasks_su
 
     if (admit_check(t, retry, err) < 0)
         return -1;
+    r->accepted_mono_ms = mono_ms();
     queue = t->active >= t->cfg->max_running || t->qhead;
     if (add_locked(t, r, s, queue, err) < 0)
         return -1;
@@ -697,6 +703,7 @@ void tasks_spawned(struct ttable *t, const char *id, int pid, int64_t started_ms
         r->state = ST_RUNNING;
         r->pid = pid;
         r->started_ms = started_ms;
+        metrics_task_started(mono_ms() - r->accepted_mono_ms);
         if (r->waiter) {
             t->hooks.wake(r->waiter);
             r->waiter = NULL;
