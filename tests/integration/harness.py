@@ -392,6 +392,11 @@ class Daemon:
         env.pop("INVOCATION_ID", None)
         if self.env:
             env.update(self.env)
+        if env.get("JOURNAL_STREAM") == "@log":   # stderr is "the journal": the log file
+            with open(self.log_path, "ab"):
+                pass
+            st = os.stat(self.log_path)
+            env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
         deadline = time.monotonic() + scaled(10)
         for attempt in range(3):   # a free port can be taken in between: retry
             self.port = free_port()
