@@ -552,22 +552,36 @@ static void peer_text(struct MHD_Connection *conn, char *buf, size_t len)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)len);
 }
 
-/* One answered request: the metrics, and the access log's line.  A request
- * closed before any answer was queued is neither. */
-static void account(const struct http_server *s, struct MHD_Connection *conn, const char *method,
-                    const struct http_route *rt, int64_t start_ms)
+static unsigned queued_status(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+
+    return ci ? ci->http_status : 0;
+}
+
+/* Count an answer as soon as it is queued (before the client can see it,
+ * so a scrape that follows an answer always counts it). */
+static void count(const struct http_server *s, struct MHD_Connection *conn, const struct http_route *rt)
+{
+    unsigned status = queued_status(conn);
+
+    if (status)
+        metrics_http(rt ? (int)(rt - s->routes) : -1, status);
+}
+
+/* The access log's line for a request whose answer was sent (or is on its
+ * way); none for a request closed before any answer was queued. */
+static void access_line(const struct http_server *s, struct MHD_Connection *conn, const char *method,
+                        const struct http_route *rt, int64_t start_ms)
+{
+    unsigned status = queued_status(conn);
     char peer[INET6_ADDRSTRLEN];
 
-    if (!ci || !ci->http_status)
-        return;
-    metrics_http(rt ? (int)(rt - s->routes) : -1, ci->http_status);
-    if (s->opts.access_log < 0)
+    if (s->opts.access_log < 0 || !status)
         return;
     peer_text(conn, peer, sizeof peer);
     log_msg((enum log_level)s->opts.access_log, NULL, 0, "access: %s %s %u %lldms peer=%s", method,
-            rt ? rt->pattern : "unmatched", ci->http_status, (long long)(mono_ms() - start_ms), peer);
+            rt ? rt->pattern : "unmatched", status, (long long)(mono_ms() - start_ms), peer);
 }
 
 static bool is_json_type(const char *ct)
@@ -633,7 +647,7 @@ static int append_body(struct http_server *s, struct http_req *r, const char *da
     return 0;
 }
 
-static enum MHD_Result dispatch(struct http_server *s, struct http_req *r)
+static enum MHD_Result answer(struct http_server *s, struct http_req *r)
 {
     struct http_reply out = {.status = 200, .content_type = "application/json", .fd = -1};
 
@@ -645,6 +659,17 @@ static enum MHD_Result dispatch(struct http_server *s, struct http_req *r)
     if (r->route->fn(s->front, r, &out) == HTTP_SUSPEND)
         return MHD_YES;
     return send_reply(r->conn, &out);
+}
+
+static enum MHD_Result dispatch(struct http_server *s, struct http_req *r)
+{
+    enum MHD_Result rc = answer(s, r);
+
+    if (!r->counted && queued_status(r->conn)) { /* not while suspended */
+        r->counted = true;
+        count(s, r->conn, r->route);
+    }
+    return rc;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -665,7 +690,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             slot_mark(s, conn, true);
             if (!rt) /* refused before routing: the route is only a label */
                 rt = route(s, method, url, id, allow, sizeof allow);
-            account(s, conn, method, rt, start_ms);
+            count(s, conn, rt);
+            access_line(s, conn, method, rt, start_ms);
             return (enum MHD_Result)early;
         }
         if (!(r = calloc(1, sizeof *r)))
@@ -700,7 +726,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     slot_mark(cls, conn, false);
     if (!r)
         return;
-    account(cls, conn, r->method, r->route, r->start_ms);
+    access_line(cls, conn, r->method, r->route, r->start_ms);
     free(r->body);
     free(r->state);
     free(r);

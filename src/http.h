@@ -27,6 +27,7 @@ struct http_req {
     bool too_big;
     bool dispatched;    /* the handler ran once (it runs again on resume) */
     int64_t start_ms;   /* monotonic: the request line arrived (access log) */
+    bool counted;       /* its answer is in the metrics */
     void *state;        /* handler-owned (its progress across suspensions), freed by http.c with free() */
 };
 
