@@ -275,20 +275,26 @@ static int apply_file_key(struct jc_config *c, const char *key, json_object *v, 
     return jc_client(err, 400, "Unknown field '%s'", key);
 }
 
-static int load_file(struct jc_config *c, const char *path, struct jc_err *err)
+static int load_file(struct jc_config *c, const char *path, struct jc_problems *p)
 {
     _cleanup_free_ char *buf = NULL;
     _cleanup_json_ json_object *root = NULL;
+    struct jc_err err = {0};
     size_t len = 0;
 
-    if (jc_read_file_at(AT_FDCWD, path, NULL, 1024 * 1024, &buf, &len, err) < 0)
-        return -1;
-    if (ju_parse(buf, len, JU_MAX_DEPTH, &root, err) < 0 ||
-        ju_object(root, "(config file)", err) < 0)
-        return jc_err_prefix(err, "config %s: ", path);
+    if (jc_read_file_at(AT_FDCWD, path, NULL, 1024 * 1024, &buf, &len, &err) < 0)
+        return jc_problem(p, &err);
+    if (ju_parse(buf, len, JU_MAX_DEPTH, &root, &err) < 0 ||
+        ju_object(root, "(config file)", &err) < 0) {
+        jc_err_prefix(&err, "config %s: ", path);
+        return jc_problem(p, &err);
+    }
     json_object_object_foreach(root, key, val) {
-        if (apply_file_key(c, key, val, err) < 0)
-            return jc_err_prefix(err, "config %s: ", path);
+        if (apply_file_key(c, key, val, &err) < 0) {
+            jc_err_prefix(&err, "config %s: ", path);
+            jc_problem(p, &err);
+            jc_err_clear(&err);
+        }
     }
     return 0;
 }
@@ -307,6 +313,8 @@ static const char usage_text[] =
     "  --cgroup-name NAME    name of jobcell's cgroup subtree (default jobcell)\n"
     "  --log-level LEVEL     debug, info, warn or error (default info)\n"
     "  --token-file FILE     require \"Authorization: Bearer <token>\" on /api (file mode 0600)\n"
+    "  --check-config        validate everything it would load, list every problem,\n"
+    "                        exit 0 (all good) or 2; starts nothing\n"
     "  --insecure-allow-remote-without-token\n"
     "                        listen on a non-loopback address with no token: anyone who\n"
     "                        reaches the port can run code on this host\n"
@@ -314,7 +322,7 @@ static const char usage_text[] =
     "Must run as root.  See docs/api.md and docs/limits.md.\n";
 
 enum { OPT_LISTEN = 256, OPT_ROOTFS, OPT_POLICY, OPT_STATE, OPT_USER, OPT_CONFIG, OPT_CGROUP,
-       OPT_LOGLEVEL, OPT_TOKEN, OPT_INSECURE, OPT_HELP, OPT_VERSION };
+       OPT_LOGLEVEL, OPT_TOKEN, OPT_INSECURE, OPT_CHECK, OPT_HELP, OPT_VERSION };
 
 static const struct option long_opts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -327,6 +335,7 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOGLEVEL},
     {"token-file", required_argument, NULL, OPT_TOKEN},
     {"insecure-allow-remote-without-token", no_argument, NULL, OPT_INSECURE},
+    {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {0},
@@ -353,6 +362,9 @@ static int apply_flag(struct jc_config *c, int opt, const char *v, struct jc_err
         return set_path(c->token_file, sizeof c->token_file, "--token-file", v, err);
     case OPT_INSECURE:
         c->insecure_remote = true;
+        return 0;
+    case OPT_CHECK:
+        c->check_only = true;
         return 0;
     default:
         return 0;
@@ -485,14 +497,20 @@ bool config_token_ok(const char *token)
     return true;
 }
 
-int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err)
+int jc_problem(struct jc_problems *p, const struct jc_err *err)
 {
-    const char *file = find_config_flag(argc, argv);
+    if (p->n < JC_PROBLEMS_MAX)
+        p->items[p->n] = *err;
+    p->n++;
+    return -1;
+}
+
+/* The flags, in order; a bad one is a problem and the next is read. */
+static int collect_flags(struct jc_config *c, int argc, char **argv, struct jc_problems *p)
+{
+    struct jc_err err = {0};
     int opt;
 
-    config_defaults(c);
-    if (file && load_file(c, file, err) < 0)
-        return -1;
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
@@ -501,16 +519,48 @@ int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err)
             return 1;
         }
         if (opt == '?' || opt == ':')
-            return jc_client(err, 400, "unknown or incomplete option \"%s\" (see --help)",
-                             argv[optind - 1]);
-        if (apply_flag(c, opt, optarg, err) < 0)
-            return -1;
+            jc_client(&err, 400, "unknown or incomplete option \"%s\" (see --help)", argv[optind - 1]);
+        else if (apply_flag(c, opt, optarg, &err) == 0)
+            continue;
+        jc_problem(p, &err);
+        jc_err_clear(&err);
     }
-    if (optind < argc)
-        return jc_client(err, 400, "unexpected argument \"%s\" (see --help)", argv[optind]);
+    if (optind < argc) {
+        jc_client(&err, 400, "unexpected argument \"%s\" (see --help)", argv[optind]);
+        jc_problem(p, &err);
+    }
+    return 0;
+}
+
+int config_collect(struct jc_config *c, int argc, char **argv, struct jc_problems *p)
+{
+    const char *file = find_config_flag(argc, argv);
+    struct jc_err err = {0};
+
+    config_defaults(c);
+    if (file)
+        load_file(c, file, p);
+    if (collect_flags(c, argc, argv, p) == 1)
+        return 1;
     if (c->max_queued == UINT32_MAX)
         c->max_queued = c->max_running * 8;
-    if (check_defaults(c, err) < 0)
-        return -1;
-    return resolve_ceilings(c, err);
+    if (check_defaults(c, &err) < 0)
+        jc_problem(p, &err);
+    jc_err_clear(&err);
+    if (resolve_ceilings(c, &err) < 0)
+        jc_problem(p, &err);
+    return 0;
+}
+
+int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err)
+{
+    static struct jc_problems p; /* main() runs once, before any thread */
+
+    p.n = 0;
+    if (config_collect(c, argc, argv, &p) == 1)
+        return 1;
+    if (!p.n)
+        return 0;
+    *err = p.items[0];
+    return -1;
 }

@@ -27,6 +27,7 @@ struct jc_config {
     char cgroup_name[64];
     enum log_level log_level;
     int access_log;          /* enum log_level of one line per request, -1: off */
+    bool check_only;         /* --check-config: validate, report, exit */
 
     uint32_t max_running;    /* tasks alive at once; more wait in the queue */
     uint32_t max_queued;     /* tasks waiting at most; more → 503 */
@@ -62,8 +63,19 @@ struct jc_config {
     struct jc_limits max; /* what a request may ask for at most */
 };
 
+/* Every problem a check found, not just the first (--check-config). */
+#define JC_PROBLEMS_MAX 32
+struct jc_problems {
+    unsigned n; /* problems found; the first JC_PROBLEMS_MAX are kept */
+    struct jc_err items[JC_PROBLEMS_MAX];
+};
+
+/* Keep `err` as one more problem.  Always returns -1. */
+int jc_problem(struct jc_problems *p, const struct jc_err *err);
+
 /* Fill `c` from defaults, the config file and argv.  Returns 0 to run,
- * 1 when --help/--version was handled (exit 0), -1 on a bad flag or file. */
+ * 1 when --help/--version was handled (exit 0), -1 on a bad flag or file
+ * (`err`: the first problem). */
 int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err);
 
 /* The token file: a regular file of ours, mode 0600 at most, holding
@@ -74,6 +86,10 @@ int config_read_token(const char *path, char token[JC_TOKEN_SIZE], struct jc_err
 
 /* A token as config_read_token() accepts it (NUL-terminated within the size). */
 bool config_token_ok(const char *token);
+
+/* The same, going on past a bad key or flag: every problem goes to `p`
+ * (`c` then holds what was valid).  Returns 1 for --help/--version, else 0. */
+int config_collect(struct jc_config *c, int argc, char **argv, struct jc_problems *p);
 
 /* The defaults that depend on the machine (docs/configuration.md). */
 uint32_t config_default_max_running(long cores, long mem_mb);

@@ -249,16 +249,89 @@ static void warn_stop_time(const struct jc_config *c)
                   c->stop_grace_s, (unsigned long long)worst);
 }
 
-static int prepare(struct startup *s, int argc, char **argv, struct jc_err *err)
+/* --check-config: the state directory would be usable, checked without
+ * creating it: a directory of ours (no symlink), or one its parent lets
+ * root create. */
+static int check_state_dir(const struct jc_config *c, struct jc_err *err)
 {
-    int rc = config_load(&s->cfg, argc, argv, err);
+    char parent[PATH_MAX];
+    char *slash;
+    struct stat st;
 
-    if (rc != 0)
-        return rc;
-    log_init("jobcelld", s->cfg.log_level);
+    if (lstat(c->state_dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return jc_fail(err, 0, "state dir %s is not usable: not a directory", c->state_dir);
+        if (access(c->state_dir, W_OK | X_OK) < 0)
+            return jc_fail(err, errno, "state dir %s is not usable", c->state_dir);
+        return 0;
+    }
+    if (errno != ENOENT)
+        return jc_fail(err, errno, "state dir %s is not usable", c->state_dir);
+    snprintf(parent, sizeof parent, "%s", c->state_dir);
+    slash = strrchr(parent, '/');
+    if (slash)
+        *(slash == parent ? slash + 1 : slash) = 0;
+    if (access(slash ? parent : ".", W_OK | X_OK) < 0)
+        return jc_fail(err, errno, "state dir %s cannot be created (its parent %s)", c->state_dir,
+                       slash ? parent : ".");
+    return 0;
+}
+
+static void check_one(struct jc_problems *p, int rc, struct jc_err *err)
+{
+    if (rc < 0)
+        jc_problem(p, err);
+    jc_err_clear(err);
+}
+
+static int check_root(const struct jc_config *c, struct jc_err *err);
+
+/* --check-config: every check start-up makes except those that change
+ * something (cgroups, the listening socket, the state directory), each
+ * independent of the others, so that every problem is listed.  Exit 0 or 2. */
+static int check_config(struct startup *s, struct jc_problems *p)
+{
+    struct jc_err err = {0};
+    int rc;
+
+    check_one(p, check_root(&s->cfg, &err), &err);
+    check_one(p, load_token(&s->cfg, &err), &err);
+    explicit_bzero(s->cfg.token, sizeof s->cfg.token);
+    check_one(p, check_exposure(&s->cfg, &err), &err);
+    check_one(p, check_rootfs(&s->cfg, &err), &err);
+    rc = policy_load_dir(s->cfg.policy_dir, &s->policies, &err);
+    if (rc < 0)
+        jc_err_prefix(&err, "seccomp policy: ");
+    check_one(p, rc, &err);
+    check_one(p, lookup_user(s, &err), &err);
+    check_one(p, check_state_dir(&s->cfg, &err), &err);
+    for (unsigned i = 0; i < p->n && i < JC_PROBLEMS_MAX; i++)
+        fprintf(stderr, "jobcelld: %s\n", p->items[i].msg);
+    if (p->n > JC_PROBLEMS_MAX)
+        fprintf(stderr, "jobcelld: ... and %u more\n", p->n - JC_PROBLEMS_MAX);
+    if (p->n) {
+        fprintf(stderr, "jobcelld: --check-config: %u problem%s\n", p->n, p->n == 1 ? "" : "s");
+        return 2;
+    }
+    printf("jobcelld: --check-config: OK (rootfs %s, %zu seccomp profiles in %s, state dir %s, user %s)\n",
+           s->cfg.rootfs, s->policies.count, s->cfg.policy_dir, s->cfg.state_dir, s->cfg.user);
+    return 0;
+}
+
+static int check_root(const struct jc_config *c, struct jc_err *err)
+{
     if (geteuid() != 0)
         return jc_fail(err, 0, "jobcelld must run as root (it drops privileges itself: the HTTP front runs as \"%s\")",
-                       s->cfg.user);
+                       c->user);
+    return 0;
+}
+
+/* The configuration is loaded (config_collect) and had no problem. */
+static int prepare(struct startup *s, struct jc_err *err)
+{
+    log_init("jobcelld", s->cfg.log_level);
+    if (check_root(&s->cfg, err) < 0)
+        return -1;
     warn_stop_time(&s->cfg);
     if (fit_fd_limit(&s->cfg, err) < 0 || load_token(&s->cfg, err) < 0 ||
         check_exposure(&s->cfg, err) < 0 || check_rootfs(&s->cfg, err) < 0)
@@ -378,6 +451,7 @@ static void remove_socket(const struct startup *s)
 int main(int argc, char **argv)
 {
     static struct startup s = {.listen_fd = -1, .tasks_dirfd = -1, .logs_dirfd = -1};
+    static struct jc_problems problems;
     struct jc_err err = {0};
     int rc;
 
@@ -385,9 +459,19 @@ int main(int argc, char **argv)
     sanitize_fds();
     log_init("jobcelld", LOG_LVL_INFO);
     raise_fd_limit();
-    rc = prepare(&s, argc, argv, &err);
-    if (rc == 1)
+    if (config_collect(&s.cfg, argc, argv, &problems) == 1)
         return 0;
+    if (s.cfg.check_only) {
+        rc = check_config(&s, &problems);
+        policy_set_free(&s.policies);
+        return rc;
+    }
+    if (problems.n) {
+        for (unsigned i = 0; i < problems.n && i < JC_PROBLEMS_MAX; i++)
+            fprintf(stderr, "jobcelld: %s\n", problems.items[i].msg);
+        return problems.items[0].fault == JC_FAULT_CLIENT ? 2 : 1;
+    }
+    rc = prepare(&s, &err);
     if (rc < 0) {
         remove_socket(&s);
         fprintf(stderr, "jobcelld: %s\n", err.msg);
