@@ -4,7 +4,13 @@
 - `jobcelld --check-config`: a good configuration exits 0 and starts
   nothing; a configuration with several mistakes exits 2 and names every
   one of them (not just the first), and creates no state directory, no
-  cgroup and no listening socket while at it.
+  cgroup and no listening socket while at it;
+- `meson install --destdir`: every file an operator needs is installed
+  (daemon, rootfs, policies, unit, sysusers.d, tmpfiles.d, sample config,
+  man page); the man page renders without warnings; the unit passes
+  `systemd-analyze verify` where that tool exists;
+- an install into a real prefix (a build directory of its own): the
+  installed daemon finds its rootfs and policies without flags and serves.
 """
 
 import json
@@ -96,6 +102,151 @@ class CheckConfig(unittest.TestCase):
         rc, out = run_check("--config", path, *self.common())
         self.assertEqual(rc, 2, out)
         self.assertIn(path, out)
+
+
+BUILD = os.path.dirname(os.path.dirname(JOBCELLD)) if JOBCELLD else ""
+
+
+def options(build):
+    out = subprocess.run(["meson", "introspect", build, "--buildoptions"], check=True,
+                         stdout=subprocess.PIPE, timeout=scaled(120)).stdout
+    return {o["name"]: o["value"] for o in json.loads(out)}
+
+
+def installed_paths(o):
+    """What an install must hold, relative to the root (absolute paths)."""
+    def under(d):
+        return d if d.startswith("/") else os.path.join(o["prefix"], d)
+    share = os.path.join(under(o["datadir"]), "jobcell")
+    units = "/lib/systemd/system" if o["prefix"] == "/usr" else \
+        os.path.join(o["prefix"], "lib", "systemd", "system")
+    return {
+        "daemon": os.path.join(under(o["sbindir"]), "jobcelld"),
+        "init": os.path.join(share, "rootfs", "sbin", "jobcell-init"),
+        "worker": os.path.join(share, "rootfs", "usr", "bin", "jobcell-worker"),
+        "policy": os.path.join(share, "policy", "default.json"),
+        "unit": os.path.join(units, "jobcelld.service"),
+        "sysusers": os.path.join(o["prefix"], "lib", "sysusers.d", "jobcell.conf"),
+        "tmpfiles": os.path.join(o["prefix"], "lib", "tmpfiles.d", "jobcell.conf"),
+        "sample": os.path.join(under(o["sysconfdir"]), "jobcell", "jobcell.json.sample"),
+        "man": os.path.join(under(o["mandir"]), "man8", "jobcelld.8"),
+    }
+
+
+def meson(*args, timeout=600):
+    p = subprocess.run(["meson"] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=scaled(timeout))
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+class DestdirInstall(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dest = tempfile.mkdtemp(prefix="jobcell-destdir-")
+        rc, out = meson("install", "-C", BUILD, "--no-rebuild", "--destdir", cls.dest)
+        assert rc == 0, out
+        cls.paths = installed_paths(options(BUILD))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dest, ignore_errors=True)
+
+    def at(self, what):
+        return self.dest + self.paths[what]
+
+    def test_every_file_is_installed(self):
+        for what in self.paths:
+            self.assertTrue(os.path.isfile(self.at(what)), "%s: %s missing" % (what, self.at(what)))
+        self.assertTrue(os.access(self.at("daemon"), os.X_OK))
+        with open(self.at("unit")) as f:
+            unit = f.read()
+        self.assertIn("ExecStart=%s --config" % self.paths["daemon"], unit)
+        for d in ("Delegate=yes", "KillMode=mixed", "Restart=on-failure"):
+            self.assertIn(d, unit)
+        with open(self.at("sysusers")) as f:
+            self.assertRegex(f.read(), r"(?m)^u jobcell ")
+        with open(self.at("tmpfiles")) as f:
+            self.assertRegex(f.read(), r"(?m)^d /var/lib/jobcell 0755 root root")
+
+    def test_man_page_renders_without_warnings(self):
+        if not shutil.which("groff"):
+            raise unittest.SkipTest("groff is not installed")
+        p = subprocess.run(["groff", "-mdoc", "-ww", "-z", self.at("man")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=scaled(60))
+        self.assertEqual((p.returncode, p.stdout), (0, b""))
+        for flag in ("--check-config", "--config", "--listen", "--token-file", "--rootfs",
+                     "--policy-dir", "--state-dir", "--user", "--cgroup-name", "--log-level"):
+            self.assertIn("Fl " + flag[1:].replace("-", "\\-"), open(self.at("man")).read(), flag)
+
+    def test_sample_config_passes_check_config(self):
+        rc, out = run_check("--config", self.at("sample"), "--user", service_user(),
+                            "--state-dir", os.path.join(self.dest, "state"))
+        self.assertEqual(rc, 0, out)
+
+
+class PrefixInstall(unittest.TestCase):
+    """A build directory of its own, configured with --prefix, installed."""
+
+    def setUp(self):
+        self.prefix = tempfile.mkdtemp(prefix="jobcell-prefix-")
+        os.chmod(self.prefix, 0o755)
+        self.build = tempfile.mkdtemp(prefix="jobcell-pbuild-")
+
+    def tearDown(self):
+        shutil.rmtree(self.build, ignore_errors=True)
+        shutil.rmtree(self.prefix, ignore_errors=True)
+
+    def test_installed_daemon_serves_without_paths(self):
+        src = harness.SRC
+        rc, out = meson("setup", "--prefix", self.prefix, self.build, src)
+        self.assertEqual(rc, 0, out)
+        rc, out = meson("install", "-C", self.build, timeout=1800)
+        self.assertEqual(rc, 0, out[-3000:])
+        paths = installed_paths(options(self.build))
+        exe = paths["daemon"]
+        rc, out = run_check_with(exe, "--user", service_user(),
+                                 "--state-dir", os.path.join(self.prefix, "state"))
+        self.assertEqual(rc, 0, out)
+        self.assertIn(os.path.join(self.prefix, "share", "jobcell", "rootfs"), out)
+        with InstalledDaemon(exe) as d:
+            self.assertEqual(d.health.get("rootfs"),
+                             os.path.join(self.prefix, "share", "jobcell", "rootfs"))
+            rec, logs = d.sh("echo installed-hi")
+            self.assertEqual(rec["state"], "succeeded", rec)
+            self.assertIn("installed-hi", logs)
+        self.verify_unit(paths["unit"], os.path.dirname(os.path.dirname(paths["man"])))
+
+    def verify_unit(self, unit, mandir):
+        tool = shutil.which("systemd-analyze")
+        if not tool:
+            print("SKIPPED (part): systemd-analyze is not installed")
+            return
+        # Documentation=man:jobcelld(8) is looked up with man(1): in the prefix.
+        p = subprocess.run([tool, "verify", unit], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=scaled(60),
+                           env=dict(os.environ, MANPATH=mandir))
+        out = p.stdout.decode(errors="replace")
+        print("\n  systemd-analyze verify: rc %d %s" % (p.returncode, out.strip()))
+        self.assertNotIn("jobcelld.service:", out)   # no complaint about our unit's lines
+
+
+def run_check_with(exe, *args):
+    p = subprocess.run([exe, "--check-config"] + list(args), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=scaled(60))
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+class InstalledDaemon(harness.Daemon):
+    """The harness's daemon (own port, state dir, cgroup name), another binary."""
+
+    def __init__(self, exe, **kw):
+        super().__init__(**kw)
+        self.exe = exe
+
+    def argv(self):
+        a = super().argv()
+        a[a.index(JOBCELLD)] = self.exe
+        return a
 
 
 if __name__ == "__main__":
