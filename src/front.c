@@ -240,6 +240,16 @@ static int wait_signal(const sigset_t *set, int timeout_s)
     return sig;
 }
 
+/* The warden tells the service manager (notify.h): we serve. */
+static void tell_ready(struct front *f)
+{
+    union ipc_msg m = {0};
+    struct jc_err err;
+
+    if (ipc_chan_send(&f->chan, &m, IPC_READY, &err) < 0)
+        log_warnx("telling the warden we serve: %s", err.msg);
+}
+
 /* Ask the warden to stop every task (it reports each end), then go. */
 static void shutdown_front(struct front *f, const sigset_t *set)
 {
@@ -312,6 +322,7 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
         log_errx("%s", err.msg);
         return 1;
     }
+    tell_ready(f);
     sig = wait_signal(&set, 0);
     if (sig != SIGUSR1)
         shutdown_front(f, &set);

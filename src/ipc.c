@@ -21,6 +21,7 @@ static size_t type_size(uint32_t type)
     case IPC_KILL:
     case IPC_SHUTDOWN:
     case IPC_DRAIN:
+    case IPC_READY:
         return sizeof(struct ipc_kill);
     case IPC_SPAWNED:
         return sizeof(struct ipc_spawned);
@@ -162,7 +163,7 @@ static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
     if (want == 0 || want != len)
         return jc_fail(err, 0, "ipc: type %u with %zu bytes", m->h.type, len);
     if (m->h.type != IPC_SHUTDOWN && m->h.type != IPC_DRAIN && m->h.type != IPC_TOKEN &&
-        !ipc_valid_id(m->h.id))
+        m->h.type != IPC_READY && !ipc_valid_id(m->h.id))
         return jc_fail(err, 0, "ipc: type %u with a malformed task id", m->h.type);
     if (m->h.type == IPC_SPAWN) {
         if (strcmp(m->spawn.spec.id, m->h.id) != 0)

@@ -40,6 +40,7 @@ enum ipc_type {
     IPC_EXITED,
     IPC_DRAIN, /* warden → front: a stop began; take no new task, keep the queue */
     IPC_TOKEN, /* warden → front: SIGHUP read a new bearer token */
+    IPC_READY, /* front → warden: it serves HTTP (no task id) */
 };
 
 struct ipc_hdr {

@@ -38,6 +38,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "logspace.h"
+#include "notify.h"
 #include "sandbox.h"
 #include "wmsg.h"
 
@@ -649,6 +650,9 @@ static enum serve_end handle_message(struct warden *w)
     case WMSG_SHUTDOWN:
         log_info("front asked to shut down");
         return SERVE_ASKED;
+    case WMSG_READY:
+        notify_ready("serving");
+        return SERVE_ON;
     case WMSG_FATAL:
     default:
         for (unsigned i = 0; i < nfds; i++)
@@ -686,6 +690,7 @@ static enum serve_end stop_signal(struct warden *w, uint32_t signo)
     log_info("signal %u: draining: no new task; %u running task(s) get up to %u s (stop_grace_s) to finish",
              signo, n, w->cfg->stop_grace_s);
     w->drain_until_ms = now_ms(CLOCK_MONOTONIC) + (int64_t)w->cfg->stop_grace_s * 1000;
+    notify_stopping("draining: no new task, running ones may finish");
     if (ipc_chan_send(&w->chan, &m, IPC_DRAIN, &err) < 0) {
         log_warnx("%s: stopping now", err.msg);
         return SERVE_ASKED;
@@ -715,13 +720,11 @@ static enum serve_end drain_check(struct warden *w)
  * to the front, and no copy of it stays here.  A bad one is refused and the
  * old token stays in force.  The config file and the policies are not
  * reloaded (docs/operations.md). */
-static void reload_token(struct warden *w)
+static void reload_token_file(struct warden *w)
 {
     static union ipc_msg m; /* main thread only */
     struct jc_err err = {0};
 
-    log_info("SIGHUP: reloading the token file; the configuration file and the seccomp policies "
-             "are not reloaded (they need a restart)");
     if (!w->cfg->token_file[0]) {
         log_info("SIGHUP: no token_file in use: nothing to reload");
         return;
@@ -733,6 +736,15 @@ static void reload_token(struct warden *w)
     else
         log_info("SIGHUP: new token from %s sent to the front", w->cfg->token_file);
     explicit_bzero(&m, sizeof m.token);
+}
+
+static void reload_token(struct warden *w)
+{
+    log_info("SIGHUP: reloading the token file; the configuration file and the seccomp policies "
+             "are not reloaded (they need a restart)");
+    notify_reloading();
+    reload_token_file(w);
+    notify_reloaded();
 }
 
 static enum serve_end handle_signal(struct warden *w, int sigfd)
@@ -781,6 +793,12 @@ static enum serve_end flush_reports(struct warden *w, short *events)
     return SERVE_ON;
 }
 
+/* The sooner of two poll() timeouts (-1: none). */
+static int poll_timeout(int a, int b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 static enum serve_end serve(struct warden *w, int sigfd)
 {
     struct pollfd pfd[3] = {{.fd = w->sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN},
@@ -791,8 +809,10 @@ static enum serve_end serve(struct warden *w, int sigfd)
         if ((end = flush_reports(w, &pfd[0].events)) != SERVE_ON)
             break;
         /* While reports wait, wake up to measure the stall; while draining,
-         * to see the tasks end (the monitor thread removes them). */
-        if (poll(pfd, 3, (pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1) < 0) {
+         * to see the tasks end (the monitor thread removes them); with a
+         * watchdog, to ping it. */
+        if (poll(pfd, 3, poll_timeout((pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1,
+                                      notify_watchdog())) < 0) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
@@ -918,7 +938,10 @@ int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_p
         teardown(&w, sigfd);
         return 1;
     }
+    notify_init();
+    notify_status("starting the front");
     enum serve_end end = serve(&w, sigfd);
+    notify_stopping(end == SERVE_ASKED ? "stopping: ending the tasks" : "stopping after a failure");
     stop_all(&w, end == SERVE_ASKED);
     pthread_join(mon, NULL);
     if (end == SERVE_ASKED)

@@ -22,6 +22,8 @@ enum wmsg_verdict wmsg_judge(const struct jc_config *cfg, const union ipc_msg *m
         return WMSG_KILL;
     case IPC_SHUTDOWN:
         return WMSG_SHUTDOWN;
+    case IPC_READY:
+        return WMSG_READY;
     default:
         jc_fail(err, 0, "unexpected message type %u from the front", m->h.type);
         return WMSG_FATAL;

@@ -16,6 +16,7 @@ enum wmsg_verdict {
     WMSG_SPAWN,
     WMSG_KILL,
     WMSG_SHUTDOWN,
+    WMSG_READY,
 };
 
 enum wmsg_verdict wmsg_judge(const struct jc_config *cfg, const union ipc_msg *m,

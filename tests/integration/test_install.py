@@ -10,7 +10,10 @@
   man page); the man page renders without warnings; the unit passes
   `systemd-analyze verify` where that tool exists;
 - an install into a real prefix (a build directory of its own): the
-  installed daemon finds its rootfs and policies without flags and serves.
+  installed daemon finds its rootfs and policies without flags and serves;
+- readiness without systemd: NOTIFY_SOCKET names a datagram socket of the
+  test's; READY=1 arrives once /healthz answers, STOPPING=1 at SIGTERM,
+  WATCHDOG=1 when WATCHDOG_USEC is set.
 """
 
 import json
@@ -19,6 +22,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+import time
 import unittest
 
 import harness
@@ -234,6 +239,72 @@ def run_check_with(exe, *args):
     p = subprocess.run([exe, "--check-config"] + list(args), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=scaled(60))
     return p.returncode, p.stdout.decode(errors="replace")
+
+
+class Notify(unittest.TestCase):
+    """What a unit of Type=notify would be told (sd_notify(3))."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobcell-notify-")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.msgs = []           # (message, /healthz status seen right after READY=1)
+        self.done = threading.Event()
+        self.daemon_ = None
+        self.thread = threading.Thread(target=self.receive, daemon=True)
+        self.thread.start()
+
+    def tearDown(self):
+        self.done.set()
+        self.thread.join()
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def receive(self):
+        while not self.done.is_set():
+            try:
+                data = self.sock.recv(4096).decode()
+            except socket.timeout:
+                continue
+            health = None
+            if "READY=1" in data.split("\n"):
+                r = harness.http_request(self.daemon_.port, "GET", "/healthz", timeout=scaled(10))
+                health = r.status
+            self.msgs.append((data, health))
+
+    def lines(self):
+        return [l for m, _ in self.msgs for l in m.split("\n")]
+
+    def wait_for(self, line, timeout):
+        deadline = time.monotonic() + scaled(timeout)
+        while line not in self.lines() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return line in self.lines()
+
+    def test_ready_after_serving_stopping_at_sigterm(self):
+        self.daemon_ = harness.Daemon(env={"NOTIFY_SOCKET": self.path})
+        with self.daemon_ as d:
+            self.assertTrue(self.wait_for("READY=1", 30), self.msgs)
+            ready = [h for m, h in self.msgs if "READY=1" in m.split("\n")]
+            self.assertEqual(ready, [200], "READY=1 sent once, when /healthz answers")
+            self.assertFalse(any(l.startswith("WATCHDOG") for l in self.lines()),
+                             "a watchdog ping without WATCHDOG_USEC")
+            self.assertNotIn("STOPPING=1", self.lines())
+        self.assertTrue(self.wait_for("STOPPING=1", 10), self.msgs)
+        lines = self.lines()
+        self.assertLess(lines.index("READY=1"), lines.index("STOPPING=1"))
+        self.assertTrue(any(l.startswith("STATUS=") for l in lines), lines)
+
+    def test_watchdog_pings(self):
+        self.daemon_ = harness.Daemon(env={"NOTIFY_SOCKET": self.path, "WATCHDOG_USEC": "400000"})
+        with self.daemon_:
+            # Every 0.2 s while it runs: three of them, however slow the machine.
+            deadline = time.monotonic() + scaled(60)
+            while self.lines().count("WATCHDOG=1") < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertGreaterEqual(self.lines().count("WATCHDOG=1"), 3, self.msgs)
 
 
 class InstalledDaemon(harness.Daemon):

@@ -121,6 +121,10 @@ static void test_round_trips(void)
     CHECK(round_trip(IPC_SHUTDOWN));
     CHECK(in.h.type == IPC_SHUTDOWN);
 
+    hdr(0, ""); /* nor does READY */
+    CHECK(round_trip(IPC_READY));
+    CHECK(in.h.type == IPC_READY);
+
     hdr(0, ID1);
     out.spawned.pid = 4242;
     out.spawned.started_ms = 1700000000123;
@@ -181,8 +185,8 @@ static void test_header_checks(void)
     EXPECT_REFUSED(sizeof(struct ipc_kill), "type 99");
     hdr(0, ID1);
     EXPECT_REFUSED(sizeof(struct ipc_kill), "type 0");
-    hdr(IPC_EXITED + 1, ID1);
-    EXPECT_REFUSED(sizeof(struct ipc_exited), "type 7");
+    hdr(IPC_READY + 1, ID1);
+    EXPECT_REFUSED(sizeof(struct ipc_exited), "type 8");
     hdr(0xffffffffU, ID1);
     EXPECT_REFUSED(sizeof(struct ipc_kill), "type 4294967295");
 
@@ -191,7 +195,7 @@ static void test_header_checks(void)
         {IPC_SPAWN, sizeof(struct ipc_spawn)},          {IPC_KILL, sizeof(struct ipc_kill)},
         {IPC_SHUTDOWN, sizeof(struct ipc_kill)},        {IPC_SPAWNED, sizeof(struct ipc_spawned)},
         {IPC_SPAWN_FAILED, sizeof(struct ipc_spawn_failed)},
-        {IPC_EXITED, sizeof(struct ipc_exited)},
+        {IPC_EXITED, sizeof(struct ipc_exited)},       {IPC_READY, sizeof(struct ipc_kill)},
     };
     for (unsigned i = 0; i < JC_ARRAY_LEN(sizes); i++) {
         const size_t size = sizes[i].size, hdr_size = sizeof(struct ipc_hdr);
