@@ -92,6 +92,7 @@ int main(int argc, char **argv)
     header(IPC_KILL), put("ok-kill", sizeof m.kill);
     header(IPC_KILL), m.h.id[8] = 'x', put("bad-kill-id", sizeof m.kill);
     header(IPC_SHUTDOWN), put("ok-shutdown", sizeof m.kill);
+    header(IPC_READY), put("ok-ready", sizeof m.kill);
     header(IPC_SPAWNED), put("bad-spawned-from-front", sizeof m.spawned);
     header(IPC_EXITED), m.exited.reason = 99, put("bad-exited-reason", sizeof m.exited);
     header(IPC_KILL), m.h.magic = 0, put("bad-magic", sizeof m.kill);
