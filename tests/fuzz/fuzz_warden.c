@@ -85,6 +85,7 @@ static void judge(const struct jc_config *cfg, const union ipc_msg *m)
             abort();
         break;
     case WMSG_SHUTDOWN:
+    case WMSG_READY:
         break;
     case WMSG_FATAL:
         if (!e.msg[0])
