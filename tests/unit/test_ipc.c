@@ -186,7 +186,7 @@ static void test_header_checks(void)
     hdr(0, ID1);
     EXPECT_REFUSED(sizeof(struct ipc_kill), "type 0");
     hdr(IPC_READY + 1, ID1);
-    EXPECT_REFUSED(sizeof(struct ipc_exited), "type 8");
+    EXPECT_REFUSED(sizeof(struct ipc_exited), "type 10");
     hdr(0xffffffffU, ID1);
     EXPECT_REFUSED(sizeof(struct ipc_kill), "type 4294967295");
 
