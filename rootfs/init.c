@@ -171,8 +171,9 @@ static int read_exec_result(int fd)
     return n == 0 ? 0 : err;
 }
 
-/* Forks PROGRAM and returns its pid once its execve succeeded.  On failure
- * sends EXEC_FAILED and exits 127. */
+/* Forks PROGRAM and returns its pid once its execve succeeded.  A failed
+ * fork sends FORK_FAILED and exits 125; a failed execve sends EXEC_FAILED
+ * and exits 127. */
 static pid_t start_program(char **argv)
 {
     int report[2];
@@ -180,8 +181,12 @@ static pid_t start_program(char **argv)
     if (pipe2(report, O_CLOEXEC) < 0)
         die("pipe2");
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        int err = errno; /* e.g. EAGAIN: a pids limit is used up */
+        send_msg(JC_INIT_FORK_FAILED, err);
+        errno = err;
         die("fork");
+    }
     if (pid == 0)
         run_program(report[1], argv);
 

@@ -19,9 +19,11 @@
  *                        WIFEXITED/WEXITSTATUS/WIFSIGNALED/WTERMSIG).
  *   or JC_INIT_EXEC_FAILED value = errno of PROGRAM's failed execve (e.g.
  *                        ENOENT, EACCES, ENOEXEC); init then exits 127.
+ *   or JC_INIT_FORK_FAILED value = errno of init's fork() for PROGRAM (EAGAIN
+ *                        when a pids limit is used up); init then exits 125.
  *
  * EOF with no record at all means init itself failed before starting PROGRAM
- * (bad arguments, fd 3 unusable, fork failure); init says why on stderr and
+ * (bad arguments, fd 3 unusable, pipe2 failure); init says why on stderr and
  * exits 125.  EOF after STARTED without ENDED means init was killed (e.g.
  * SIGKILL from the warden, cgroup.kill, OOM).
  *
@@ -36,6 +38,7 @@ enum jc_init_kind {
     JC_INIT_STARTED = 1,     /* value: PROGRAM's pid in the namespace */
     JC_INIT_EXEC_FAILED = 2, /* value: errno of execve(PROGRAM) */
     JC_INIT_ENDED = 3,       /* value: raw wait status of PROGRAM */
+    JC_INIT_FORK_FAILED = 4, /* value: errno of init's fork() */
 };
 
 struct jc_init_msg {

@@ -501,6 +501,19 @@ static bool program_missing(int e)
            e == ENAMETOOLONG;
 }
 
+/* jobcell-init could not fork the program.  EAGAIN: a pids limit is used
+ * up; the task's own (at least 2) holds only init, so it is the ceiling that
+ * the running tasks share: a resource, free again once some end (503). */
+static int fork_failed(int e, struct jc_err *err)
+{
+    char buf[128];
+
+    if (e == EAGAIN)
+        return jc_client(err, 503, "the pids ceiling (ceiling_pids) is used up by the running tasks: "
+                         "%s could not fork the program: %s", JC_INIT_PATH, strerror_r(e, buf, sizeof buf));
+    return jc_fail(err, e, "sandbox: %s could not fork the program", JC_INIT_PATH);
+}
+
 /* jobcell-init's first record: the program started, or its execve failed. */
 static int wait_started(const struct spawn_fds *f, const struct jc_spec *spec, struct jc_err *err)
 {
@@ -516,6 +529,8 @@ static int wait_started(const struct spawn_fds *f, const struct jc_spec *spec, s
     if (n == (int)sizeof m && m.kind == JC_INIT_EXEC_FAILED)
         return jc_fail(err, 0, "exec %s: %s", spec_next_string(spec, NULL),
                        strerror_r(m.value, buf, sizeof buf));
+    if (n == (int)sizeof m && m.kind == JC_INIT_FORK_FAILED)
+        return fork_failed(m.value, err);
     return jc_fail(err, n < 0 ? errno : 0, "sandbox: %s did not report the program's start",
                    JC_INIT_PATH);
 }

@@ -94,20 +94,60 @@ class PidsCeiling(DaemonTestCase):
         d = parent_dirs(self.d.cgroup_name)["pids"]
         self.assertEqual(read_int(os.path.join(d, "pids.max")), 40)
 
-    def test_tasks_within_their_limits_cannot_pass_the_ceiling(self):
-        # init + sh + 12 sleeps = 14 of each task's 16; four need 56.  A
-        # refused fork makes ash exit 2 ("can't fork"): pids_limit.
-        script = ("i=0; while [ $i -lt 12 ]; do sleep 1000 & i=$((i+1)); done; "
-                  "echo all-forked; exec sleep 1000")
-        ids = [self.d.submit_ok(name="pids-%d" % i, command=["/bin/sh", "-c", script],
-                                limits={"pids": 16, "timeout_s": int(scaled(60))})["id"]
-               for i in range(4)]
+    def assertPidsRefusal(self, r):
+        """A spawn refused because the ceiling's processes are used up: 503
+        with Retry-After, naming the ceiling, and a spawn_error record."""
+        self.assertError(r, 503, "pids ceiling", "ceiling_pids")
+        self.assertIsNotNone(r.headers.get("Retry-After"), "no Retry-After: %r" % (r,))
+        rec = self.d.wait_terminal(r.body["id"], timeout=30)
+        self.assertRecordEnd(rec, "failed", "spawn_error")
+        self.assertIn("pids ceiling", rec.get("error", ""), rec)
+
+    def wait_forked(self, ids):
+        """Until every task has either ended or forked all its children."""
         deadline = time.monotonic() + scaled(60)
         while time.monotonic() < deadline:
             recs = [self.d.task(i) for i in ids]
             if all(r["state"] != "running" or "all-forked" in self.d.logs(r["id"]) for r in recs):
-                break
+                return recs
             time.sleep(0.1)
+        self.fail("tasks neither ended nor forked everything: %s" % json.dumps(recs))
+
+    def test_a_full_ceiling_refuses_a_spawn_503(self):
+        # init + sh + 37 sleeps = 39 of 40: the next task's init fits, the
+        # program init forks does not.  Before the fix: init died without a
+        # report and the POST got 500 "did not report the program's start".
+        script = ("i=0; while [ $i -lt 37 ]; do sleep 1000 & i=$((i+1)); done; "
+                  "echo all-forked; exec sleep 1000")
+        a = self.d.submit_ok(name="holder", command=["/bin/sh", "-c", script],
+                             limits={"pids": 40, "timeout_s": int(scaled(120))})
+        recs = self.wait_forked([a["id"]])
+        self.assertEqual(recs[0]["state"], "running", recs)
+        self.assertPidsRefusal(self.d.submit(name="refused", command=["/bin/true"]))
+        self.assertEqual(self.d.delete("/api/tasks/%s" % a["id"]).status, 202)
+        self.d.wait_terminal(a["id"], timeout=30)
+        # The room is back once the holder ended.
+        rec, _ = self.d.run_command(["/bin/true"], name="after", timeout=60)
+        self.assertRecordEnd(rec, "succeeded", "exited", exit_code=0)
+
+    def test_tasks_within_their_limits_cannot_pass_the_ceiling(self):
+        # init + sh + 12 sleeps = 14 of each task's 16; four need 56.  A
+        # refused fork makes ash exit 2 ("can't fork"): pids_limit.  Which
+        # fork finds the ceiling full depends on timing: a shell's (that
+        # task ends pids_limit) or a later task's init (its POST is 503).
+        # Three tasks alone need 42, and the third's init starts with at
+        # most 29 in use, so at least one shell is refused.
+        script = ("i=0; while [ $i -lt 12 ]; do sleep 1000 & i=$((i+1)); done; "
+                  "echo all-forked; exec sleep 1000")
+        ids = []
+        for i in range(4):
+            r = self.d.submit(name="pids-%d" % i, command=["/bin/sh", "-c", script],
+                              limits={"pids": 16, "timeout_s": int(scaled(60))})
+            if r.status == 202:
+                ids.append(r.body["id"])
+            else:
+                self.assertPidsRefusal(r)
+        recs = self.wait_forked(ids)
         for r in recs:
             if r["state"] == "running":
                 self.d.delete("/api/tasks/%s" % r["id"])
