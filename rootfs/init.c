@@ -119,6 +119,21 @@ static void build_waitset(sigset_t *set)
     sigaddset(set, SIGCHLD);
 }
 
+/* Until the daemon closes its end of the go pipe (init_proto.h): the
+ * task's limits are complete only then.  A byte, if one comes, is a go too. */
+static void wait_go(void)
+{
+    char c;
+    ssize_t n;
+
+    do
+        n = read(JC_INIT_GO_FD, &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        die("read(go fd 4)");
+    close_or_warn(JC_INIT_GO_FD);
+}
+
 /* Blocked before fork, so that nothing sent between fork and the supervise
  * loop is lost: a blocked signal stays pending even for a namespace's PID 1
  * (the kernel never discards blocked signals).  SIGPIPE is blocked too but
@@ -280,6 +295,7 @@ int main(int argc, char **argv)
     build_waitset(&waitset);
     block_signals(&waitset);
 
+    wait_go();
     pid_t program = start_program(argv + 1);
     send_msg(JC_INIT_STARTED, program);
     supervise(program, &waitset);

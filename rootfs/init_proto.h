@@ -22,6 +22,12 @@
  *   or JC_INIT_FORK_FAILED value = errno of init's fork() for PROGRAM (EAGAIN
  *                        when a pids limit is used up); init then exits 125.
  *
+ * The go pipe: fd 4 of jobcell-init is the read end of a second pipe whose
+ * write end only the daemon holds.  Init forks PROGRAM only once it reads EOF
+ * there: the daemon closes its end when the task's CPU limit is in place, so
+ * PROGRAM never runs a moment without it (the sandbox's set-up before it is
+ * the daemon's work and runs unthrottled: docs/limits.md).
+ *
  * EOF with no record at all means init itself failed before starting PROGRAM
  * (bad arguments, fd 3 unusable, pipe2 failure); init says why on stderr and
  * exits 125.  EOF after STARTED without ENDED means init was killed (e.g.
@@ -47,6 +53,7 @@ struct jc_init_msg {
 };
 
 #define JC_INIT_STATUS_FD 3          /* fd init writes its records to */
+#define JC_INIT_GO_FD 4              /* fd init reads EOF on before forking */
 #define JC_INIT_EXIT_INIT_FAILED 125 /* init's own failure */
 #define JC_INIT_EXIT_EXEC_FAILED 127 /* execve(PROGRAM) failed */
 

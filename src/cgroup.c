@@ -122,6 +122,14 @@ int cg_task_create(const struct cg_ctx *cg, const char *id, const struct jc_limi
     return cg->mode == CG_V2 ? cg_v2_create(cg, lim, t, err) : cg_v1_create(cg, lim, t, err);
 }
 
+int cg_task_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const struct jc_limits *lim,
+                      struct jc_err *err)
+{
+    if (!(cg->controllers & CG_CPU))
+        return 0;
+    return cg->mode == CG_V2 ? cg_v2_limit_cpu(cg, t, lim, err) : cg_v1_limit_cpu(cg, t, lim, err);
+}
+
 int cg_task_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err)
 {
     return cg->mode == CG_V2 ? 0 : cg_v1_attach(cg, t, pid, err);

@@ -72,6 +72,10 @@ void cg_fini(const struct cg_ctx *cg);
 
 int cg_task_create(const struct cg_ctx *cg, const char *id, const struct jc_limits *lim,
                    struct cg_task *t, struct jc_err *err);
+/* The task's CPU limit, written apart from the others (create): only once
+ * its sandbox is built, so that the set-up is not throttled by it. */
+int cg_task_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const struct jc_limits *lim,
+                      struct jc_err *err);
 /* v1: move pid into the task's cgroups (v2 used CLONE_INTO_CGROUP). */
 int cg_task_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid,
                    struct jc_err *err);

@@ -10,6 +10,8 @@ void cg_v1_ceiling_usage(const struct cg_ctx *cg, struct cg_ceiling_use *u);
 void cg_v1_fini(const struct cg_ctx *cg);
 int cg_v1_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg_task *t,
                  struct jc_err *err);
+int cg_v1_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const struct jc_limits *lim,
+                    struct jc_err *err);
 int cg_v1_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err);
 void cg_v1_kill(const struct cg_ctx *cg, const struct cg_task *t);
 void cg_v1_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
@@ -22,6 +24,8 @@ void cg_v2_ceiling_usage(const struct cg_ctx *cg, struct cg_ceiling_use *u);
 void cg_v2_fini(const struct cg_ctx *cg);
 int cg_v2_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg_task *t,
                  struct jc_err *err);
+int cg_v2_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const struct jc_limits *lim,
+                    struct jc_err *err);
 void cg_v2_kill(const struct cg_ctx *cg, const struct cg_task *t);
 void cg_v2_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
                  struct cg_events *ev);

@@ -135,12 +135,7 @@ static int set_limits(const struct cg_ctx *cg, int i, const char *dir, const str
     case CG_PIDS:
         snprintf(v, sizeof v, "%u", lim->pids);
         return cg_write(dir, "pids.max", v, err);
-    case CG_CPU:
-        if (cg_write(dir, "cpu.cfs_period_us", "100000", err) < 0)
-            return -1;
-        snprintf(v, sizeof v, "%lld", (long long)(lim->cpus * 100000.0 + 0.5));
-        return cg_write(dir, "cpu.cfs_quota_us", v, err);
-    default:
+    default: /* cpu: cg_v1_limit_cpu(), once the sandbox is built */
         return 0;
     }
 }
@@ -166,6 +161,23 @@ int cg_v1_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg
 fail:
     cg_v1_destroy(cg, t, &ignored);
     return -1;
+}
+
+int cg_v1_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const struct jc_limits *lim,
+                    struct jc_err *err)
+{
+    char dir[PATH_MAX], v[32];
+
+    for (int i = 0; i < CG_V1_NCTL; i++) {
+        if (v1_bits[i] != CG_CPU || !cg->v1_base[i][0])
+            continue;
+        task_dir(cg, i, t, dir, sizeof dir);
+        if (cg_write(dir, "cpu.cfs_period_us", "100000", err) < 0)
+            return -1;
+        snprintf(v, sizeof v, "%lld", (long long)(lim->cpus * 100000.0 + 0.5));
+        return cg_write(dir, "cpu.cfs_quota_us", v, err);
+    }
+    return 0;
 }
 
 int cg_v1_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err)

@@ -184,12 +184,17 @@ static int set_limits(const struct cg_ctx *cg, const char *dir, const struct jc_
         if (cg_write(dir, "pids.max", v, err) < 0)
             return -1;
     }
-    if (cg->controllers & CG_CPU) {
-        snprintf(v, sizeof v, "%lld 100000", (long long)(lim->cpus * 100000.0 + 0.5));
-        if (cg_write(dir, "cpu.max", v, err) < 0)
-            return -1;
-    }
-    return 0;
+    return 0; /* cpu: cg_v2_limit_cpu(), once the sandbox is built */
+}
+
+int cg_v2_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const struct jc_limits *lim,
+                    struct jc_err *err)
+{
+    char dir[PATH_MAX], v[48];
+
+    task_dir(cg, t, dir, sizeof dir);
+    snprintf(v, sizeof v, "%lld 100000", (long long)(lim->cpus * 100000.0 + 0.5));
+    return cg_write(dir, "cpu.max", v, err);
 }
 
 int cg_v2_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg_task *t,

@@ -249,15 +249,17 @@ static void loopback_up(const struct sb_prep *p)
 }
 
 /* stdin the request's memfd (read to its end, then EOF) or /dev/null,
- * stdout+stderr the output pipe, fd 3 init's status pipe; every other
- * descriptor is closed at execve. */
+ * stdout+stderr the output pipe, fd 3 init's status pipe, fd 4 the sync
+ * pipe, now init's go pipe (init_proto.h); every other descriptor is closed
+ * at execve. */
 static void set_stdio(const struct sb_prep *p)
 {
     STEP(p, SB_STEP_STDIO, dup3(p->stdin_fd, 0, 0));
     STEP(p, SB_STEP_STDIO, dup3(p->out_wr, 1, 0));
     STEP(p, SB_STEP_STDIO, dup3(p->out_wr, 2, 0));
     STEP(p, SB_STEP_STDIO, dup3(p->status_wr, 3, 0));
-    STEP(p, SB_STEP_STDIO, syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC));
+    STEP(p, SB_STEP_STDIO, dup3(p->sync_rd, 4, 0));
+    STEP(p, SB_STEP_STDIO, syscall(SYS_close_range, 5, ~0U, CLOSE_RANGE_CLOEXEC));
 }
 
 /* Fixed here rather than inherited from however the daemon was started

@@ -456,6 +456,18 @@ static int release_child(const struct sandbox_env *env, pid_t pid, uint32_t host
         return -1;
     if (write(f->sync[1], "g", 1) != 1)
         return jc_fail(err, errno, "release child");
+    close(f->sync[0]);
+    f->sync[0] = -1;
+    return 0;
+}
+
+/* The sandbox is built (the child exec'd jobcell-init): now the task's CPU
+ * limit, then EOF on init's go pipe lets it fork the program. */
+static int release_program(const struct sandbox_env *env, const struct jc_spec *spec,
+                           const struct cg_task *cgt, struct spawn_fds *f, struct jc_err *err)
+{
+    if (cg_task_limit_cpu(env->cg, cgt, &spec->limits, err) < 0)
+        return -1;
     close_pair(f->sync);
     return 0;
 }
@@ -558,7 +570,7 @@ static int start_child(const struct sandbox_env *env, const struct jc_spec *spec
     close(f->status[1]);
     f->out[1] = f->status[1] = -1;
     if (release_child(env, t->pid, hostid, &t->cg, f, err) < 0 || wait_exec(f, err) < 0 ||
-        wait_started(f, spec, err) < 0) {
+        release_program(env, spec, &t->cg, f, err) < 0 || wait_started(f, spec, err) < 0) {
         abort_child(t->pidfd);
         t->pidfd = -1;
         return -1;
