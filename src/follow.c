@@ -14,6 +14,7 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jsonutil.h"
@@ -39,6 +40,8 @@ struct follower {
 
 struct follow {
     pthread_mutex_t lock;
+    pthread_cond_t gone; /* signalled when nfollowers drops to 0 */
+    unsigned nfollowers; /* registered, their response not yet released */
     struct ttable *tasks;
     int logs_dirfd, ino_fd, stop_fd;
     bool stopping;
@@ -162,6 +165,18 @@ static int watch_dir(struct follow *fw, struct jc_err *err)
     return 0;
 }
 
+/* follow_drain() waits on CLOCK_MONOTONIC: immune to the clock being set. */
+static int init_gone(struct follow *fw)
+{
+    pthread_condattr_t ca;
+    int rc = pthread_condattr_init(&ca);
+
+    if (rc == 0 && (rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) == 0)
+        rc = pthread_cond_init(&fw->gone, &ca);
+    pthread_condattr_destroy(&ca);
+    return rc == 0 ? 0 : -1;
+}
+
 struct follow *follow_open(struct ttable *tasks, int logs_dirfd, struct jc_err *err)
 {
     struct follow *fw = calloc(1, sizeof *fw);
@@ -172,6 +187,11 @@ struct follow *follow_open(struct ttable *tasks, int logs_dirfd, struct jc_err *
         return NULL;
     }
     pthread_mutex_init(&fw->lock, NULL);
+    if (init_gone(fw) < 0) {
+        jc_fail(err, 0, "follow: condition variable");
+        free(fw);
+        return NULL;
+    }
     fw->tasks = tasks;
     fw->logs_dirfd = logs_dirfd;
     fw->ino_fd = fw->stop_fd = -1;
@@ -199,6 +219,28 @@ void follow_stop(struct follow *fw)
     pthread_mutex_unlock(&fw->lock);
 }
 
+bool follow_drain(struct follow *fw, int timeout_ms)
+{
+    struct timespec until;
+    int rc = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&fw->lock);
+    while (fw->nfollowers > 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&fw->gone, &fw->lock, &until);
+    unsigned left = fw->nfollowers;
+    pthread_mutex_unlock(&fw->lock);
+    if (left)
+        log_warnx("follow: %u stream(s) not ended within %d ms: cut", left, timeout_ms);
+    return left == 0;
+}
+
 void follow_close(struct follow *fw)
 {
     uint64_t one = 1;
@@ -211,6 +253,7 @@ void follow_close(struct follow *fw)
         pthread_join(fw->watcher, NULL);
     close(fw->ino_fd);
     close(fw->stop_fd);
+    pthread_cond_destroy(&fw->gone);
     free(fw);
 }
 
@@ -378,6 +421,8 @@ static void unlink_follower(struct follower *fl)
             *pp = fl->next;
             break;
         }
+    if (--fw->nfollowers == 0)
+        pthread_cond_broadcast(&fw->gone);
     pthread_mutex_unlock(&fw->lock);
 }
 
@@ -416,6 +461,7 @@ static int add_follower(struct follow *fw, struct follower *fl, struct jc_err *e
     pthread_mutex_lock(&fw->lock);
     fl->next = fw->buckets[b];
     fw->buckets[b] = fl;
+    fw->nfollowers++;
     fl->ended = fw->stopping;
     pthread_mutex_unlock(&fw->lock);
     if (tasks_get_json(fw->tasks, fl->id, &json, err) < 0) {

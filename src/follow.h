@@ -39,6 +39,9 @@ struct follow;
 struct follow *follow_open(struct ttable *tasks, int logs_dirfd, struct jc_err *err);
 /* End every stream at once (shutdown); new ones end as soon as they are sent. */
 void follow_stop(struct follow *fw);
+/* Until every stream has been sent to its end (its response released), or
+ * timeout_ms passed; after follow_stop().  false: some are still going. */
+bool follow_drain(struct follow *fw, int timeout_ms);
 /* After the HTTP server has stopped. */
 void follow_close(struct follow *fw);
 

@@ -331,7 +331,10 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
      * requests get a moment to finish. */
     waits_wake_all(f->waits);
     follow_stop(f->follow); /* no stream may stay suspended past here */
-    http_quiesce(f->http, 2000);
+    /* Every task's end is applied (the IPC thread is done): each stream
+     * sends the rest of its log and its end before the server stops. */
+    (void)follow_drain(f->follow, FRONT_DRAIN_MS);
+    http_quiesce(f->http, FRONT_QUIESCE_MS);
     http_stop(f->http);
     follow_close(f->follow);
     waits_close(f->waits);

@@ -15,6 +15,13 @@
 #include "policy.h"
 #include "tasks.h"
 
+/* Shutdown bounds: streams get their end event within FRONT_DRAIN_MS, other
+ * requests FRONT_QUIESCE_MS more; the warden waits FRONT_STOP_MS for the
+ * front to exit before it kills it, so it never cuts that order short. */
+#define FRONT_DRAIN_MS 10000
+#define FRONT_QUIESCE_MS 2000
+#define FRONT_STOP_MS (FRONT_DRAIN_MS + FRONT_QUIESCE_MS + 5000)
+
 struct follow;
 struct http_server;
 struct waits;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "../rootfs/init_proto.h"
+#include "front.h"
 #include "input.h"
 #include "ipc.h"
 #include "log.h"
@@ -859,12 +860,13 @@ static void stop_front(struct warden *w)
         return;
     if (kill(w->front_pid, SIGTERM) < 0)
         log_warn("signalling the front");
-    for (int i = 0; i < 500; i++) {
+    /* Its own shutdown is bounded (front.h): give it all of that. */
+    for (int i = 0; i < FRONT_STOP_MS / 10; i++) {
         if (waitpid(w->front_pid, &status, WNOHANG) == w->front_pid)
             return;
         usleep(10000);
     }
-    log_warnx("the front did not exit within 5 s: killing it");
+    log_warnx("the front did not exit within %d s: killing it", FRONT_STOP_MS / 1000);
     if (kill(w->front_pid, SIGKILL) < 0 || waitpid(w->front_pid, &status, 0) < 0)
         log_warn("reaping the front");
 }

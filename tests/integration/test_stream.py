@@ -446,6 +446,58 @@ class Shutdown(unittest.TestCase):
         self.assertEqual(events[-1][0], "end", events)
         self.assertIn(json.loads(events[-1][1])["state"], ("cancelled", "lost"))
 
+    def test_a_stalled_follower_still_gets_its_end(self):
+        # Half a MiB of log, far more than the socket buffers hold, and a
+        # follower that reads nothing for a while after SIGTERM: the front
+        # must keep serving it until its end event is out (bounded by the
+        # front's own drain deadline, 10 s, not by the stall).  Before the
+        # fix it gave streams 2 s, then stopped the server: a cut stream.
+        d = harness.Daemon().start()
+        got, t = {}, None
+        try:
+            b = d.submit_ok(name="much", command=["/bin/sh", "-c",
+                            "echo started; yes | head -c 524288; echo; echo done; sleep 600"])
+            d.wait_running(b["id"])
+            deadline = time.monotonic() + scaled(60)
+            while "done" not in d.logs(b["id"]):
+                self.assertLess(time.monotonic(), deadline, "the task never wrote its output")
+                time.sleep(0.1)
+            sse = SmallBufferFollow(d.port, "/api/tasks/%s/logs" % b["id"],
+                                    {"Accept": "text/event-stream"})
+            sse.read_until(b"started")
+
+            def stalled_reader():
+                time.sleep(4)   # the stall (the server's old 2 s grace), not an assertion
+                got["sse"] = sse.read_all()
+            t = threading.Thread(target=stalled_reader)
+            t.start()
+        finally:
+            d.stop()
+        t.join(scaled(60))
+        events = parse_sse(got.get("sse", b"").decode())
+        self.assertTrue(events, "the stream was cut: nothing read after the stall")
+        self.assertEqual(events[-1][0], "end", events[-3:])
+        self.assertIn(json.loads(events[-1][1])["state"], ("cancelled", "lost"))
+        text = "\n".join(e[1] for e in events if e[0] != "end")
+        self.assertEqual(text.count("y"), 524288 // 2, "log lost in the stream")
+
+
+class SmallBufferFollow(Follow):
+    """A follower whose socket receive buffer is small and fixed (no
+    autotuning), so that what it does not read stays on the server."""
+
+    def __init__(self, port, path, headers=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(60))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        sock.settimeout(scaled(60))
+        sock.connect(("127.0.0.1", port))
+        self.conn.sock = sock
+        self.conn.request("GET", path, headers=headers or {})
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.data = b""
+
 
 if __name__ == "__main__":
     harness.main()
