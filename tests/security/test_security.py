@@ -665,6 +665,18 @@ class Exhaustion(DaemonTestCase):
         self.assertRecordEnd(rec, "failed", "output_limit")
         self.assertLessEqual(len(logs.encode()), 64 * 1024, "more output kept than output_kb")
 
+    def live_cpu_usec(self, task_id):
+        """CPU time of a running task so far, from its cgroup."""
+        cg = self.d.task_cgroups(task_id)
+        if "unified" in cg:
+            for line in harness.read_text(os.path.join(cg["unified"], "cpu.stat")).splitlines():
+                k, _, v = line.partition(" ")
+                if k == "usage_usec":
+                    return int(v)
+            return 0
+        d = cg.get("cpuacct") or cg.get("cpu")
+        return int(harness.read_text(os.path.join(d, "cpuacct.usage"))) // 1000
+
     def test_cpu_hogs_do_not_slow_the_api(self):
         before, st = healthz_latencies(self.d.port, 200, spacing=0.025)
         self.assertEqual(set(st), {200})
@@ -673,7 +685,12 @@ class Exhaustion(DaemonTestCase):
         try:
             for h in hogs:
                 self.d.wait_running(h["id"])
-            time.sleep(0.5)
+            # Until both really burn CPU (a second each, by their cgroups):
+            # how soon depends on the host's load, not on the daemon.
+            deadline = time.monotonic() + scaled(100)
+            while min(self.live_cpu_usec(h["id"]) for h in hogs) < 1e6:
+                self.assertLess(time.monotonic(), deadline, "the hogs got no CPU")
+                time.sleep(0.1)
             during, st = healthz_latencies(self.d.port, 200, spacing=0.025)
             for h in hogs:
                 self.assertEqual(self.d.task(h["id"])["state"], "running", "a hog ended early")
