@@ -849,7 +849,7 @@ static void drain_reports(struct warden *w)
     }
 }
 
-/* Let the front finish and exit on its own; insist after 5 s. */
+/* Let the front finish and exit on its own; insist after FRONT_STOP_MS (front.h). */
 static void stop_front(struct warden *w)
 {
     int status;
