@@ -526,12 +526,23 @@ static int fork_failed(int e, struct jc_err *err)
     return jc_fail(err, e, "sandbox: %s could not fork the program", JC_INIT_PATH);
 }
 
+/* init forks and execs the program under the task's own cpu quota, so the
+ * wait for its report is 10 s of the task's share of a CPU (a task at
+ * cpus 0.01 gets 1 % of one), at most 120 s. */
+static int started_deadline_ms(const struct jc_spec *spec)
+{
+    double share = spec->limits.cpus < 1.0 ? spec->limits.cpus : 1.0;
+    double ms = 10000.0 / (share > 0.0 ? share : 1.0);
+
+    return ms < 120000.0 ? (int)ms : 120000;
+}
+
 /* jobcell-init's first record: the program started, or its execve failed. */
 static int wait_started(const struct spawn_fds *f, const struct jc_spec *spec, struct jc_err *err)
 {
     struct jc_init_msg m;
     char buf[128];
-    int n = read_timeout(f->status[0], &m, sizeof m, 10000);
+    int n = read_timeout(f->status[0], &m, sizeof m, started_deadline_ms(spec));
 
     if (n == (int)sizeof m && m.kind == JC_INIT_STARTED)
         return 0;
