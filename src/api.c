@@ -9,7 +9,6 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "logspace.h"
 #include "metrics.h"
 #include "request.h"
+#include "taskid.h"
 #include "util.h"
 #include "waits.h"
 
@@ -38,20 +38,6 @@ struct api_state {
     struct waiter wt;
     char refusal[160]; /* PH_REFUSED: the 503 to answer on resume */
 };
-
-static int new_id(char out[JC_ID_LEN], struct jc_err *err)
-{
-    uint8_t b[16];
-
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
-        return jc_fail(err, errno, "getrandom");
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, JC_ID_LEN,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-    return 0;
-}
 
 void api_wake(void *waiter) { http_resume(waiter); }
 
@@ -335,7 +321,7 @@ static int submit(struct front *f, struct http_req *r, struct tasks_admission *a
         return -1;
     }
     if (request_parse(f->cfg, f->policies, r->body ? r->body : "", r->len, spec, &in, &err) < 0 ||
-        admit_space(f, &err) < 0 || new_id(spec->id, &err) < 0) {
+        admit_space(f, &err) < 0 || jc_id_new(f->cfg->node, spec->id, &err) < 0) {
         http_error(out, &err);
         return -1;
     }
@@ -659,6 +645,7 @@ static enum http_result healthz(struct front *f, struct http_req *r, struct http
 
     json_object_object_add(o, "status", json_object_new_string(dir_ok ? "ok" : "degraded"));
     json_object_object_add(o, "version", json_object_new_string(JC_VERSION));
+    json_object_object_add(o, "node", json_object_new_string(f->cfg->node));
     json_object_object_add(o, "cgroup", health_cgroup(f));
     json_object_object_add(o, "namespaces", nsa);
     json_object_object_add(o, "seccomp", health_seccomp(f));

@@ -16,6 +16,7 @@
 
 #include "jc_build_config.h"
 #include "jsonutil.h"
+#include "taskid.h"
 #include "util.h"
 
 /* Run from the build tree → use the build tree's rootfs and policies. */
@@ -125,6 +126,28 @@ static int set_name(char *dst, size_t cap, const char *what, const char *v, stru
         return jc_client(err, 400, "%s: \"%s\" must be 1-%zu of [A-Za-z0-9_.-]", what, v, cap - 1);
     snprintf(dst, cap, "%s", v);
     return 0;
+}
+
+static int set_node(struct jc_config *c, const char *what, const char *v, struct jc_err *err)
+{
+    if (!jc_node_valid(v))
+        return jc_client(err, 400, "%s: \"%.64s\" must be 1-%d of [a-z0-9-], not starting or ending with '-'",
+                         what, v, JC_NODE_MAX);
+    snprintf(c->node, sizeof c->node, "%s", v);
+    return 0;
+}
+
+/* No node set: the hostname's (taskid.h). */
+static int default_node(struct jc_config *c, struct jc_err *err)
+{
+    char host[HOST_NAME_MAX + 1];
+
+    if (c->node[0])
+        return 0;
+    if (gethostname(host, sizeof host) < 0)
+        return jc_fail(err, errno, "node: gethostname (set \"node\" in the config or --node)");
+    host[HOST_NAME_MAX] = 0;
+    return jc_node_from_hostname(host, c->node, err);
 }
 
 static const char *const g_level_names[] = {"debug", "info", "warn", "error"};
@@ -246,6 +269,8 @@ static int file_string(struct jc_config *c, const char *key, json_object *v, str
         return set_name(c->user, sizeof c->user, key, s, err);
     if (strcmp(key, "cgroup_name") == 0)
         return set_name(c->cgroup_name, sizeof c->cgroup_name, key, s, err);
+    if (strcmp(key, "node") == 0)
+        return set_node(c, key, s, err);
     if (strcmp(key, "log_level") == 0)
         return set_level(c, s, err);
     if (strcmp(key, "access_log") == 0)
@@ -260,7 +285,8 @@ static int file_string(struct jc_config *c, const char *key, json_object *v, str
 static int apply_file_key(struct jc_config *c, const char *key, json_object *v, struct jc_err *err)
 {
     static const char *const strings[] = {"listen", "rootfs", "policy_dir", "state_dir", "user",
-                                          "cgroup_name", "log_level", "access_log", "token_file", "records_sync"};
+                                          "cgroup_name", "node", "log_level", "access_log", "token_file",
+                                          "records_sync"};
     int found = 0;
 
     if (strcmp(key, "limits") == 0)
@@ -311,6 +337,8 @@ static const char usage_text[] =
     "  --user NAME           unprivileged user the HTTP front runs as (default jobcell)\n"
     "  --config FILE         JSON config file; flags override it\n"
     "  --cgroup-name NAME    name of jobcell's cgroup subtree (default jobcell)\n"
+    "  --node NAME           this host's name in task ids, for a proxy to route on\n"
+    "                        (default: the hostname's first label; docs/scaling.md)\n"
     "  --log-level LEVEL     debug, info, warn or error (default info)\n"
     "  --token-file FILE     require \"Authorization: Bearer <token>\" on /api (file mode 0600)\n"
     "  --check-config        validate everything it would load, list every problem,\n"
@@ -322,7 +350,7 @@ static const char usage_text[] =
     "Must run as root.  See docs/api.md and docs/limits.md.\n";
 
 enum { OPT_LISTEN = 256, OPT_ROOTFS, OPT_POLICY, OPT_STATE, OPT_USER, OPT_CONFIG, OPT_CGROUP,
-       OPT_LOGLEVEL, OPT_TOKEN, OPT_INSECURE, OPT_CHECK, OPT_HELP, OPT_VERSION };
+       OPT_NODE, OPT_LOGLEVEL, OPT_TOKEN, OPT_INSECURE, OPT_CHECK, OPT_HELP, OPT_VERSION };
 
 static const struct option long_opts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -332,6 +360,7 @@ static const struct option long_opts[] = {
     {"user", required_argument, NULL, OPT_USER},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"cgroup-name", required_argument, NULL, OPT_CGROUP},
+    {"node", required_argument, NULL, OPT_NODE},
     {"log-level", required_argument, NULL, OPT_LOGLEVEL},
     {"token-file", required_argument, NULL, OPT_TOKEN},
     {"insecure-allow-remote-without-token", no_argument, NULL, OPT_INSECURE},
@@ -356,6 +385,8 @@ static int apply_flag(struct jc_config *c, int opt, const char *v, struct jc_err
         return set_name(c->user, sizeof c->user, "--user", v, err);
     case OPT_CGROUP:
         return set_name(c->cgroup_name, sizeof c->cgroup_name, "--cgroup-name", v, err);
+    case OPT_NODE:
+        return set_node(c, "--node", v, err);
     case OPT_LOGLEVEL:
         return set_level(c, v, err);
     case OPT_TOKEN:
@@ -545,6 +576,9 @@ int config_collect(struct jc_config *c, int argc, char **argv, struct jc_problem
     if (c->max_queued == UINT32_MAX)
         c->max_queued = c->max_running * 8;
     if (check_defaults(c, &err) < 0)
+        jc_problem(p, &err);
+    jc_err_clear(&err);
+    if (default_node(c, &err) < 0)
         jc_problem(p, &err);
     jc_err_clear(&err);
     if (resolve_ceilings(c, &err) < 0)

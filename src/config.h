@@ -25,6 +25,7 @@ struct jc_config {
     char state_dir[PATH_MAX];
     char user[64];
     char cgroup_name[64];
+    char node[JC_NODE_MAX + 1]; /* this host's name in task ids (taskid.h); default: the hostname */
     enum log_level log_level;
     int access_log;          /* enum log_level of one line per request, -1: off */
     bool check_only;         /* --check-config: validate, report, exit */

@@ -19,6 +19,7 @@
 
 #include "jsonutil.h"
 #include "log.h"
+#include "taskid.h"
 
 #define NBUCKETS 1024
 #define BLOCK 4096 /* bytes per libmicrohttpd read */
@@ -104,10 +105,11 @@ static void on_event(struct follow *fw, const struct inotify_event *ev)
     pthread_mutex_lock(&fw->lock);
     if (ev->mask & IN_Q_OVERFLOW) { /* events were lost: everyone looks */
         kick_task(fw, NULL, false);
-    } else if (n == JC_ID_LEN - 1 + 4 && strcmp(ev->name + JC_ID_LEN - 1, ".log") == 0) {
-        memcpy(id, ev->name, JC_ID_LEN - 1);
-        id[JC_ID_LEN - 1] = 0;
-        kick_task(fw, id, false);
+    } else if (n > 4 && n - 4 < JC_ID_LEN && strcmp(ev->name + n - 4, ".log") == 0) {
+        memcpy(id, ev->name, n - 4);
+        id[n - 4] = 0;
+        if (jc_id_valid(id))
+            kick_task(fw, id, false);
     }
     pthread_mutex_unlock(&fw->lock);
 }

@@ -43,6 +43,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "metrics.h"
+#include "taskid.h"
 
 /* Headroom above max_connections in libmicrohttpd's own limit, so that a
  * new connection still reaches on_connection() to take a slow one's place. */
@@ -272,9 +273,9 @@ static bool match(const char *pattern, const char *url, char id[JC_ID_LEN])
             if (n < JC_ID_LEN) {
                 memcpy(id, url, n);
                 id[n] = 0;
-            } else {
-                id[0] = 0; /* too long to be an id: the handler answers 404 */
             }
+            if (n >= JC_ID_LEN || !jc_id_valid(id))
+                id[0] = 0; /* no task id (taskid.h): the handler answers 404 */
             url += n;
             pattern += 4;
             continue;

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "taskid.h"
+
 static size_t type_size(uint32_t type)
 {
     switch (type) {
@@ -34,19 +36,6 @@ static size_t type_size(uint32_t type)
     default:
         return 0;
     }
-}
-
-int ipc_valid_id(const char *id)
-{
-    if (strnlen(id, JC_ID_LEN) != JC_ID_LEN - 1)
-        return 0;
-    for (int i = 0; i < JC_ID_LEN - 1; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        char c = id[i];
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return 0;
-    }
-    return 1;
 }
 
 int ipc_send(int fd, union ipc_msg *m, enum ipc_type type, struct jc_err *err)
@@ -163,7 +152,7 @@ static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
     if (want == 0 || want != len)
         return jc_fail(err, 0, "ipc: type %u with %zu bytes", m->h.type, len);
     if (m->h.type != IPC_SHUTDOWN && m->h.type != IPC_DRAIN && m->h.type != IPC_TOKEN &&
-        m->h.type != IPC_READY && !ipc_valid_id(m->h.id))
+        m->h.type != IPC_READY && !jc_id_valid(m->h.id))
         return jc_fail(err, 0, "ipc: type %u with a malformed task id", m->h.type);
     if (m->h.type == IPC_SPAWN) {
         if (strcmp(m->spawn.spec.id, m->h.id) != 0)

@@ -120,9 +120,6 @@ int ipc_recv(int fd, union ipc_msg *m, struct jc_err *err);
 int ipc_recv_fds(int fd, union ipc_msg *m, int fds[IPC_MAX_FDS], unsigned *nfds,
                  struct jc_err *err);
 
-/* Checks a task id is 36 chars of [0-9a-f-] in UUID layout. */
-int ipc_valid_id(const char *id);
-
 /* ---- the non-blocking channel ------------------------------------------ */
 
 struct ipc_pending {

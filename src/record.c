@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "ipc.h"
 #include "jsonutil.h"
+#include "taskid.h"
 
 static json_object *time_json(int64_t ms)
 {
@@ -70,12 +70,24 @@ static void add_log_state(json_object *o, const struct trec *r)
     json_object_object_add(o, "log", l);
 }
 
+/* "node": the node that owns the task, from its id (a bare UUID of an
+ * older version names none). */
+static void add_node(json_object *o, const char *id)
+{
+    char node[JC_NODE_MAX + 1];
+
+    jc_id_node(id, node);
+    if (node[0])
+        json_object_object_add(o, "node", json_object_new_string(node));
+}
+
 json_object *rec_json(const struct trec *r)
 {
     json_object *o = json_object_new_object(), *pol = json_object_new_object();
     bool ended = jc_state_terminal(r->state);
 
     json_object_object_add(o, "id", json_object_new_string(r->id));
+    add_node(o, r->id);
     json_object_object_add(o, "name", json_object_new_string(r->name));
     json_object_object_add(o, "state", json_object_new_string(jc_state_name(r->state)));
     json_object_object_add(o, "reason", r->reason ? json_object_new_string(jc_reason_name(r->reason)) : NULL);
@@ -156,7 +168,7 @@ static struct trec *rec_alloc(const char *id, const char *name)
 {
     struct trec *r;
 
-    if (!id || !ipc_valid_id(id) || !name || strlen(name) > JC_NAME_MAX || !(r = calloc(1, sizeof *r)))
+    if (!id || !jc_id_valid(id) || !name || strlen(name) > JC_NAME_MAX || !(r = calloc(1, sizeof *r)))
         return NULL;
     snprintf(r->id, sizeof r->id, "%s", id);
     snprintf(r->name, sizeof r->name, "%s", name);

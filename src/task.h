@@ -6,13 +6,19 @@
  * Runs in: front and warden (plain data, no functions with state). */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "policy.h"
 
-#define JC_ID_LEN 37          /* UUID text + NUL */
+/* A task id is "<node>.<uuid>" (taskid.h): the node name that owns it, a
+ * dot, a random UUID.  It is also the task's hostname, so the whole id fits
+ * the kernel's HOST_NAME_MAX (64), which bounds the node name. */
+#define JC_UUID_LEN 36                                  /* UUID text */
+#define JC_NODE_MAX (HOST_NAME_MAX - 1 - JC_UUID_LEN)   /* 27 bytes, without NUL */
+#define JC_ID_LEN (JC_NODE_MAX + 1 + JC_UUID_LEN + 1)   /* the longest id + NUL */
 #define JC_NAME_MAX 128       /* bytes, without NUL */
 #define JC_ARGV_MAX 256       /* items in "command" */
 #define JC_ENV_MAX 128        /* entries in "env" */

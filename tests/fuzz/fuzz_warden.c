@@ -23,6 +23,7 @@
 #include "input.h"
 #include "ipc.h"
 #include "request.h"
+#include "taskid.h"
 #include "wmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,7 +38,7 @@ static void check_spawn(const struct jc_config *cfg, const union ipc_msg *m)
     size_t total = 0;
     unsigned n = 0;
 
-    if (!ipc_valid_id(m->h.id) || strcmp(s->id, m->h.id) != 0)
+    if (!jc_id_valid(m->h.id) || strcmp(s->id, m->h.id) != 0)
         abort();
     if (!memchr(s->name, 0, sizeof s->name) || !memchr(s->policy, 0, sizeof s->policy))
         abort();
@@ -81,7 +82,7 @@ static void judge(const struct jc_config *cfg, const union ipc_msg *m)
         check_input(&m->spawn.spec);
         break;
     case WMSG_KILL:
-        if (!ipc_valid_id(m->h.id))
+        if (!jc_id_valid(m->h.id))
             abort();
         break;
     case WMSG_SHUTDOWN:

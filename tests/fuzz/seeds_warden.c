@@ -14,7 +14,7 @@
 #include "config.h"
 #include "ipc.h"
 
-static const char id[] = "0f674001-0cf4-4463-8eca-e6cf896a76c7";
+static const char id[] = "n1.0f674001-0cf4-4463-8eca-e6cf896a76c7";
 static union ipc_msg m; /* 33 KB: not on the stack */
 static const char *dir;
 

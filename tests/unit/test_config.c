@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "taskid.h"
 #include "testutil.h"
 
 static struct jc_config cfg;
@@ -219,6 +220,32 @@ static void test_flags(void)
     CHECK(LOAD("--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2") == 0 && cfg.listen_port == 2);
 }
 
+/* node: this host's name in task ids (taskid.h), the hostname's by default. */
+static void test_node(void)
+{
+    char host[HOST_NAME_MAX + 1] = "", want[JC_NODE_MAX + 1];
+    struct jc_problems p = {0};
+
+    CHECK(gethostname(host, sizeof host - 1) == 0);
+    CHECK(jc_node_from_hostname(host, want, &err) == 0);
+    CHECK(LOAD("--state-dir", "/x") == 0 && strcmp(cfg.node, want) == 0 && jc_node_valid(cfg.node));
+    CHECK(LOAD("--node", "n1") == 0 && strcmp(cfg.node, "n1") == 0);
+    CHECK(LOAD("--node=web-2") == 0 && strcmp(cfg.node, "web-2") == 0);
+    char *path = config_file("node-ok.json", "{\"node\":\"n2\"}");
+    CHECK(LOAD("--config", path) == 0 && strcmp(cfg.node, "n2") == 0);
+    CHECK(LOAD("--node", "n3", "--config", path) == 0 && strcmp(cfg.node, "n3") == 0); /* flag wins */
+    free(path);
+    const char *bad[] = {"", "N1", "-n1", "n1-", "a.b", "a/b", "a b", "n%2f",
+                         "abcdefghijklmnopqrstuvwxyz01"};
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        EXPECT_FAIL(LOAD("--node", bad[i]), "--node");
+    /* --check-config lists it with the other problems. */
+    char *argv[] = {"jobcelld", "--node", "Bad.Name", "--log-level", "loud", NULL};
+    memset(&cfg, 0, sizeof cfg);
+    CHECK(config_collect(&cfg, 5, argv, &p) == 0 && p.n == 2);
+    CHECK_STR_CONTAINS(p.items[0].msg, "--node: \"Bad.Name\"");
+}
+
 static void test_file(void)
 {
     char *path = config_file(
@@ -275,6 +302,8 @@ static void test_file_errors(void)
         {"listen-type.json", "{\"listen\":8080}", "'listen'"},
         {"level.json", "{\"log_level\":\"loud\"}", "loud"},
         {"user.json", "{\"user\":\"a b\"}", "user"},
+        {"node.json", "{\"node\":\"web_2\"}", "node: \"web_2\" must be 1-27 of [a-z0-9-]"},
+        {"node-type.json", "{\"node\":2}", "'node'"},
         {"path.json", "{\"state_dir\":\"\"}", "state_dir"},
         {"syntax.json", "{\"listen\":", "Invalid JSON"},
         {"trailing.json", "{} {}", "Invalid JSON"},
@@ -380,6 +409,7 @@ int main(int argc, char **argv)
     test_derived_defaults();
     test_listen();
     test_flags();
+    test_node();
     test_file();
     test_file_errors();
     test_ceilings();
