@@ -76,13 +76,14 @@ class CheckConfig(unittest.TestCase):
         self.assert_touched_nothing()
 
     def test_every_problem_is_listed(self):
-        path = self.write_config({"max_running": 0, "log_level": "loud", "no_such_key": 1})
+        path = self.write_config({"max_running": 0, "log_level": "loud", "no_such_key": 1,
+                                  "node": "Bad_Node"})
         missing = os.path.join(self.tmp, "no-rootfs")
         rc, out = run_check("--config", path, "--rootfs", missing, *self.common())
         self.assertEqual(rc, 2, out)
-        for what in ("max_running", "loud", "no_such_key", missing):
+        for what in ("max_running", "loud", "no_such_key", "node: \"Bad_Node\"", missing):
             self.assertIn(what, out, "problem %r not listed" % what)
-        self.assertIn("4 problems", out)
+        self.assertIn("5 problems", out)
         self.assert_touched_nothing()
 
     def test_policies_token_and_user_are_checked(self):
@@ -180,7 +181,7 @@ class DestdirInstall(unittest.TestCase):
                            stderr=subprocess.STDOUT, timeout=scaled(60))
         self.assertEqual((p.returncode, p.stdout), (0, b""))
         for flag in ("--check-config", "--config", "--listen", "--token-file", "--rootfs",
-                     "--policy-dir", "--state-dir", "--user", "--cgroup-name", "--log-level"):
+                     "--policy-dir", "--state-dir", "--user", "--cgroup-name", "--node", "--log-level"):
             self.assertIn("Fl " + flag[1:].replace("-", "\\-"), open(self.at("man")).read(), flag)
 
     def test_sample_config_passes_check_config(self):
