@@ -361,10 +361,10 @@ static void log_isolation(const struct startup *s)
         snprintf(where, sizeof where, "unix:%s", s->cfg.listen_unix);
     else
         snprintf(where, sizeof where, "%s:%u", s->cfg.listen_host, s->cfg.listen_port);
-    log_info("listening on %s (%s); isolation: namespaces user,pid,mount,uts,ipc,net,cgroup; "
+    log_info("listening on %s (%s), node %s; isolation: namespaces user,pid,mount,uts,ipc,net,cgroup; "
              "cgroup %s (%s%s); seccomp \"default\" sha256 %.12s (%zu profiles); no capabilities; "
              "rootfs %s (read-only); front runs as %s",
-             where, s->cfg.token[0] ? "bearer token required" : "no authentication",
+             where, s->cfg.token[0] ? "bearer token required" : "no authentication", s->cfg.node,
              cg_mode_name(&s->cg), ctl,
              s->cg.memsw ? ", swap limited to 0" : "", p ? p->sha256 : "?", s->policies.count,
              s->cfg.rootfs, s->cfg.user);

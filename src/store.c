@@ -376,7 +376,8 @@ static char *get_locked(struct store *s, const char *id, struct jc_err *err)
     if (rc == SQLITE_ROW)
         return strdup((const char *)sqlite3_column_text(st, 0));
     if (rc == SQLITE_DONE)
-        jc_client(err, 404, id[0] ? "No task with id '%.*s'" : "No task with that id%.*s", id[0] ? JC_ID_LEN - 1 : 0, id);
+        jc_client(err, 404, id[0] ? "No task with id '%.*s'" : "No task with that id%.*s",
+                  id[0] ? JC_ID_LEN - 1 : 0, id);
     else
         db_fail(&s->r, rc, "reading a task", err);
     return NULL;

@@ -33,7 +33,7 @@ void jc_id_node(const char *id, char node[JC_NODE_MAX + 1]);
 
 /* The default node name of a host: the first label of its hostname in lower
  * case.  A label that is longer than JC_NODE_MAX or holds other characters
- * is shortened: its first 18 characters (others as '-'), a '-' and 8 hex
- * digits of the label's SHA-256, so that two such hosts still differ.  Only
- * an empty hostname fails (400, asking for "node" to be set). */
+ * is shortened to JC_NODE_MAX at most: its first characters (others as '-'),
+ * a '-' and 8 hex digits of the label's SHA-256, so that two such hosts still
+ * differ.  Only an empty hostname fails (400, asking for "node" to be set). */
 int jc_node_from_hostname(const char *hostname, char node[JC_NODE_MAX + 1], struct jc_err *err);

@@ -280,6 +280,19 @@ class Proxied(Cluster):
         self.assertEqual(body, b"a\nb\n")
         self.assertEqual(self.record(tid)["state"], "succeeded")
 
+    def test_sse_resumes_with_last_event_id(self):
+        tid, node = self.submit({"name": "sse", "command": ["/bin/sh", "-c", "echo a; sleep 1; echo b"]})
+        sse = {"Accept": "text/event-stream", "Last-Event-ID": "2"}   # after "a\n"
+        r = self.proxy("GET", "/api/tasks/%s/logs?follow=1" % tid, headers=sse)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.headers.get("Content-Type", "").startswith("text/event-stream"), r.headers)
+        events = r.raw.decode().split("\n\n")
+        self.assertIn("data: b\ndata: \nid: 4", events, events)
+        end = [e for e in events if e.startswith("event: end\n")]
+        self.assertEqual(len(end), 1, events)
+        rec = json.loads(end[0].split("data: ", 1)[1])
+        self.assertEqual((rec["id"], rec["node"], rec["state"]), (tid, node, "succeeded"))
+
     def test_cancel_through_the_proxy(self):
         tid, node = self.submit({"name": "long", "duration": 3600})
         self.wait_state(tid, ("running",))
