@@ -11,6 +11,7 @@ port on loopback; never the system's nginx service) and is stopped, with
 both daemons, whatever happens.  Skipped (exit 77) without nginx.
 """
 
+import ctypes
 import grp
 import http.client
 import json
@@ -105,7 +106,7 @@ class Nginx:
                 [NGINX, "-e", os.path.join(self.dir, "error.log"), "-p", self.dir,
                  "-c", os.path.join(self.dir, "nginx.conf"), "-g", "daemon off;"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                start_new_session=True, preexec_fn=die_with_parent)
             if self.wait_ready():
                 return self
             if self.proc.poll() is None or attempt == 2 or "in use" not in self.log():
@@ -139,6 +140,13 @@ class Nginx:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def die_with_parent():
+    """nginx -g 'daemon off;' stays our child: if this test is killed, it gets
+    SIGTERM (a fast shutdown, its workers too) instead of staying behind."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def write_token():
