@@ -150,7 +150,7 @@ def die_with_parent():
 
 
 def write_token():
-    d = tempfile.mkdtemp(prefix="jobcell-token-")
+    d = tempfile.mkdtemp(prefix="jobcell-scaling-token-")
     path = os.path.join(d, "token")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, (TOKEN + "\n").encode())
