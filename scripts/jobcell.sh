@@ -18,7 +18,7 @@ cd "$here"
 build_pkgs=(gcc libc6-dev pkg-config meson ninja-build libmicrohttpd-dev libjson-c-dev
             libseccomp-dev libcap-dev nettle-dev libsqlite3-dev libsystemd-dev musl-tools
             busybox-static python3 curl)
-test_pkgs=(qemu-system-x86 xz-utils cpio prometheus groff-base nginx)
+test_pkgs=(qemu-system-x86 xz-utils cpio prometheus groff-base nginx e2fsprogs)
 
 die() { echo "jobcell.sh: $*" >&2; exit 1; }
 say() { echo "==> $*" >&2; }

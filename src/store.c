@@ -3,6 +3,8 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stddef.h>
@@ -33,6 +35,7 @@ static const char *const cached_sql[Q_COUNT] = {
 struct store {
     struct conn w, r;
     sqlite3_stmt *q[Q_COUNT]; /* on w, under w.lock */
+    int dirfd; /* the database's directory (O_PATH), to ask the kernel why */
     pthread_mutex_t health_lock;
     bool failing;
     char failure[JC_ERR_MSG_MAX];
@@ -92,6 +95,30 @@ static int db_fail(struct conn *c, int rc, const char *what, struct jc_err *err)
     return jc_fail(err, 0, "record store: %s: %s", what, m);
 }
 
+/* Why the directory refuses writes, in the kernel's words: SQLite says
+ * only "disk I/O error" (its own errno is gone by then), which does not tell
+ * a filesystem the kernel made read-only from a failing disk.  An unnamed
+ * file is created and dropped; 0 when that works (or cannot be tried). */
+static int dir_write_errno(struct store *s)
+{
+    int fd = openat(s->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EOPNOTSUPP || errno == EISDIR ? 0 : errno;
+}
+
+static void add_os_cause(struct store *s, struct jc_err *err)
+{
+    int e = dir_write_errno(s);
+    size_t n = strlen(err->msg);
+
+    if (e)
+        snprintf(err->msg + n, sizeof err->msg - n, " (%s)", strerror(e));
+}
+
 /* After a write: remember whether the directory takes writes. */
 static int write_done(struct store *s, int rc, const char *what, struct jc_err *err)
 {
@@ -100,6 +127,8 @@ static int write_done(struct store *s, int rc, const char *what, struct jc_err *
         return 0;
     }
     db_fail(&s->w, rc, what, err);
+    if ((rc & 0xff) == SQLITE_IOERR)
+        add_os_cause(s, err);
     if (err->status == 507 || err->status == 503)
         set_health(s, true, err->msg);
     return -1;
@@ -147,6 +176,18 @@ static int setup(struct store *s, const char *path, enum store_sync sync, struct
     return 0;
 }
 
+static int open_dir_of(const char *path, struct jc_err *err)
+{
+    _cleanup_free_ char *copy = strdup(path);
+    int fd;
+
+    if (!copy)
+        return jc_fail(err, ENOMEM, "record store");
+    if ((fd = open(dirname(copy), O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return jc_fail(err, errno, "opening the directory of %s", path);
+    return fd;
+}
+
 struct store *store_open(const char *path, enum store_sync sync, struct jc_err *err)
 {
     struct store *s = calloc(1, sizeof *s);
@@ -156,7 +197,7 @@ struct store *store_open(const char *path, enum store_sync sync, struct jc_err *
         return NULL;
     }
     pthread_mutex_init(&s->health_lock, NULL);
-    if (setup(s, path, sync, err) < 0) {
+    if ((s->dirfd = open_dir_of(path, err)) < 0 || setup(s, path, sync, err) < 0) {
         jc_err_prefix(err, "record store %s: ", path);
         store_close(s);
         return NULL;
@@ -172,6 +213,8 @@ void store_close(struct store *s)
         sqlite3_finalize(s->q[i]);
     sqlite3_close(s->r.db);
     sqlite3_close(s->w.db);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
     free(s);
 }
 

@@ -321,6 +321,16 @@ static void unwatch(struct warden *w, struct wtask *t)
             log_msg(LOG_LVL_WARN, t->id, errno, "epoll_ctl DEL");
 }
 
+/* records_sync "full" promises that a record outlives a power cut or a
+ * failing disk; the output it calls complete must then be on the disk
+ * before the front writes it.  A log that cannot be synced is marked
+ * incomplete. */
+static void sync_log(struct warden *w, struct wtask *t)
+{
+    if (w->cfg->sync_full && t->sb.log_fd >= 0 && fdatasync(t->sb.log_fd) < 0)
+        log_lost(t, errno);
+}
+
 /* init has exited, so its whole namespace is gone: drain, classify, report,
  * clean up. */
 static void on_exit_of(struct warden *w, struct wtask *t)
@@ -331,6 +341,7 @@ static void on_exit_of(struct warden *w, struct wtask *t)
     int status;
 
     pump_output(w, t, &eof);
+    sync_log(w, t);
     if (waitid(P_PIDFD, (id_t)t->sb.pidfd, &si, WEXITED) < 0) {
         log_msg(LOG_LVL_WARN, t->id, errno, "waitid");
         si.si_code = CLD_KILLED; /* unknown end: never report it as a success */
