@@ -168,6 +168,49 @@ class Crash(unittest.TestCase):
         self.assertEqual(a.proc.returncode, -signal.SIGKILL)
 
 
+class CrashWhileDraining(unittest.TestCase):
+    """kill -9 of both while the queue drains: tasks are being dispatched,
+    started and reported at that moment.  None runs twice, none is lost
+    unless it was past the queue when the daemon died."""
+
+    def test_kill_9_both_while_the_queue_drains(self):
+        cfg = {"max_running": 16, "max_queued": 400}
+        a = Daemon(config=cfg).start()
+        b = None
+        try:
+            ids = [a.submit_ok(name="d-%03d" % i,
+                               command=["/bin/sh", "-c", "sleep 0.1; echo d-%03d" % i])["id"]
+                   for i in range(300)]
+            a.snapshot()
+            os.killpg(a.proc.pid, signal.SIGKILL)
+            a.proc.wait(timeout=scaled(15))
+            a.crashed, a.owns_state, a.log_cache = True, False, a.log_text()
+            b = Daemon(config=cfg, state_dir=a.state_dir, cgroup_name=a.cgroup_name,
+                       owns_state=True).start()
+            listed = [r["id"] for r in all_records(b)]
+            self.assertEqual(sorted(listed), sorted(ids), "records lost, added or listed twice")
+            ends = {}
+            for n, i in enumerate(ids):
+                rec = ends[i] = b.wait_terminal(i, 120)
+                if rec["state"] == "lost":
+                    self.assertEqual(rec["reason"], "daemon_restart", rec)
+                    continue
+                self.assertEqual((rec["state"], rec["reason"]), ("succeeded", "exited"), rec)
+                # Run once: a second run would find its log taken (O_EXCL).
+                self.assertEqual(b.logs(i), "d-%03d\n" % n, rec)
+                self.assertNotEqual(rec.get("log", {}).get("complete"), False, rec)
+            counts = {}
+            for rec in ends.values():
+                counts[rec["state"]] = counts.get(rec["state"], 0) + 1
+            print("kill -9 while draining: %r" % counts)
+            # At most what could be past the queue (running or starting).
+            self.assertLessEqual(counts.get("lost", 0), 16, counts)
+        finally:
+            if b is not None:
+                b.stop()
+            a.stop()
+
+
 class Overload(unittest.TestCase):
     """1000 submissions against max_running 16, max_queued 64."""
 
@@ -322,6 +365,10 @@ class DrainUnderLoad(unittest.TestCase):
             for i in shorts:   # finished in the grace, or queued and run now
                 rec = b.wait_terminal(i, 60)
                 self.assertEqual((rec["state"], rec["reason"]), ("succeeded", "exited"), rec)
+            for r in answers:  # a 503 with an id: a spawn the stop overtook
+                if r.status == 503 and "id" in r.body:
+                    rec = b.task(r.body["id"])
+                    self.assertIn(rec["state"], harness.TERMINAL, rec)
         finally:
             if b is not None:
                 b.stop()
