@@ -17,12 +17,15 @@ The state directory's faults (full, read-only under the running daemon)
 are in test_storage.py."""
 
 import http.client
-import json
 import os
+import pwd
 import re
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -209,6 +212,82 @@ class CrashWhileDraining(unittest.TestCase):
             if b is not None:
                 b.stop()
             a.stop()
+
+
+def as_service_user(fn):
+    """Run fn() in a child process as the service user (as an operator's
+    `runuser -u jobcell -- …` would); returns its exit status."""
+    pw = pwd.getpwnam(harness.service_user())
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            fn()
+            os._exit(0)
+        except BaseException as e:   # noqa: B036 — report anything, never return
+            sys.stderr.write("as %s: %r\n" % (pw.pw_name, e))
+            os._exit(1)
+    return os.waitpid(pid, 0)[1]
+
+
+class BackupRestore(unittest.TestCase):
+    """docs/operations.md's backup: `VACUUM INTO` while the daemon runs
+    and writes, logs copied; restored into a new state directory, every
+    record and log of the backup is there and the queued task runs."""
+
+    def test_online_backup_and_restore(self):
+        cfg = {"max_running": 1, "max_queued": 50}
+        a = Daemon(config=cfg).start()
+        b = None
+        backup = tempfile.mkdtemp(prefix="jobcell-backup-")
+        restored = harness.make_state_dir()
+        try:
+            done = [a.submit_ok(name="b-%d" % i, command=["/bin/echo", "b-%d" % i])["id"]
+                    for i in range(20)]
+            for i in done:
+                a.wait_terminal(i)
+            blocker = a.submit_ok(name="blocker", command=["/bin/sleep", "600"])["id"]
+            a.wait_running(blocker)
+            queued = a.submit_ok(name="later", command=["/bin/echo", "later"])["id"]
+            os.chown(backup, pwd.getpwnam(harness.service_user()).pw_uid, -1)
+            snap = os.path.join(backup, "records.db")
+            src = os.path.join(a.state_dir, "tasks", "records.db")
+
+            def vacuum_into():
+                db = sqlite3.connect(src)
+                db.execute("VACUUM INTO ?", (snap,))
+                db.close()
+            self.assertEqual(as_service_user(vacuum_into), 0)
+            shutil.copytree(os.path.join(a.state_dir, "logs"), os.path.join(backup, "logs"))
+            a.stop()
+            # Restore: the snapshot as tasks/records.db (no -wal/-shm), the
+            # logs, owned by the service user.
+            for sub in ("tasks", "logs"):
+                os.mkdir(os.path.join(restored, sub), 0o700 if sub == "tasks" else 0o750)
+            shutil.copy2(snap, os.path.join(restored, "tasks", "records.db"))
+            for f in os.listdir(os.path.join(backup, "logs")):
+                shutil.copy2(os.path.join(backup, "logs", f), os.path.join(restored, "logs", f))
+            subprocess.run(["chown", "-R", "%s:" % harness.service_user(),
+                            os.path.join(restored, "tasks"), os.path.join(restored, "logs")],
+                           check=True)
+            b = Daemon(config=cfg, state_dir=restored, cgroup_name=a.cgroup_name).start()
+            for n, i in enumerate(done):
+                rec = b.task(i)
+                self.assertEqual((rec["state"], rec["exit_code"]), ("succeeded", 0), rec)
+                self.assertEqual(b.logs(i), "b-%d\n" % n)
+            rec = b.task(blocker)   # running in the snapshot: lost
+            self.assertEqual((rec["state"], rec["reason"]), ("lost", "daemon_restart"), rec)
+            rec = b.wait_terminal(queued)   # queued in the snapshot: runs now
+            self.assertEqual((rec["state"], rec["exit_code"]), ("succeeded", 0), rec)
+            self.assertEqual(b.logs(queued), "later\n")
+        finally:
+            if b is not None:
+                b.stop()
+            a.stop()
+            shutil.rmtree(backup, ignore_errors=True)
+            shutil.rmtree(restored, ignore_errors=True)
 
 
 class Overload(unittest.TestCase):
