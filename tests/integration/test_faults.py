@@ -4,7 +4,10 @@
   64 sleepers running and 236 tasks queued; a restart on the same state
   directory: every id that got a 202 is listed exactly once, the running
   ones are `lost` (reason `daemon_restart`), the queued ones run, in their
-  order; no task process, cgroup or mount is left.
+  order; no task process, cgroup or mount is left.  And kill -9 of both
+  while the queue drains: no task runs twice.
+- docs/operations.md's online backup (VACUUM INTO as the service user)
+  and restore.
 - 1000 submissions from 16 client threads against max_running 16,
   max_queued 64: every answer is a 202 or a 503 with Retry-After and a
   JSON error; every 202 reaches `succeeded`; the metrics count the same.
