@@ -3,7 +3,7 @@
 # of the warden and of the front) and the kernel's (MemAvailable, Slab, page
 # tables, kernel stacks), per task.  A benchmark, not a test: it prints figures.
 #
-#   sudo bench/memory.sh [-n N]
+#   sudo bench/memory.sh [-n N] [-R RETAINED]
 #
 # Starts jobcelld (max_running raised to 2·N by its config file), runs 20
 # no-op tasks to warm it up, reads the figures, starts N idle tasks
@@ -12,23 +12,28 @@
 # and reads a third time (what is left once they are gone).
 # /proc/meminfo is host-wide: other activity on the host shows up as noise;
 # each reading is the median of 5 samples.
+# -R RETAINED (default 0): then RETAINED more tasks (["/bin/true"]) run to
+# their end, and the daemon's RSS growth per retained finished record is
+# read (max_records is raised so none is pruned).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-N=200
-while getopts "n:h" o; do
+N=200 RET=0
+while getopts "n:R:h" o; do
     case $o in
     n) N=$OPTARG ;;
-    *) sed -n '2,15p' "$0"; exit 2 ;;
+    R) RET=$OPTARG ;;
+    *) sed -n '2,18p' "$0"; exit 2 ;;
     esac
 done
 [[ $N =~ ^[0-9]+$ && $N -ge 10 && $N -le 5000 ]] || bench_die "-n: 10..5000"
+[[ $RET =~ ^[0-9]+$ && $RET -le 100000 ]] || bench_die "-R: 0..100000"
 
 bench_require_root
 bench_trap
 bench_mktemp
-bench_header "memory.sh: N=$N idle tasks (/bin/sleep 600)"
-jc_start "$ROOTFS_SRC" "{\"max_running\": $((N * 2))}"
+bench_header "memory.sh: N=$N idle tasks (/bin/sleep 600), then $RET retained finished records"
+jc_start "$ROOTFS_SRC" "{\"max_running\": $((N * 2)), \"max_records\": $((2 * (N + RET) + 1000))}"
 FRONT=$(jc_front_pid)
 [[ -n $FRONT ]] || bench_die "cannot find the front process"
 
@@ -91,3 +96,17 @@ row "kernel: SUnreclaim" "$su0" "$su1" "$su2"
 row "kernel: PageTables" "$pt0" "$pt1" "$pt2"
 row "kernel: KernelStack" "$ks0" "$ks1" "$ks2"
 echo "tasks' cgroups (memory.usage_in_bytes, all $N): $((cgmem / 1024)) kB = $(per "$cgmem / 1024") kB per task"
+
+if [[ $RET -gt 0 ]]; then
+    t0=$(date +%s.%N)
+    out=$(python3 "$BENCH_DIR/jcclient.py" spawn --port "$JC_PORT" --n "$RET" --lanes 2 --warmup 0 \
+        --max-seconds 3600 --cmd '["/bin/true"]') || bench_die "not every retained task succeeded: $out"
+    t1=$(date +%s.%N)
+    sleep 2
+    read -r w3 f3 _ < <(reading)
+    perr() { python3 -c "print('%.2f' % (($1) / $RET))"; } # kB per retained record
+    echo
+    echo "retained: $RET finished tasks in $(python3 -c "print('%.1f' % ($t1 - $t0))") s ($out)"
+    echo "per retained finished record: warden $(perr "$w3 - $w2") kB, front $(perr "$f3 - $f2") kB," \
+        "daemon total $(perr "$w3 + $f3 - $w2 - $f2") kB (RSS $((w2 + f2)) -> $((w3 + f3)) kB)"
+fi
