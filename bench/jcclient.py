@@ -126,6 +126,10 @@ def cmd_spawn(a):
     res = [out.get(timeout=a.max_seconds + 120) for _ in procs]
     for p in procs:
         p.join(10)
+    # The warm-up connection sat idle while the lanes ran: past the server's
+    # conn_timeout_s (30 s) it is closed.  A fresh one.
+    c.close()
+    c = conn(a.port)
     t_end = wait_all_ended(c, 60)
     lat = [x for r in res for x in r["lat"]]
     ids = [x for r in res for x in r["ids"]]
