@@ -36,9 +36,9 @@ printf 'int main(void) { return 0; }\n' >"$BENCH_TMP/noop.c"
 musl-gcc -static -O2 -s -o "$ROOTFS/usr/bin/jc-noop" "$BENCH_TMP/noop.c"
 bench_header "profile.sh: perf record -g -e cpu-clock, $N no-op spawns in one lane, jobcell then the limit"
 
-perf_top() { # PERF_DATA
-    perf report -i "$1" --no-children --sort sym --stdio -g none 2>/dev/null |
-        grep -E '^ +[0-9]' | head -n "$TOP" || true
+perf_top() { # PERF_DATA [SORT [N]]
+    perf report -i "$1" --no-children --sort "${2:-sym}" --stdio -g none 2>/dev/null |
+        grep -E '^ +[0-9]' | head -n "${3:-$TOP}" || true
 }
 
 # jobcelld under perf: a wrapper in its place (jc_start execs it in a
@@ -55,9 +55,10 @@ perf record -q -g -e cpu-clock -o "$BENCH_TMP/limit.data" -- "$LIMIT" --rootfs "
     --warmup 50 --max-seconds 600 --cgroup-name "$BENCH_CG" --policy-dir "$REPO/policy" |
     sed 's/^/limit: /'
 
-echo
-echo "jobcell (jobcelld and its processes), top $TOP by self time:"
-perf_top "$BENCH_TMP/jobcell.data"
-echo
-echo "limit (bench/limit.c and its processes), top $TOP by self time:"
-perf_top "$BENCH_TMP/limit.data"
+for run in jobcell limit; do
+    echo
+    echo "$run (and every process it started), top $TOP by self time:"
+    perf_top "$BENCH_TMP/$run.data"
+    echo "$run, by process (comm):"
+    perf_top "$BENCH_TMP/$run.data" comm 6
+done
