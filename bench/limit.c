@@ -16,64 +16,65 @@
  * moment jobcelld answers 202).
  *
  * Kept in step with the child code as it changes: each step below names
- * the code it mirrors (as of main bb6fb26; line numbers drift, the function
- * names hold).  When src/child.c or src/sandbox.c gains or loses a step,
+ * the code it mirrors (line numbers as of main af3d0f3; they drift, the
+ * function names hold).  When src/child.c or src/sandbox.c gains or loses a step,
  * this file does too.
  *
- *  parent (the warden's spawning thread; sandbox.c sandbox_spawn)
+ *  parent (the warden's spawning thread; sandbox.c sandbox_spawn :592)
  *   P1 cgroup create: v1 mkdir in memory, pids, cpu, cpuacct (co-mounted
  *      hierarchies once), memory.limit_in_bytes, memory.memsw.limit_in_bytes,
  *      memory.swappiness 0, pids.max; v2 mkdir, memory.max, memory.swap.max 0,
  *      memory.oom.group 1, pids.max, open the dirfd.
- *      [cgroup_v1.c cg_v1_create/set_limits/set_memory :149-191,
- *       cgroup_v2.c cg_v2_create/set_limits :170-220]
+ *      [cgroup_v1.c cg_v1_create :143, set_limits :127, set_memory :112;
+ *       cgroup_v2.c cg_v2_create :200, set_limits :170]
  *      The tasks' parent carries the ceilings, written once at start-up
- *      [cgroup_v1.c cg_v1_ceiling :97-123, cgroup_v2.c cg_v2_ceiling :147-162]
+ *      [cgroup_v1.c cg_v1_ceiling :92, cgroup_v2.c cg_v2_ceiling :147]
  *   P2 four pipes with both ends >= 10 (sync, error, output, status)
- *      [sandbox.c pipe_high/fds_open :147-340]
+ *      [sandbox.c pipe_high :167, fds_open :312]
  *   P3 clone3(NEWUSER|NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET|PIDFD
  *      [|INTO_CGROUP on v2]) with the thread's euid switched to the task's
  *      host uid, SECBIT_NO_SETUID_FIXUP keeping the capabilities
- *      [sandbox.c keep_caps_across_euid :121-130, do_clone :430-458]
+ *      [sandbox.c keep_caps_across_euid :132, do_clone :405]
  *   P4 uid_map and gid_map "0 <uid> 1", v1 cgroup.procs in each hierarchy,
- *      "g" on the sync pipe [sandbox.c write_map/release_child :460-489,
- *      cgroup_v1.c cg_v1_attach :208-221]
+ *      "g" on the sync pipe [sandbox.c write_map :435, release_child :450;
+ *      cgroup_v1.c cg_v1_attach :183]
  *   P5 EOF on the close-on-exec error pipe: jobcell-init exec'd
- *      [sandbox.c wait_exec :519-537]
+ *      [sandbox.c wait_exec :491]
  *   P6 the CPU limit (v1 cpu.cfs_period_us + cpu.cfs_quota_us, v2 cpu.max),
- *      then EOF on init's go pipe [sandbox.c release_program :491-501,
- *      cgroup_v1.c cg_v1_limit_cpu :193-206, cgroup_v2.c cg_v2_limit_cpu]
- *   P7 init's STARTED record [sandbox.c wait_started :575-595]
+ *      then EOF on init's go pipe [sandbox.c release_program :466;
+ *      cgroup_v1.c cg_v1_limit_cpu :166, cgroup_v2.c cg_v2_limit_cpu :190]
+ *   P7 init's STARTED record [sandbox.c wait_started :541]
  *  monitor (warden.c, the monitor thread)
  *   P8 ENDED record, EOF on the output pipe, waitid(P_PIDFD), cgroup rmdir
- *      with EBUSY retries [cgroup.c cg_rmdir_retry, cg_v1_destroy/cg_v2_destroy]
- *  child (child.c sb_child_main, raw syscalls only)
- *   C1 setsid, drain pending signals          [leave_session :58-67]
+ *      with EBUSY retries [cgroup.c cg_rmdir_retry, cgroup_v1.c
+ *      cg_v1_destroy :228, cgroup_v2.c cg_v2_destroy :243]
+ *  child (child.c sb_child_main :298, raw syscalls only)
+ *   C1 setsid, drain pending signals          [leave_session :59]
  *   C2 close the parent's ends, PDEATHSIG, wait on the sync pipe
- *                                            [wait_for_parent :69-82]
+ *                                            [wait_for_parent :71]
  *   C3 setgroups(0), setresgid/setresuid 0, PDEATHSIG again, poll the error
- *      pipe, unshare(CLONE_NEWCGROUP)         [set_ids :84-100]
+ *      pipe, unshare(CLONE_NEWCGROUP)         [set_ids :87]
  *   C4 / private; empty read-only tmpfs on ROOTFS/tmp, overlay
- *      "lowerdir=.:tmp" on ROOTFS             [mount_root :173-190,
- *                                             mount_overlay :119-135]
+ *      "lowerdir=.:tmp" on ROOTFS             [mount_root :184,
+ *                                             mount_overlay :131]
  *   C5 /proc; the user namespace's /proc/sys/user/max_* limits; Docker's
- *      read-only binds and masks             [mount_proc :160-170,
- *      trim_proc_entry :145-158; tables: sandbox.c user_ns_limits :49-63,
- *      proc_entries :65-78, prep_user_limits/prep_proc_paths :220-260]
+ *      read-only binds and masks             [mount_proc :174,
+ *      trim_proc_entry :155; tables: sandbox.c user_ns_limits :55,
+ *      proc_entries :70, prep_user_limits :216, prep_proc_paths :234]
  *   C6 tmpfs /tmp (size = tmpfs_mb, nr_inodes = tmpfs_mb*256+64)
- *                                            [mount_root; sandbox.c prep_task]
+ *                                            [mount_root; sandbox.c prep_task :342]
  *   C7 /dev: tmpfs, 5 host nodes bound, 4 symlinks, read-only remount
- *                                            [mount_dev :102-117]
- *   C8 pivot_root(".", "."), detach the old root   [mount_root :184-189]
- *   C9 sethostname(task id), lo up           [sb_child_main, loopback_up]
- *   C10 stdio onto 0-4, close_range(5.., CLOEXEC)   [set_stdio :243-254]
- *   C11 the 7 task rlimits                   [set_rlimits :256-268; table:
- *                                             sandbox.c sb_task_rlimits :36-46]
+ *                                            [mount_dev :103]
+ *   C8 pivot_root(".", "."), detach the old root   [mount_root :184]
+ *   C9 sethostname(task id), lo up           [sb_child_main, loopback_up :237]
+ *   C10 stdio onto 0-4, close_range(5.., CLOEXEC)   [set_stdio :255]
+ *   C11 the 7 task rlimits                   [set_rlimits :267; table:
+ *                                             sandbox.c sb_task_rlimits :37]
  *   C12 securebits locked, bounding set emptied, ambient cleared, capset 0
- *                                            [drop_caps :270-287]
+ *                                            [drop_caps :282]
  *   C13 no_new_privs, seccomp filter from the precompiled BPF of
  *       policy/default.json (the project's own policy.c compiles it)
- *                                            [sb_child_main :298-302]
+ *                                            [sb_child_main :298]
  *   C14 execve /sbin/jobcell-init PROGRAM: init forks on EOF of fd 4, execs
  *       the program, reports STARTED, reaps, reports ENDED  [rootfs/init.c]
  *  Not mirrored (not isolation): the task's log file, its timerfd, input
@@ -609,14 +610,38 @@ static int cg_destroy(struct task *t, struct jc_err *err)
     return rc;
 }
 
+/* P1, the limits of one task cgroup (hierarchy i on v1). */
+static int cg_set_limits(int i, const char *dir, struct jc_err *err)
+{
+    char mem[32], pids[16];
+    struct jc_err ignored;
+
+    snprintf(mem, sizeof mem, "%llu", (unsigned long long)g_cg.lim.memory_mb << 20);
+    snprintf(pids, sizeof pids, "%u", g_cg.lim.pids);
+    if (g_cg.v2) {
+        if (cg_write(dir, "memory.max", mem, err) < 0)
+            return -1;
+        (void)cg_write(dir, "memory.swap.max", "0", &ignored);  /* absent without swap */
+        (void)cg_write(dir, "memory.oom.group", "1", &ignored);
+        return cg_write(dir, "pids.max", pids, err);
+    }
+    if (i == 1)
+        return cg_write(dir, "pids.max", pids, err);
+    if (i != 0)
+        return 0; /* cpu: cg_limit_cpu(), once the sandbox is built */
+    if (cg_write(dir, "memory.limit_in_bytes", mem, err) < 0 ||
+        (g_cg.memsw && cg_write(dir, "memory.memsw.limit_in_bytes", mem, err) < 0))
+        return -1;
+    (void)cg_write(dir, "memory.swappiness", "0", &ignored); /* absent on some kernels */
+    return 0;
+}
+
 /* P1 */
 static int cg_create(struct task *t, struct jc_err *err)
 {
-    char dir[PATH_MAX + 64], v[32], pids[16];
+    char dir[PATH_MAX + 64];
     struct jc_err ignored;
 
-    snprintf(v, sizeof v, "%llu", (unsigned long long)g_cg.lim.memory_mb << 20);
-    snprintf(pids, sizeof pids, "%u", g_cg.lim.pids);
     for (int i = 0; i < NCTL; i++) {
         if (!g_cg.base[i][0])
             continue;
@@ -625,24 +650,12 @@ static int cg_create(struct task *t, struct jc_err *err)
             jc_fail(err, errno, "mkdir %s", dir);
             goto fail;
         }
-        int rc = 0;
-        if (g_cg.v2) {
-            rc = cg_write(dir, "memory.max", v, err);
-            (void)cg_write(dir, "memory.swap.max", "0", &ignored);
-            (void)cg_write(dir, "memory.oom.group", "1", &ignored);
-            rc = rc < 0 ? -1 : cg_write(dir, "pids.max", pids, err);
-            if (rc == 0 && (t->cg_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-                rc = jc_fail(err, errno, "open %s", dir);
-        } else if (i == 0) {
-            rc = cg_write(dir, "memory.limit_in_bytes", v, err);
-            if (rc == 0 && g_cg.memsw)
-                rc = cg_write(dir, "memory.memsw.limit_in_bytes", v, err);
-            (void)cg_write(dir, "memory.swappiness", "0", &ignored);
-        } else if (i == 1) {
-            rc = cg_write(dir, "pids.max", pids, err);
-        }
-        if (rc < 0)
+        if (cg_set_limits(i, dir, err) < 0)
             goto fail;
+        if (g_cg.v2 && (t->cg_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+            jc_fail(err, errno, "open %s", dir);
+            goto fail;
+        }
     }
     return 0;
 fail:
@@ -898,7 +911,7 @@ static int spawn_one(long lane, long seq, uint32_t hostid, double *lat, double *
 /* ---- lanes and figures ------------------------------------------------- */
 
 struct shared {
-    long n_done, n_fail;
+    long n_fail;
     double t_end;
 };
 
@@ -916,7 +929,6 @@ static void lane_main(const struct opts *o, long lane, long from, long n, double
         else
             bad++;
     }
-    __atomic_add_fetch(&sh->n_done, ok, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&sh->n_fail, bad, __ATOMIC_SEQ_CST);
     _exit(0);
 }
@@ -1032,20 +1044,18 @@ static long warm_up(const struct opts *o)
     return bad;
 }
 
-static int run_lanes(const struct opts *o, double *lat, double *started, struct shared *sh)
+/* Fork the lanes, release them together, wait for them: the seconds
+ * they took. */
+static double fork_lanes(const struct opts *o, const long *from, const long *per, double *lat,
+                         double *started, struct shared *sh)
 {
-    long from[MAX_LANES], per[MAX_LANES];
     pid_t pids[MAX_LANES];
     int go[2];
-    double t0, deadline;
+    double deadline = now_s() + o->max_s, t0;
 
     if (pipe2(go, O_CLOEXEC) < 0)
         return -1;
-    deadline = now_s() + o->max_s;
-    for (long l = 0, at = 0; l < o->lanes; l++) {
-        per[l] = o->count / o->lanes + (l < o->count % o->lanes);
-        from[l] = at;
-        at += per[l];
+    for (long l = 0; l < o->lanes; l++) {
         if ((pids[l] = fork()) < 0)
             return -1;
         if (pids[l] == 0) {
@@ -1061,17 +1071,29 @@ static int run_lanes(const struct opts *o, double *lat, double *started, struct 
         if (waitpid(pids[l], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
             sh->n_fail++;
     }
-    sh->t_end = now_s() - t0;
-    /* Each lane filled its slots from its start: count them again. */
-    long filled[MAX_LANES];
-    for (long l = 0; l < o->lanes; l++) {
-        filled[l] = 0;
-        while (filled[l] < per[l] && lat[from[l] + filled[l]] > 0)
-            filled[l]++;
+    return now_s() - t0;
+}
+
+/* The figures of every finished spawn, packed at the start of lat and
+ * started; how many. */
+static long run_lanes(const struct opts *o, double *lat, double *started, struct shared *sh)
+{
+    long from[MAX_LANES], per[MAX_LANES], filled[MAX_LANES];
+
+    for (long l = 0, at = 0; l < o->lanes; l++) {
+        per[l] = o->count / o->lanes + (l < o->count % o->lanes);
+        from[l] = at;
+        at += per[l];
     }
-    long n = compact(lat, from, filled, o->lanes);
+    sh->t_end = fork_lanes(o, from, per, lat, started, sh);
+    if (sh->t_end < 0)
+        return -1;
+    /* Each lane filled its slots from its start (a latency is > 0). */
+    for (long l = 0; l < o->lanes; l++)
+        for (filled[l] = 0; filled[l] < per[l] && lat[from[l] + filled[l]] > 0;)
+            filled[l]++;
     compact(started, from, filled, o->lanes);
-    return (int)n;
+    return compact(lat, from, filled, o->lanes);
 }
 
 int main(int argc, char **argv)
@@ -1096,7 +1118,7 @@ int main(int argc, char **argv)
     double *started = lat + o.count;
     struct shared *sh = (struct shared *)(started + o.count);
     long wfail = warm_up(&o);
-    int n = run_lanes(&o, lat, started, sh);
+    long n = run_lanes(&o, lat, started, sh);
     if (n < 0)
         perror("limit: lanes");
     else
