@@ -61,9 +61,22 @@ static struct api_state *state_of(struct http_req *r)
     return r->state;
 }
 
+/* The configuration in force (snapshot.h), held by a handler while it
+ * runs: one request sees one configuration. */
+struct held {
+    struct front *f;
+    const struct jc_snap *s;
+};
+
+static void held_put(struct held *h) { snap_put(&h->f->conf, h->s); }
+
+#define HOLD_CONF(name, front) \
+    __attribute__((cleanup(held_put))) struct held name = {(front), snap_get(&(front)->conf)}
+
 /* ?wait=S: 0 when absent; -1 (answered 400) when not 0..max_wait_s. */
 static int wait_param(struct front *f, struct http_req *r, struct http_reply *out)
 {
+    HOLD_CONF(c, f);
     const char *v = http_query(r, "wait");
     char *end, msg[96];
     unsigned long n;
@@ -72,9 +85,9 @@ static int wait_param(struct front *f, struct http_req *r, struct http_reply *ou
         return 0;
     errno = 0;
     n = strtoul(v, &end, 10);
-    if (errno || *end || !v[0] || v[0] == '-' || n > f->cfg->max_wait_s) {
+    if (errno || *end || !v[0] || v[0] == '-' || n > c.s->cfg.max_wait_s) {
         snprintf(msg, sizeof msg, "Parameter 'wait' must be an integer from 0 to %u (seconds)",
-                 f->cfg->max_wait_s);
+                 c.s->cfg.max_wait_s);
         http_error_msg(out, 400, msg);
         return -1;
     }
@@ -307,6 +320,7 @@ static int admit_space(struct front *f, struct jc_err *err)
 static int submit(struct front *f, struct http_req *r, struct tasks_admission *a, int *retry,
                   struct http_reply *out)
 {
+    HOLD_CONF(c, f);
     _cleanup_free_ struct jc_spec *spec = malloc(sizeof *spec);
     __attribute__((cleanup(jc_input_free))) struct jc_input in = {0};
     struct tasks_submit sub = {0};
@@ -320,12 +334,12 @@ static int submit(struct front *f, struct http_req *r, struct tasks_admission *a
         http_error_msg(out, 500, "out of memory");
         return -1;
     }
-    if (request_parse(f->cfg, f->policies, r->body ? r->body : "", r->len, spec, &in, &err) < 0 ||
+    if (request_parse(&c.s->cfg, &c.s->policies, r->body ? r->body : "", r->len, spec, &in, &err) < 0 ||
         admit_space(f, &err) < 0 || jc_id_new(f->cfg->node, spec->id, &err) < 0) {
         http_error(out, &err);
         return -1;
     }
-    const struct jc_policy *pol = policy_find(f->policies, spec->policy);
+    const struct jc_policy *pol = policy_find(&c.s->policies, spec->policy);
     sub = (struct tasks_submit){.spec = spec, .input = &in, .policy_sha = pol ? pol->sha256 : "",
                                 .idem_key = sub.idem_key, .idem_hash = hash};
     if (tasks_submit(f->tasks, &sub, a, retry, &err) < 0) {
@@ -577,14 +591,16 @@ static json_object *health_ceilings(const struct front *f)
     return o;
 }
 
-static json_object *health_seccomp(const struct front *f)
+static json_object *health_seccomp(struct front *f)
 {
+    HOLD_CONF(c, f);
+    const struct jc_policy_set *set = &c.s->policies;
     json_object *o = json_object_new_object(), *arr = json_object_new_array();
 
-    for (size_t i = 0; i < f->policies->count; i++) {
+    for (size_t i = 0; i < set->count; i++) {
         json_object *p = json_object_new_object();
-        json_object_object_add(p, "name", json_object_new_string(f->policies->items[i].name));
-        json_object_object_add(p, "sha256", json_object_new_string(f->policies->items[i].sha256));
+        json_object_object_add(p, "name", json_object_new_string(set->items[i].name));
+        json_object_object_add(p, "sha256", json_object_new_string(set->items[i].sha256));
         json_object_array_add(arr, p);
     }
     json_object_object_add(o, "default", json_object_new_string("default"));

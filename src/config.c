@@ -465,14 +465,19 @@ static void clamp_u32(uint32_t *v, const char *what, uint32_t ceiling, const cha
 
 /* No single task may be allowed more than all of them together: a maximum
  * (or default) above its ceiling is lowered to the ceiling. */
-static int resolve_ceilings(struct jc_config *c, struct jc_err *err)
+void config_clamp_to_ceilings(struct jc_config *c)
 {
-    if (derive_ceilings(c, err) < 0)
-        return -1;
     clamp_u32(&c->max.memory_mb, "limits.max.memory_mb", c->ceiling_memory_mb, "ceiling_memory_mb");
     clamp_u32(&c->def.memory_mb, "limits.default.memory_mb", c->ceiling_memory_mb, "ceiling_memory_mb");
     clamp_u32(&c->max.pids, "limits.max.pids", c->ceiling_pids, "ceiling_pids");
     clamp_u32(&c->def.pids, "limits.default.pids", c->ceiling_pids, "ceiling_pids");
+}
+
+static int resolve_ceilings(struct jc_config *c, struct jc_err *err)
+{
+    if (derive_ceilings(c, err) < 0)
+        return -1;
+    config_clamp_to_ceilings(c);
     return 0;
 }
 
@@ -597,4 +602,161 @@ int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err)
         return 0;
     *err = p.items[0];
     return -1;
+}
+
+/* ---- reload (SIGHUP) -------------------------------------------------------- */
+
+/* A stop takes up to stop_grace_s + 30 s (warden.c: 15 s for the killed
+ * tasks, ipc_stall_s for the last reports, 5 s for the front); past
+ * systemd's default TimeoutStopSec (90 s) it would be SIGKILLed mid-stop. */
+void config_warn_stop_time(const struct jc_config *c)
+{
+    uint64_t worst = (uint64_t)c->stop_grace_s + 20 + c->ipc_stall_s;
+
+    if (worst >= 90)
+        log_warnx("stop_grace_s %u: a stop may take up to %llu s; make the service manager's stop timeout "
+                  "(systemd TimeoutStopSec, 90 s by default) longer than that",
+                  c->stop_grace_s, (unsigned long long)worst);
+}
+
+void config_fit_nofile(struct jc_config *c, uint64_t nofile)
+{
+    uint64_t room = nofile > FDS_RESERVED * 2 ? nofile - FDS_RESERVED : FDS_RESERVED;
+
+    if (c->max_running > room / FDS_PER_TASK) {
+        log_warnx("max_running %u needs more descriptors than RLIMIT_NOFILE %llu allows: using %llu",
+                  c->max_running, (unsigned long long)nofile, (unsigned long long)(room / FDS_PER_TASK));
+        c->max_running = (uint32_t)(room / FDS_PER_TASK ? room / FDS_PER_TASK : 1);
+    }
+    if (c->max_connections > room) {
+        log_warnx("max_connections %u is above RLIMIT_NOFILE %llu: using %llu", c->max_connections,
+                  (unsigned long long)nofile, (unsigned long long)room);
+        c->max_connections = (uint32_t)room;
+    }
+}
+
+/* What start-up built on these stays as it is until a restart: the
+ * listening socket, the front's user, the open state directory and
+ * records, the cgroup subtree and its ceilings, the HTTP server's threads
+ * and connection bounds, the hold list's size, the slots' host uids, the
+ * log space.  Every other key is applied by a reload. */
+struct restart_key {
+    const char *key;
+    size_t off, size;
+    bool str;
+};
+#define RK(k, f, s) {k, offsetof(struct jc_config, f), sizeof(((struct jc_config *)0)->f), s}
+static const struct restart_key restart_keys[] = {
+    RK("listen", listen_host, true), RK("listen", listen_port, false), RK("listen", listen_unix, true),
+    RK("token_file", token_file, true), RK("rootfs", rootfs, true), RK("state_dir", state_dir, true),
+    RK("user", user, true), RK("cgroup_name", cgroup_name, true), RK("records_sync", sync_full, false),
+    RK("uid_base", uid_base, false), RK("http_threads", http_threads, false),
+    RK("max_connections", max_connections, false), RK("per_ip_connections", per_ip_connections, false),
+    RK("conn_timeout_s", conn_timeout_s, false),
+    RK("max_waiters", max_waiters, false), RK("ceiling_memory_mb", ceiling_memory_mb, false),
+    RK("ceiling_pids", ceiling_pids, false), RK("log_quota_mb", log_quota_mb, false),
+    RK("min_free_mb", min_free_mb, false),
+    RK("--insecure-allow-remote-without-token", insecure_remote, false),
+};
+#undef RK
+
+static bool key_differs(const struct restart_key *k, const struct jc_config *a, const struct jc_config *b)
+{
+    const char *x = (const char *)a + k->off, *y = (const char *)b + k->off;
+
+    return k->str ? strncmp(x, y, k->size) != 0 : memcmp(x, y, k->size) != 0;
+}
+
+static void note_changed(const char *key, const char **changed, unsigned max, unsigned *n)
+{
+    for (unsigned i = 0; i < *n && i < max; i++)
+        if (strcmp(changed[i], key) == 0)
+            return;
+    if (*n < max)
+        changed[*n] = key;
+    (*n)++;
+}
+
+unsigned config_keep_restart(const struct jc_config *running, struct jc_config *c, const char **changed,
+                             unsigned max)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < JC_ARRAY_LEN(restart_keys); i++) {
+        const struct restart_key *k = &restart_keys[i];
+        if (!key_differs(k, running, c))
+            continue;
+        note_changed(k->key, changed, max, &n);
+        memcpy((char *)c + k->off, (const char *)running + k->off, k->size);
+    }
+    c->missing_limits = running->missing_limits; /* the cgroup probe's, not a key */
+    c->check_only = false;
+    return n;
+}
+
+/* A number off the wire within its key's bounds (0: derived at start-up,
+ * for the keys that allow it). */
+static int wire_u32_ok(const struct jc_config *c, const struct u32_key *k, struct jc_err *err)
+{
+    uint32_t v = *(const uint32_t *)((const char *)c + k->off);
+    bool derived = strncmp(k->key, "ceiling_", 8) == 0 || strcmp(k->key, "log_quota_mb") == 0 ||
+                   strcmp(k->key, "min_free_mb") == 0;
+
+    if (strcmp(k->key, "max_body_kb") == 0)
+        v = v % 1024 ? 0 : v / 1024;
+    if ((v >= k->min && v <= k->max) || (derived && v == 0) || (derived && v > k->max))
+        return 0;
+    return jc_fail(err, 0, "config: %s %u is out of bounds", k->key, v);
+}
+
+static bool byte_bool_ok(const bool *b)
+{
+    unsigned char byte;
+
+    memcpy(&byte, b, 1);
+    return byte <= 1;
+}
+
+static int wire_limits_ok(const struct jc_config *c, struct jc_err *err)
+{
+    for (unsigned i = 0; i < JC_NLIMITS; i++) {
+        const struct jc_limit_def *d = &jc_limit_defs[i];
+        double v = jc_limit_get(&c->max, d);
+        if (!(v >= d->min && v <= d->ceiling))
+            return jc_fail(err, 0, "config: limits.max.%s is out of bounds", d->name);
+    }
+    return check_defaults(c, err);
+}
+
+static int wire_strings_ok(const struct jc_config *c, struct jc_err *err)
+{
+    const struct { const char *s; size_t n; } str[] = {
+        {c->listen_host, sizeof c->listen_host}, {c->listen_unix, sizeof c->listen_unix},
+        {c->token_file, sizeof c->token_file}, {c->rootfs, sizeof c->rootfs},
+        {c->policy_dir, sizeof c->policy_dir}, {c->state_dir, sizeof c->state_dir},
+        {c->user, sizeof c->user}, {c->cgroup_name, sizeof c->cgroup_name},
+    };
+
+    for (unsigned i = 0; i < JC_ARRAY_LEN(str); i++)
+        if (!memchr(str[i].s, 0, str[i].n))
+            return jc_fail(err, 0, "config: an unterminated string");
+    if (c->token[0])
+        return jc_fail(err, 0, "config: a token in the config (it travels on its own)");
+    return 0;
+}
+
+int config_wire_ok(const struct jc_config *c, struct jc_err *err)
+{
+    if (!byte_bool_ok(&c->insecure_remote) || !byte_bool_ok(&c->check_only) || !byte_bool_ok(&c->sync_full))
+        return jc_fail(err, 0, "config: a flag is neither 0 nor 1");
+    if (wire_strings_ok(c, err) < 0)
+        return -1;
+    if ((unsigned)c->log_level > LOG_LVL_ERROR || c->access_log < -1 || c->access_log > LOG_LVL_ERROR)
+        return jc_fail(err, 0, "config: a bad log level");
+    for (unsigned i = 0; i < JC_ARRAY_LEN(u32_keys); i++)
+        if (wire_u32_ok(c, &u32_keys[i], err) < 0)
+            return -1;
+    if (c->missing_limits >> JC_NLIMITS)
+        return jc_fail(err, 0, "config: bad missing_limits");
+    return wire_limits_ok(c, err);
 }

@@ -1,6 +1,9 @@
 /* config.h — the daemon's configuration: embedded defaults, then the JSON
- * config file (--config), then command-line flags.  Immutable after start-up.
- * Runs in: main() before the privsep fork; both processes keep a copy. */
+ * config file (--config), then command-line flags.  A reload (SIGHUP) makes
+ * a new one the same way (reload.h): which keys it may change is decided
+ * here (config_keep_restart()), once.
+ * Runs in: main() before the privsep fork, the warden's main thread on a
+ * reload; the front keeps immutable snapshots (snapshot.h). */
 #pragma once
 
 #include <limits.h>
@@ -100,3 +103,32 @@ void config_defaults(struct jc_config *c);
 
 /* Parse "HOST:PORT" (IPv4 literal or "localhost"). */
 int config_parse_listen(struct jc_config *c, const char *s, struct jc_err *err);
+
+/* Descriptors a running task holds in the warden (pidfd, output pipe,
+ * status pipe, log, timer, and one spare for the spawn in flight), and
+ * those kept for everything else. */
+#define FDS_PER_TASK 6
+#define FDS_RESERVED 64
+
+/* max_running and max_connections within what RLIMIT_NOFILE `nofile`
+ * allows (a warning for each lowered): a task past it queues instead of
+ * failing its spawn. */
+void config_fit_nofile(struct jc_config *c, uint64_t nofile);
+
+/* A warning when a stop could outlast systemd's stop timeout. */
+void config_warn_stop_time(const struct jc_config *c);
+
+/* The maxima and defaults of memory and pids lowered to their ceilings. */
+void config_clamp_to_ceilings(struct jc_config *c);
+
+/* Reload: the keys of `c` that only a restart can change (the table in
+ * config.c; docs/operations.md, "Reload") and that differ from `running`
+ * get the running value back; their names go to changed[] (each once, at
+ * most max).  Returns how many differed.  Pure. */
+unsigned config_keep_restart(const struct jc_config *running, struct jc_config *c, const char **changed,
+                             unsigned max);
+
+/* A config as the warden sends it on a reload (ipc.c checks it with this):
+ * strings terminated, flags 0 or 1, every number within its key's bounds,
+ * limits within theirs and the defaults within the maxima, no token. */
+int config_wire_ok(const struct jc_config *c, struct jc_err *err);

@@ -69,12 +69,34 @@ struct sealed {
 
 static void sealed_close(struct sealed *s) { input_close(s->fds); }
 
-static void start_failed(struct front *f, const char *id, const char *why, const char *msg)
+static void start_failed(struct front *f, const char *id, int status, const char *why, const char *msg)
 {
     char text[JC_ERR_MSG_MAX];
 
     snprintf(text, sizeof text, "%s%.400s", why, msg);
-    tasks_spawn_failed(f->tasks, id, 503, text, jc_now_ms(CLOCK_REALTIME));
+    tasks_spawn_failed(f->tasks, id, status, text, jc_now_ms(CLOCK_REALTIME));
+}
+
+struct spawn_send {
+    struct front *f;
+    union ipc_msg *m;
+    const struct sealed *sl;
+    struct jc_err *err;
+};
+
+/* Under the snapshot's lock (snap_locked): a task queued before a reload
+ * lowered a maximum asks for more than the warden now allows; checked and
+ * sent with no reload in between (the warden tightens its check once the
+ * front confirms the reload, after this). */
+static int send_within_max(const struct jc_snap *s, void *ctx)
+{
+    struct spawn_send *c = ctx;
+    const struct jc_limit_def *d = jc_limits_outside(&c->m->spawn.spec.limits, &s->cfg.max);
+
+    if (d)
+        return jc_client(c->err, 400, "limits.%s is above limits.max.%s since a reload (SIGHUP)", d->name,
+                         d->name);
+    return ipc_chan_send_fds(&c->f->chan, c->m, IPC_SPAWN, c->sl->list, c->sl->n, c->err);
 }
 
 /* The table's start hook: one SPAWN message, with the sealed input (the
@@ -85,17 +107,19 @@ static void start_task(void *ctx, const struct jc_spec *spec, const struct jc_in
     _cleanup_free_ union ipc_msg *m = calloc(1, sizeof *m);
     __attribute__((cleanup(sealed_close))) struct sealed sl = {{-1, -1}, {-1, -1}, 0};
     struct jc_err err = {0};
+    struct spawn_send send = {f, m, &sl, &err};
 
     if (!m) {
-        start_failed(f, spec->id, "", "out of memory");
+        start_failed(f, spec->id, 503, "", "out of memory");
         return;
     }
     memcpy(&m->spawn.spec, spec, spec_size(spec));
     memcpy(m->h.id, spec->id, JC_ID_LEN);
     if (input_seal(spec, in, sl.fds, sl.list, &sl.n, &err) < 0)
-        start_failed(f, spec->id, "sealing the input: ", err.msg);
-    else if (ipc_chan_send_fds(&f->chan, m, IPC_SPAWN, sl.list, sl.n, &err) < 0)
-        start_failed(f, spec->id, "warden unreachable: ", err.msg);
+        start_failed(f, spec->id, 503, "sealing the input: ", err.msg);
+    else if (snap_locked(&f->conf, send_within_max, &send) < 0)
+        start_failed(f, spec->id, err.status == 400 ? 400 : 503, err.status == 400 ? "" : "warden unreachable: ",
+                     err.msg);
 }
 
 int front_kill(struct front *f, const char *id, struct jc_err *err)
@@ -127,6 +151,69 @@ static void apply_to_table(struct ttable *t, const union ipc_msg *m)
     }
 }
 
+/* ---- a reload (SIGHUP), as the warden sends it ---------------------------- */
+
+struct in_force {
+    struct front *f;
+    const struct jc_config *cfg; /* of the snapshot just published */
+    uint32_t gen;
+};
+
+/* Under the snapshot's lock, right after the publish: the HTTP server's
+ * own copies, then the warden hears the reload is in force. */
+static void config_in_force(void *ctx)
+{
+    struct in_force *c = ctx;
+    struct http_server *h = c->f->http;
+    const struct jc_config *cfg = c->cfg;
+    union ipc_msg m = {0};
+    struct jc_err err;
+
+    if (h)
+        http_set_live(h, cfg->max_body_bytes, cfg->access_log, cfg->request_timeout_s);
+    m.config_ack.gen = c->gen;
+    if (ipc_chan_send(&c->f->chan, &m, IPC_CONFIG_ACK, &err) < 0)
+        log_warnx("confirming the reload to the warden: %s", err.msg);
+}
+
+static struct jc_snap *snap_of(const struct ipc_config *m)
+{
+    struct jc_snap *s = snap_new(&m->cfg);
+
+    for (unsigned i = 0; s && i < m->npolicies; i++)
+        (void)snap_add_policy(s, m->policies[i].name, m->policies[i].sha256); /* npolicies checked */
+    return s;
+}
+
+/* The warden kept every key only a restart changes (a CONFIG that changes
+ * one is confused: fatal); the rest is in force for requests that start
+ * from now on.  false: fatal. */
+static bool apply_config(struct front *f, const struct ipc_config *m)
+{
+    static struct jc_config c; /* IPC thread only */
+    const char *changed[1];
+    struct in_force ctx = {f, NULL, m->gen};
+    struct jc_snap *s;
+
+    c = m->cfg;
+    if (config_keep_restart(f->cfg, &c, changed, 1)) {
+        log_errx("fatal: the warden's new configuration changes %s, which needs a restart", changed[0]);
+        return false;
+    }
+    if (!(s = snap_of(m))) {
+        log_errx("reload: out of memory: the old configuration stays in force");
+        return true;
+    }
+    tasks_reconf(f->tasks, &m->cfg);
+    log_set_level(m->cfg.log_level);
+    f->stall_s = m->cfg.ipc_stall_s;
+    ctx.cfg = &s->cfg;
+    snap_publish(&f->conf, s, config_in_force, &ctx);
+    log_info("reload: the new configuration is in force for new requests and tasks (%zu seccomp profiles)",
+             (size_t)m->npolicies);
+    return true;
+}
+
 /* A report from the warden.  DRAIN says a stop began: new POSTs get 503,
  * nothing more starts, queued tasks stay queued (GETs go on).  SHUTDOWN
  * says it stops in order (the channel closes next and that is no death).
@@ -144,6 +231,8 @@ static bool apply_report(struct front *f, union ipc_msg *m)
             log_warnx("a new token (SIGHUP) arrived before the HTTP server started: ignored, send SIGHUP again");
         return true;
     }
+    if (m->h.type == IPC_CONFIG)
+        return apply_config(f, &m->config);
     if (m->h.type == IPC_DRAIN) {
         tasks_stop(f->tasks);
         log_info("drain: new tasks are refused; queued tasks stay queued for the next start");
@@ -188,8 +277,8 @@ static bool flush_requests(struct front *f, short *events)
         log_errx("the warden's channel failed (%s)", strerror(ipc_chan_failed(&f->chan)));
         return false;
     }
-    if (left > 0 && ipc_chan_stalled_ms(&f->chan) > (int64_t)f->cfg->ipc_stall_s * 1000) {
-        log_errx("the warden has taken nothing for %u s (%d requests wait)", f->cfg->ipc_stall_s, left);
+    if (left > 0 && ipc_chan_stalled_ms(&f->chan) > (int64_t)f->stall_s * 1000) {
+        log_errx("the warden has taken nothing for %u s (%d requests wait)", f->stall_s, left);
         return false;
     }
     *events = (short)(POLLIN | (left > 0 ? POLLOUT : 0));
@@ -269,6 +358,13 @@ static void shutdown_front(struct front *f, const sigset_t *set)
         }
 }
 
+/* The HTTP server's copies of what a reload may have changed before it started. */
+static int sync_live(const struct jc_snap *s, void *ctx)
+{
+    http_set_live(ctx, s->cfg.max_body_bytes, s->cfg.access_log, s->cfg.request_timeout_s);
+    return 0;
+}
+
 static int open_tables(struct front *f, int tasks_dirfd, struct jc_err *err)
 {
     struct tasks_hooks hooks = {.start = start_task, .wake = api_wake, .ctx = f};
@@ -294,8 +390,9 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
+    f->stall_s = f->cfg->ipc_stall_s;
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 || drop_privileges(uid, gid, &err) < 0 ||
-        open_tables(f, tasks_dirfd, &err) < 0 ||
+        snap_cell_init(&f->conf, f->cfg, f->policies, &err) < 0 || open_tables(f, tasks_dirfd, &err) < 0 ||
         ipc_chan_init(&f->chan, f->sock, f->cfg->max_connections + 16, &err) < 0) {
         log_errx("%s", err.msg);
         return 1;
@@ -322,6 +419,7 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
         log_errx("%s", err.msg);
         return 1;
     }
+    (void)snap_locked(&f->conf, sync_live, f->http); /* a reload that came first */
     tell_ready(f);
     sig = wait_signal(&set, 0);
     if (sig != SIGUSR1)
@@ -340,5 +438,6 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     waits_close(f->waits);
     tasks_close(f->tasks);
     ipc_chan_free(&f->chan);
+    snap_cell_free(&f->conf);
     return atomic_load(&f->warden_lost) ? 1 : 0;
 }

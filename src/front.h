@@ -13,6 +13,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "policy.h"
+#include "snapshot.h"
 #include "tasks.h"
 
 /* Shutdown bounds: streams get their end event within FRONT_DRAIN_MS, other
@@ -27,8 +28,10 @@ struct http_server;
 struct waits;
 
 struct front {
-    const struct jc_config *cfg;
-    const struct jc_policy_set *policies;
+    const struct jc_config *cfg; /* start-up's: read only the keys a reload cannot change */
+    const struct jc_policy_set *policies; /* start-up's: the first snapshot's */
+    struct snap_cell conf;       /* the configuration in force (snapshot.h) */
+    uint32_t stall_s;            /* IPC thread only: ipc_stall_s in force */
     const struct cg_ctx *cg;
     struct ttable *tasks;
     struct follow *follow; /* log followers */

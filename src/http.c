@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
@@ -73,8 +74,10 @@ struct http_server {
     struct front *front;
     const struct http_route *routes;
     size_t nroutes;
-    size_t max_body;
-    struct http_opts opts; /* .token unused after start: see token below */
+    _Atomic size_t max_body; /* a reload changes these three (http_set_live); */
+    _Atomic int access_log;  /* a request reads max_body once, at its start */
+    _Atomic unsigned request_timeout_s;
+    struct http_opts opts; /* .token, .max_body, .access_log, .request_timeout_s unused after start */
     pthread_mutex_t token_lock;
     char token[JC_TOKEN_SIZE]; /* under token_lock; replaced by http_set_token() */
 };
@@ -191,6 +194,13 @@ static bool bearer_ok(struct http_server *s, struct MHD_Connection *conn)
     bool ok = token_equal(h, s->token);
     pthread_mutex_unlock(&s->token_lock);
     return ok;
+}
+
+void http_set_live(struct http_server *s, size_t max_body, int access_log, unsigned request_timeout_s)
+{
+    atomic_store(&s->max_body, max_body);
+    atomic_store(&s->access_log, access_log);
+    atomic_store(&s->request_timeout_s, request_timeout_s);
 }
 
 void http_set_token(struct http_server *s, const char *token)
@@ -461,7 +471,7 @@ static void slot_mark(struct http_server *s, struct MHD_Connection *conn, bool a
 
 static void reap_overdue(struct http_server *s)
 {
-    int64_t limit = mono_ms() - (int64_t)s->opts.request_timeout_s * 1000;
+    int64_t limit = mono_ms() - (int64_t)atomic_load(&s->request_timeout_s) * 1000;
 
     for (struct conn_slot *c = s->guard.list.next; c != &s->guard.list; c = c->next)
         if (!c->doomed && !c->answering && c->since_ms < limit)
@@ -578,10 +588,12 @@ static void access_line(const struct http_server *s, struct MHD_Connection *conn
     unsigned status = queued_status(conn);
     char peer[INET6_ADDRSTRLEN];
 
-    if (s->opts.access_log < 0 || !status)
+    int level = atomic_load(&s->access_log);
+
+    if (level < 0 || !status)
         return;
     peer_text(conn, peer, sizeof peer);
-    log_msg((enum log_level)s->opts.access_log, NULL, 0, "access: %s %s %u %lldms peer=%s", method,
+    log_msg((enum log_level)level, NULL, 0, "access: %s %s %u %lldms peer=%s", method,
             rt ? rt->pattern : "unmatched", status, (long long)(mono_ms() - start_ms), peer);
 }
 
@@ -608,7 +620,7 @@ static int find_route(const struct http_server *s, struct MHD_Connection *conn, 
 
 /* Checks that need only the headers.  Returns MHD_YES after queueing an
  * error, or -1 to go on. */
-static int check_headers(struct http_server *s, struct MHD_Connection *conn, const char *method)
+static int check_headers(struct MHD_Connection *conn, const char *method, size_t max_body)
 {
     const char *cl, *ct;
 
@@ -618,17 +630,17 @@ static int check_headers(struct http_server *s, struct MHD_Connection *conn, con
     if (!is_json_type(ct))
         return send_error(conn, 415, "Content-Type must be application/json", NULL);
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+    if (cl && strtoull(cl, NULL, 10) > max_body) {
         char msg[96];
-        snprintf(msg, sizeof msg, "Request body exceeds %zu bytes", s->max_body);
+        snprintf(msg, sizeof msg, "Request body exceeds %zu bytes", max_body);
         return send_error(conn, 413, msg, NULL);
     }
     return -1;
 }
 
-static int append_body(struct http_server *s, struct http_req *r, const char *data, size_t len)
+static int append_body(struct http_req *r, const char *data, size_t len)
 {
-    if (r->too_big || len > s->max_body - r->len) {
+    if (r->too_big || len > r->max_body - r->len) {
         r->too_big = true; /* keep reading, discard: answer 413 at the end */
         return 0;
     }
@@ -654,7 +666,7 @@ static enum MHD_Result answer(struct http_server *s, struct http_req *r)
 
     if (r->too_big) {
         char msg[96];
-        snprintf(msg, sizeof msg, "Request body exceeds %zu bytes", s->max_body);
+        snprintf(msg, sizeof msg, "Request body exceeds %zu bytes", r->max_body);
         return send_error(r->conn, 413, msg, NULL);
     }
     if (r->route->fn(s->front, r, &out) == HTTP_SUSPEND)
@@ -685,9 +697,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     if (!r) {
         int64_t start_ms = mono_ms();
+        size_t max_body = atomic_load(&s->max_body);
         if ((early = check_access(s, conn, url)) >= 0 ||
             (early = find_route(s, conn, method, url, &rt, id)) >= 0 ||
-            (early = check_headers(s, conn, method)) >= 0) {
+            (early = check_headers(conn, method, max_body)) >= 0) {
             slot_mark(s, conn, true);
             if (!rt) /* refused before routing: the route is only a label */
                 rt = route(s, method, url, id, allow, sizeof allow);
@@ -699,6 +712,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         r->route = rt;
         r->start_ms = start_ms;
+        r->max_body = max_body;
         memcpy(r->id, id, sizeof r->id);
         r->conn = conn;
         r->method = method;
@@ -707,7 +721,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*data_size) {
-        if (append_body(s, r, data, *data_size) < 0)
+        if (append_body(r, data, *data_size) < 0)
             return MHD_NO;
         *data_size = 0;
         return MHD_YES;
@@ -746,7 +760,8 @@ struct http_server *http_start(struct front *f, int listen_fd, const struct http
         return NULL;
     }
     *s = (struct http_server){.front = f, .routes = routes, .nroutes = nroutes,
-                              .max_body = o->max_body, .opts = *o};
+                              .max_body = o->max_body, .access_log = o->access_log,
+                              .request_timeout_s = o->request_timeout_s, .opts = *o};
     pthread_mutex_init(&s->token_lock, NULL);
     snprintf(s->token, sizeof s->token, "%s", o->token);
     if (guard_start(s, err) < 0) {

@@ -24,6 +24,7 @@ struct http_req {
     char id[JC_ID_LEN]; /* the {id} of the route, if any */
     char *body;
     size_t len, cap;
+    size_t max_body;    /* the server's, read once at the request's start */
     bool too_big;
     bool dispatched;    /* the handler ran once (it runs again on resume) */
     int64_t start_ms;   /* monotonic: the request line arrived (access log) */
@@ -69,6 +70,10 @@ struct http_opts {
     uid_t peer_uid;     /*   root, this uid, */
     gid_t peer_gid;     /*   or this primary group may connect */
 };
+
+/* A reload (SIGHUP): the body cap of requests that start from now on, the
+ * access log's level (-1: off), and the bound on a request's arrival. */
+void http_set_live(struct http_server *s, size_t max_body, int access_log, unsigned request_timeout_s);
 
 /* Replace the bearer token (SIGHUP); only when one was required at start. */
 void http_set_token(struct http_server *s, const char *token);

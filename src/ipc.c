@@ -33,6 +33,10 @@ static size_t type_size(uint32_t type)
         return sizeof(struct ipc_exited);
     case IPC_TOKEN:
         return sizeof(struct ipc_token);
+    case IPC_CONFIG:
+        return sizeof(struct ipc_config);
+    case IPC_CONFIG_ACK:
+        return sizeof(struct ipc_config_ack);
     default:
         return 0;
     }
@@ -142,6 +146,52 @@ static int validate_spec(const struct jc_spec *s, struct jc_err *err)
     return 0;
 }
 
+/* The messages about the daemon, not about one task. */
+static bool has_no_id(uint32_t type)
+{
+    return type == IPC_SHUTDOWN || type == IPC_DRAIN || type == IPC_TOKEN || type == IPC_READY ||
+           type == IPC_CONFIG || type == IPC_CONFIG_ACK;
+}
+
+static bool hex64(const char *s)
+{
+    for (int i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return s[64] == 0;
+}
+
+/* Names as policy_load_dir() makes them (a file stem of [A-Za-z0-9_-]),
+ * each once, "default" among them. */
+static int validate_policy_names(const struct ipc_config *c, struct jc_err *err)
+{
+    bool have_default = false;
+
+    if (c->npolicies < 1 || c->npolicies > POLICY_MAX_FILES)
+        return jc_fail(err, 0, "ipc: config: %u seccomp profiles", c->npolicies);
+    for (unsigned i = 0; i < c->npolicies; i++) {
+        const char *n = c->policies[i].name;
+        size_t len = strnlen(n, POLICY_NAME_MAX);
+        if (len == 0 || len == POLICY_NAME_MAX || strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len ||
+            !hex64(c->policies[i].sha256))
+            return jc_fail(err, 0, "ipc: config: a malformed seccomp profile name or hash");
+        for (unsigned j = 0; j < i; j++)
+            if (strcmp(n, c->policies[j].name) == 0)
+                return jc_fail(err, 0, "ipc: config: seccomp profile \"%s\" named twice", n);
+        have_default |= strcmp(n, "default") == 0;
+    }
+    return have_default ? 0 : jc_fail(err, 0, "ipc: config: no \"default\" seccomp profile");
+}
+
+static int validate_config(const struct ipc_config *c, struct jc_err *err)
+{
+    if (c->gen == 0)
+        return jc_fail(err, 0, "ipc: config generation 0");
+    if (config_wire_ok(&c->cfg, err) < 0)
+        return jc_err_prefix(err, "ipc: ");
+    return validate_policy_names(c, err);
+}
+
 static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
 {
     size_t want;
@@ -151,9 +201,10 @@ static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
     want = type_size(m->h.type);
     if (want == 0 || want != len)
         return jc_fail(err, 0, "ipc: type %u with %zu bytes", m->h.type, len);
-    if (m->h.type != IPC_SHUTDOWN && m->h.type != IPC_DRAIN && m->h.type != IPC_TOKEN &&
-        m->h.type != IPC_READY && !jc_id_valid(m->h.id))
+    if (!has_no_id(m->h.type) && !jc_id_valid(m->h.id))
         return jc_fail(err, 0, "ipc: type %u with a malformed task id", m->h.type);
+    if (m->h.type == IPC_CONFIG)
+        return validate_config(&m->config, err);
     if (m->h.type == IPC_SPAWN) {
         if (strcmp(m->spawn.spec.id, m->h.id) != 0)
             return jc_fail(err, 0, "ipc: spawn id mismatch");
@@ -264,6 +315,25 @@ int ipc_chan_init(struct ipc_chan *c, int fd, unsigned cap, struct jc_err *err)
     if (!(c->q = calloc(cap, sizeof *c->q)))
         return jc_fail(err, ENOMEM, "ipc: queue");
     pthread_mutex_init(&c->lock, NULL);
+    return 0;
+}
+
+int ipc_chan_grow(struct ipc_chan *c, unsigned cap, struct jc_err *err)
+{
+    struct ipc_pending *q;
+
+    if (cap <= c->cap)
+        return 0;
+    if (!(q = calloc(cap, sizeof *q)))
+        return jc_fail(err, ENOMEM, "ipc: growing the queue");
+    pthread_mutex_lock(&c->lock);
+    for (unsigned i = 0; i < c->len; i++)
+        q[i] = c->q[(c->head + i) % c->cap];
+    free(c->q);
+    c->q = q;
+    c->head = 0;
+    c->cap = cap;
+    pthread_mutex_unlock(&c->lock);
     return 0;
 }
 

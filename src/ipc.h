@@ -4,9 +4,12 @@
  * receiver (a confused peer is a compromised peer).
  *
  *   front → warden: SPAWN (a validated spec, plus the sealed memfds of its
- *                   stdin and files), KILL (cancel a task), SHUTDOWN
+ *                   stdin and files), KILL (cancel a task), SHUTDOWN, READY,
+ *                   CONFIG_ACK (a reloaded config is in force)
  *   warden → front: SPAWNED, SPAWN_FAILED, EXITED, SHUTDOWN (an orderly stop:
- *                   the channel closes next, and that is no death)
+ *                   the channel closes next, and that is no death), DRAIN,
+ *                   TOKEN, CONFIG (SIGHUP: the reloaded config and the
+ *                   names and hashes of the reloaded seccomp profiles)
  *
  * A task's SPAWNED is always sent before its EXITED.
  *
@@ -27,6 +30,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "policy.h"
 #include "task.h"
 
 #define IPC_MAGIC 0x6a63656cU /* "jcel" */
@@ -41,6 +45,8 @@ enum ipc_type {
     IPC_DRAIN, /* warden → front: a stop began; take no new task, keep the queue */
     IPC_TOKEN, /* warden → front: SIGHUP read a new bearer token */
     IPC_READY, /* front → warden: it serves HTTP (no task id) */
+    IPC_CONFIG,     /* warden → front: SIGHUP made a new config (no task id) */
+    IPC_CONFIG_ACK, /* front → warden: that config is in force (no task id) */
 };
 
 struct ipc_hdr {
@@ -88,6 +94,28 @@ struct ipc_token {
     char token[JC_TOKEN_SIZE]; /* config_token_ok() */
 };
 
+/* A seccomp profile as the front knows it: a name to accept, a hash to record. */
+struct ipc_policy_name {
+    char name[POLICY_NAME_MAX];
+    char sha256[65];
+};
+
+/* A reload (SIGHUP): the whole new config, checked by config_wire_ok(),
+ * with the keys only a restart changes as they were (the front refuses a
+ * CONFIG that differs in one), and the profiles now in policy_dir. */
+struct ipc_config {
+    struct ipc_hdr h;
+    uint32_t gen;       /* 1, 2, …: CONFIG_ACK answers with it */
+    uint32_t npolicies; /* 1..POLICY_MAX_FILES, "default" among them */
+    struct jc_config cfg;
+    struct ipc_policy_name policies[POLICY_MAX_FILES];
+};
+
+struct ipc_config_ack {
+    struct ipc_hdr h;
+    uint32_t gen;
+};
+
 union ipc_msg {
     struct ipc_hdr h;
     struct ipc_spawn spawn;
@@ -96,6 +124,8 @@ union ipc_msg {
     struct ipc_spawn_failed failed;
     struct ipc_exited exited;
     struct ipc_token token;
+    struct ipc_config config;
+    struct ipc_config_ack config_ack;
 };
 
 /* Send one message of `type` (its size is implied by the type). */
@@ -141,6 +171,10 @@ struct ipc_chan {
 
 /* Make `fd` non-blocking and give it a queue of `cap` messages. */
 int ipc_chan_init(struct ipc_chan *c, int fd, unsigned cap, struct jc_err *err);
+
+/* A longer queue (a reload raised max_running); what waits keeps its order.
+ * Never shorter. */
+int ipc_chan_grow(struct ipc_chan *c, unsigned cap, struct jc_err *err);
 void ipc_chan_free(struct ipc_chan *c);
 
 /* Send now, or queue.  Never blocks.  -1 (err: which) when the channel has

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include <unistd.h>
 
 static const char *g_role = "jobcelld";
-static enum log_level g_min = LOG_LVL_INFO;
+static _Atomic int g_min = LOG_LVL_INFO; /* a reload changes it (log_set_level) */
 static bool g_journal; /* stderr is the journal: lines start with <priority> */
 
 /* systemd sets JOURNAL_STREAM to "dev:ino" of the stream it connected to
@@ -29,11 +30,13 @@ static bool stderr_is_journal(void)
 void log_init(const char *role, enum log_level min)
 {
     g_role = role;
-    g_min = min;
+    atomic_store(&g_min, (int)min);
     g_journal = stderr_is_journal();
 }
 
 void log_set_role(const char *role) { g_role = role; }
+
+void log_set_level(enum log_level min) { atomic_store(&g_min, (int)min); }
 
 static const char *level_name(enum log_level l)
 {
@@ -56,7 +59,7 @@ void log_msg(enum log_level lvl, const char *task, int errnum, const char *fmt, 
     va_list ap;
     int n;
 
-    if (lvl < g_min)
+    if ((int)lvl < atomic_load(&g_min))
         return;
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);

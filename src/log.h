@@ -16,6 +16,8 @@ enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
 
 void log_init(const char *role, enum log_level min);
 void log_set_role(const char *role);
+/* The least level logged from now on (a reload, any thread). */
+void log_set_level(enum log_level min);
 
 void log_msg(enum log_level lvl, const char *task, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "logspace.h"
 #include "policy.h"
+#include "reload.h"
 #include "request.h"
 #include "warden.h"
 
@@ -203,15 +204,8 @@ static void note_missing_limits(struct startup *s)
         }
 }
 
-/* Descriptors a running task holds in the warden (pidfd, output pipe,
- * status pipe, log, timer, and one spare for the spawn in flight), and
- * those kept for everything else. */
-#define FDS_PER_TASK 6
-#define FDS_RESERVED 64
-
 /* The soft RLIMIT_NOFILE up to the hard one (both processes inherit it),
- * then max_running and max_connections within what it allows: a task past
- * it queues instead of failing its spawn. */
+ * then max_running and max_connections within what it allows. */
 static int fit_fd_limit(struct jc_config *c, struct jc_err *err)
 {
     struct rlimit rl;
@@ -221,32 +215,8 @@ static int fit_fd_limit(struct jc_config *c, struct jc_err *err)
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
         return jc_fail(err, errno, "raising RLIMIT_NOFILE to %llu", (unsigned long long)rl.rlim_max);
-    uint64_t n = rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : (uint64_t)rl.rlim_cur;
-    uint64_t room = n > FDS_RESERVED * 2 ? n - FDS_RESERVED : FDS_RESERVED;
-    if (c->max_running > room / FDS_PER_TASK) {
-        log_warnx("max_running %u needs more descriptors than RLIMIT_NOFILE %llu allows: using %llu",
-                  c->max_running, (unsigned long long)n, (unsigned long long)(room / FDS_PER_TASK));
-        c->max_running = (uint32_t)(room / FDS_PER_TASK ? room / FDS_PER_TASK : 1);
-    }
-    if (c->max_connections > room) {
-        log_warnx("max_connections %u is above RLIMIT_NOFILE %llu: using %llu", c->max_connections,
-                  (unsigned long long)n, (unsigned long long)room);
-        c->max_connections = (uint32_t)room;
-    }
+    config_fit_nofile(c, rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : (uint64_t)rl.rlim_cur);
     return 0;
-}
-
-/* A stop takes up to stop_grace_s + 30 s (warden.c: 15 s for the killed
- * tasks, ipc_stall_s for the last reports, 5 s for the front); past
- * systemd's default TimeoutStopSec (90 s) it would be SIGKILLed mid-stop. */
-static void warn_stop_time(const struct jc_config *c)
-{
-    uint64_t worst = (uint64_t)c->stop_grace_s + 20 + c->ipc_stall_s;
-
-    if (worst >= 90)
-        log_warnx("stop_grace_s %u: a stop may take up to %llu s; make the service manager's stop timeout "
-                  "(systemd TimeoutStopSec, 90 s by default) longer than that",
-                  c->stop_grace_s, (unsigned long long)worst);
 }
 
 /* --check-config: the state directory would be usable, checked without
@@ -332,7 +302,7 @@ static int prepare(struct startup *s, struct jc_err *err)
     log_init("jobcelld", s->cfg.log_level);
     if (check_root(&s->cfg, err) < 0)
         return -1;
-    warn_stop_time(&s->cfg);
+    config_warn_stop_time(&s->cfg);
     if (fit_fd_limit(&s->cfg, err) < 0 || load_token(&s->cfg, err) < 0 ||
         check_exposure(&s->cfg, err) < 0 || check_rootfs(&s->cfg, err) < 0)
         return -1;
@@ -457,6 +427,7 @@ int main(int argc, char **argv)
 
     block_stop_signals();
     sanitize_fds();
+    reload_remember_args(argc, argv);
     log_init("jobcelld", LOG_LVL_INFO);
     raise_fd_limit();
     if (config_collect(&s.cfg, argc, argv, &problems) == 1)

@@ -49,10 +49,14 @@ void notify_ready(const char *status)
     ready_sent = 1;
 }
 
-void notify_reloaded(void)
+void notify_reloaded(const char *status)
 {
-    if (ready_sent)
-        notify_send("READY=1\nSTATUS=serving");
+    char msg[512];
+
+    if (!ready_sent)
+        return;
+    snprintf(msg, sizeof msg, "READY=1\nSTATUS=%s", status);
+    notify_send(msg);
 }
 
 void notify_status(const char *status)
@@ -63,9 +67,15 @@ void notify_status(const char *status)
     notify_send(msg);
 }
 
+/* MONOTONIC_USEC: systemd 253 and later match it to the reload it asked
+ * for (older ones ignore it). */
 void notify_reloading(void)
 {
-    notify_send("RELOADING=1\nSTATUS=reloading");
+    char msg[128];
+
+    snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the configuration",
+             (unsigned long long)now_us());
+    notify_send(msg);
 }
 
 void notify_stopping(const char *status)

@@ -15,12 +15,14 @@ void notify_ready(const char *status);
 /* A STATUS= line (shown by systemctl status). */
 void notify_status(const char *status);
 
-/* RELOADING=1: a reload began; notify_reloaded() when it is done. */
+/* RELOADING=1 (with MONOTONIC_USEC=): a reload began; notify_reloaded()
+ * when it is done. */
 void notify_reloading(void);
 
-/* READY=1 again after a reload (nothing if notify_ready() never ran: a
- * SIGHUP before the front serves must not claim it does). */
-void notify_reloaded(void);
+/* READY=1 again after a reload, with a STATUS= saying how it went (nothing
+ * if notify_ready() never ran: a SIGHUP before the front serves must not
+ * claim it does). */
+void notify_reloaded(const char *status);
 
 /* STOPPING=1: an orderly stop began. */
 void notify_stopping(const char *status);

@@ -348,7 +348,7 @@ static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
     unsigned i;
 
     if (!pol)
-        return jc_fail(err, 0, "no seccomp profile \"%s\"", spec->policy);
+        return jc_client(err, 400, "no seccomp profile \"%s\" (policy_dir no longer has it)", spec->policy);
     p->prog = (struct sock_fprog){.len = pol->bpf_len, .filter = pol->bpf};
     p->sync_rd = f->sync[0];
     p->sync_wr = f->sync[1];

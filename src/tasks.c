@@ -31,7 +31,7 @@ struct end_hook {
 struct ttable {
     pthread_mutex_t lock;
     pthread_cond_t cond;   /* the table's thread: a place freed, or stop */
-    const struct jc_config *cfg;
+    struct tasks_conf conf; /* under lock; a reload replaces it (tasks_reconf) */
     struct store *store;
     int legacy_dirfd, logs_dirfd;
     struct logspace *space;
@@ -258,9 +258,12 @@ static void forget_log(void *ctx, const char *id)
 static void prune(struct ttable *t)
 {
     struct jc_err err;
-    int64_t cutoff = now_ms() - (int64_t)t->cfg->retention_s * 1000;
 
-    if (store_prune(t->store, cutoff, t->cfg->max_records, forget_log, t, &err) < 0)
+    pthread_mutex_lock(&t->lock);
+    int64_t cutoff = now_ms() - (int64_t)t->conf.retention_s * 1000;
+    uint32_t max_records = t->conf.max_records;
+    pthread_mutex_unlock(&t->lock);
+    if (store_prune(t->store, cutoff, max_records, forget_log, t, &err) < 0)
         log_warnx("pruning records: %s", err.msg);
 }
 
@@ -360,6 +363,20 @@ static void import_legacy(struct ttable *t)
         log_info("imported %u task record(s) of an older version", n);
 }
 
+static struct tasks_conf conf_of(const struct jc_config *c)
+{
+    return (struct tasks_conf){.max_running = c->max_running, .max_queued = c->max_queued,
+                               .retention_s = c->retention_s, .max_records = c->max_records};
+}
+
+void tasks_reconf(struct ttable *t, const struct jc_config *cfg)
+{
+    pthread_mutex_lock(&t->lock);
+    t->conf = conf_of(cfg);
+    pthread_cond_broadcast(&t->cond); /* more may start now */
+    pthread_mutex_unlock(&t->lock);
+}
+
 struct ttable *tasks_open(const struct jc_config *cfg, const char *db_path, int legacy_dirfd,
                           int logs_dirfd, struct logspace *space, const struct tasks_hooks *hooks,
                           struct jc_err *err)
@@ -373,7 +390,7 @@ struct ttable *tasks_open(const struct jc_config *cfg, const char *db_path, int 
     }
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
-    *t = (struct ttable){.lock = t->lock, .cond = t->cond, .cfg = cfg, .legacy_dirfd = legacy_dirfd,
+    *t = (struct ttable){.lock = t->lock, .cond = t->cond, .conf = conf_of(cfg), .legacy_dirfd = legacy_dirfd,
                          .logs_dirfd = logs_dirfd, .space = space, .hooks = *hooks};
     if (!(t->store = store_open(db_path, cfg->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL, err))) {
         free(t);
@@ -485,7 +502,7 @@ static void retry_dirty_locked(struct ttable *t)
 
 static bool can_start(const struct ttable *t)
 {
-    return t->qhead && !t->stopping && t->active < t->cfg->max_running && mono_ms() >= t->pause_until;
+    return t->qhead && !t->stopping && t->active < t->conf.max_running && mono_ms() >= t->pause_until;
 }
 
 static void wait_a_second(struct ttable *t)
@@ -571,13 +588,13 @@ static int admit_check(struct ttable *t, int *retry, struct jc_err *err)
 {
     if (t->stopping)
         return jc_client(err, 503, "The daemon is shutting down");
-    if (t->active < t->cfg->max_running && !t->qhead)
+    if (t->active < t->conf.max_running && !t->qhead)
         return 0;
-    if (t->queued < t->cfg->max_queued)
+    if (t->queued < t->conf.max_queued)
         return 0;
     *retry = retry_after(t);
     return jc_client(err, 503, "Too many tasks: %u running and %u queued (limits %u and %u); retry later",
-                     t->active, t->queued, t->cfg->max_running, t->cfg->max_queued);
+                     t->active, t->queued, t->conf.max_running, t->conf.max_queued);
 }
 
 /* In the store first: nothing is admitted that is not kept. */
@@ -606,7 +623,7 @@ static int submit_locked(struct ttable *t, struct trec *r, const struct tasks_su
     if (admit_check(t, retry, err) < 0)
         return -1;
     r->accepted_mono_ms = mono_ms();
-    queue = t->active >= t->cfg->max_running || t->qhead;
+    queue = t->active >= t->conf.max_running || t->qhead;
     if (add_locked(t, r, s, queue, err) < 0)
         return -1;
     index_add(t, r);
@@ -944,9 +961,9 @@ void tasks_stats(struct ttable *t, struct tasks_stats *s)
     memset(s, 0, sizeof *s);
     pthread_mutex_lock(&t->lock);
     s->running = t->active;
-    s->max_running = t->cfg->max_running;
+    s->max_running = t->conf.max_running;
     s->queued = t->queued;
-    s->max_queued = t->cfg->max_queued;
+    s->max_queued = t->conf.max_queued;
     s->oldest_wait_ms = t->qhead ? mono_ms() - t->qhead->queued_mono_ms : 0;
     s->mean_wait_ms = t->mean_wait_ms;
     s->drain_per_s = t->end_interval_ms > 0 ? 1000.0 / (double)t->end_interval_ms : 0;

@@ -39,6 +39,15 @@ struct tasks_hooks {
 /* db_path: the SQLite file.  legacy_dirfd: state_dir/tasks, whose old
  * <id>.json records are imported once and removed.  logs_dirfd: the logs;
  * space (may be NULL) is told of every log removed by pruning. */
+/* The keys of the config the table applies (a reload may change them). */
+struct tasks_conf {
+    uint32_t max_running, max_queued, retention_s, max_records;
+};
+
+/* A reload: from now on these bounds (running tasks are not touched; a
+ * lower max_running lets fewer start, a lower max_queued refuses sooner). */
+void tasks_reconf(struct ttable *t, const struct jc_config *cfg);
+
 struct ttable *tasks_open(const struct jc_config *cfg, const char *db_path, int legacy_dirfd,
                           int logs_dirfd, struct logspace *space, const struct tasks_hooks *hooks,
                           struct jc_err *err);

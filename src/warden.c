@@ -12,8 +12,9 @@
  * task is killed and the warden exits non-zero, as it does when the front
  * dies.  Only an asked-for stop (a signal to either process) exits 0.
  * A SIGTERM/SIGINT to the warden first drains (stop_signal()): the front
- * takes no new task, running ones get stop_grace_s; SIGHUP re-reads the
- * token file for the front (reload_token()).
+ * takes no new task, running ones get stop_grace_s; SIGHUP reloads the
+ * configuration, the seccomp profiles and the token file (reload()): all
+ * or nothing, never touching a running task.
  * Runs in: the warden (root). */
 #include "warden.h"
 
@@ -40,6 +41,7 @@
 #include "log.h"
 #include "logspace.h"
 #include "notify.h"
+#include "reload.h"
 #include "sandbox.h"
 #include "wmsg.h"
 
@@ -65,7 +67,10 @@ struct wtask {
 };
 
 struct warden {
-    const struct jc_config *cfg;
+    struct jc_config *cfg;           /* main thread: a reload replaces it */
+    struct jc_policy_set *policies;  /* main thread: a reload replaces it */
+    struct jc_limits judge_max;      /* main thread: what a SPAWN may ask (wmsg.h) */
+    uint32_t reload_gen;             /* main thread: the last reload sent to the front */
     struct cg_ctx *cg;
     struct logspace *space;
     struct sandbox_env env;
@@ -76,7 +81,8 @@ struct warden {
     pthread_cond_t idle;
     struct wtask *tasks;
     unsigned ntasks;
-    uint8_t *slots;
+    uint8_t *slots;   /* nslots ≥ max_running (a reload may raise it); under lock */
+    uint32_t nslots;
     bool stopping;
     bool given_up; /* stop_all stopped waiting for tasks that would not end */
     int64_t drain_until_ms; /* main thread: a stop's grace ends then (monotonic); 0 if none */
@@ -631,6 +637,8 @@ static void reap_front(struct warden *w)
     log_errx("the front closed its channel without asking to stop: stopping every task");
 }
 
+static enum serve_end config_acked(struct warden *w, uint32_t gen);
+
 static enum serve_end handle_message(struct warden *w)
 {
     static union ipc_msg m; /* main thread only; too big for the stack */
@@ -653,7 +661,7 @@ static enum serve_end handle_message(struct warden *w)
         reap_front(w);
         return SERVE_FAILED;
     }
-    switch (wmsg_judge(w->cfg, &m, &err)) {
+    switch (wmsg_judge(&w->judge_max, &m, &err)) {
     case WMSG_SPAWN:
         return take_spawn(w, &m.spawn.spec, fds, nfds);
     case WMSG_KILL:
@@ -665,6 +673,8 @@ static enum serve_end handle_message(struct warden *w)
     case WMSG_READY:
         notify_ready("serving");
         return SERVE_ON;
+    case WMSG_CONFIG_ACK:
+        return config_acked(w, m.config_ack.gen);
     case WMSG_FATAL:
     default:
         for (unsigned i = 0; i < nfds; i++)
@@ -728,35 +738,143 @@ static enum serve_end drain_check(struct warden *w)
     return SERVE_ASKED;
 }
 
-/* SIGHUP: the token file again (only root may read it); a good token goes
- * to the front, and no copy of it stays here.  A bad one is refused and the
- * old token stays in force.  The config file and the policies are not
- * reloaded (docs/operations.md). */
-static void reload_token_file(struct warden *w)
+/* ---- reload (SIGHUP) ------------------------------------------------------ */
+
+/* Room for a higher max_running: task slots and the report queue (SPAWNED
+ * + EXITED per slot, a SPAWN_FAILED per request in flight).  Neither ever
+ * shrinks: a lower max_running only lets fewer start. */
+static int grow_for(struct warden *w, const struct jc_config *c, struct jc_err *err)
+{
+    if (c->max_running > w->nslots) {
+        pthread_mutex_lock(&w->lock);
+        uint8_t *s = realloc(w->slots, c->max_running);
+        if (s) {
+            memset(s + w->nslots, 0, c->max_running - w->nslots);
+            w->slots = s;
+            w->nslots = c->max_running;
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (!s)
+            return jc_fail(err, ENOMEM, "growing the task slots");
+    }
+    return ipc_chan_grow(&w->chan, 2 * c->max_running + c->max_connections + 16, err);
+}
+
+/* Until the front confirms a reload, it may still send a SPAWN checked
+ * against the old maxima: the warden accepts the higher of old and new. */
+static void loosen(struct jc_limits *judge, const struct jc_limits *max)
+{
+    for (unsigned i = 0; i < JC_NLIMITS; i++) {
+        const struct jc_limit_def *d = &jc_limit_defs[i];
+        if (jc_limit_get(max, d) > jc_limit_get(judge, d))
+            jc_limit_set(judge, d, jc_limit_get(max, d));
+    }
+}
+
+/* The new config and the profiles' names and hashes (never the BPF). */
+static int send_config(struct warden *w, struct jc_err *err)
+{
+    static union ipc_msg m; /* main thread only; too big for the stack */
+
+    memset(&m, 0, sizeof m);
+    m.config.gen = ++w->reload_gen;
+    m.config.cfg = *w->cfg;
+    m.config.npolicies = (uint32_t)w->policies->count;
+    for (size_t i = 0; i < w->policies->count; i++) {
+        snprintf(m.config.policies[i].name, sizeof m.config.policies[i].name, "%s", w->policies->items[i].name);
+        memcpy(m.config.policies[i].sha256, w->policies->items[i].sha256, sizeof m.config.policies[i].sha256);
+    }
+    return ipc_chan_send(&w->chan, &m, IPC_CONFIG, err);
+}
+
+/* A good token goes to the front and no copy of it stays here. */
+static void send_token(struct warden *w, char token[JC_TOKEN_SIZE])
 {
     static union ipc_msg m; /* main thread only */
-    struct jc_err err = {0};
+    struct jc_err err;
 
-    if (!w->cfg->token_file[0]) {
-        log_info("SIGHUP: no token_file in use: nothing to reload");
-        return;
-    }
-    if (config_read_token(w->cfg->token_file, m.token.token, &err) < 0)
-        log_errx("SIGHUP: %s: refused, the old token stays in force", err.msg);
-    else if (ipc_chan_send(&w->chan, &m, IPC_TOKEN, &err) < 0)
+    memcpy(m.token.token, token, sizeof m.token.token);
+    explicit_bzero(token, JC_TOKEN_SIZE);
+    if (ipc_chan_send(&w->chan, &m, IPC_TOKEN, &err) < 0)
         log_errx("SIGHUP: %s: the old token stays in force", err.msg);
-    else
-        log_info("SIGHUP: new token from %s sent to the front", w->cfg->token_file);
     explicit_bzero(&m, sizeof m.token);
 }
 
-static void reload_token(struct warden *w)
+/* The new config in force here (spawns from now on), then in the front.
+ * Running tasks keep what they were spawned with. */
+static void apply_reload(struct warden *w, struct reload_next *n)
 {
-    log_info("SIGHUP: reloading the token file; the configuration file and the seccomp policies "
-             "are not reloaded (they need a restart)");
+    struct jc_err err;
+
+    for (unsigned i = 0; i < n->nchanged && i < RELOAD_CHANGED_MAX; i++)
+        log_warnx("SIGHUP: %s changed: needs a restart; the running value stays", n->changed[i]);
+    loosen(&w->judge_max, &n->cfg.max);
+    *w->cfg = n->cfg;
+    policy_set_free(w->policies);
+    *w->policies = n->policies; /* moved: spawns run on this thread, between messages */
+    n->policies.count = 0;
+    log_set_level(w->cfg->log_level);
+    config_warn_stop_time(w->cfg);
+    if (send_config(w, &err) < 0)
+        log_errx("SIGHUP: %s: the front keeps the old configuration", err.msg);
+    if (n->token[0])
+        send_token(w, n->token);
+    log_info("SIGHUP: configuration reloaded (%zu seccomp profiles, \"default\" sha256 %.12s); running tasks "
+             "keep theirs; waiting for the front", w->policies->count,
+             policy_find(w->policies, "default")->sha256);
+}
+
+static void log_refusal(const struct jc_problems *p)
+{
+    for (unsigned i = 0; i < p->n && i < JC_PROBLEMS_MAX; i++)
+        log_errx("SIGHUP: %s", p->items[i].msg);
+    if (p->n > JC_PROBLEMS_MAX)
+        log_errx("SIGHUP: ... and %u more problems", p->n - JC_PROBLEMS_MAX);
+    log_errx("SIGHUP: reload refused, the old configuration stays in force");
+}
+
+/* SIGHUP: everything read again (reload.h), applied only if all of it is
+ * good; READY=1 follows once the front has it (WMSG_CONFIG_ACK), or at
+ * once when refused. */
+static void reload(struct warden *w)
+{
+    static struct reload_next n;   /* main thread only; too big for the stack */
+    static struct jc_problems p;
+    struct jc_err err = {0};
+
     notify_reloading();
-    reload_token_file(w);
-    notify_reloaded();
+    log_info("SIGHUP: reloading the configuration, the seccomp profiles and the token file");
+    if (w->drain_until_ms) {
+        log_errx("SIGHUP: the daemon is stopping: reload refused, the old configuration stays in force");
+        notify_reloaded("reload refused: stopping");
+        return;
+    }
+    if (reload_prepare(w->cfg, &n, &p) < 0 || grow_for(w, &n.cfg, &err) < 0) {
+        if (err.msg[0])
+            jc_problem(&p, &err);
+        reload_next_free(&n);
+        log_refusal(&p);
+        notify_reloaded("serving; reload refused: the old configuration stays in force (see the log)");
+        return;
+    }
+    apply_reload(w, &n);
+    reload_next_free(&n);
+}
+
+/* The front has the reload of generation `gen` in force: the warden's check
+ * is the new maxima alone, and the service manager hears it is done. */
+static enum serve_end config_acked(struct warden *w, uint32_t gen)
+{
+    if (gen > w->reload_gen) {
+        log_errx("fatal: the front confirmed reload %u, but %u is the last sent", gen, w->reload_gen);
+        return SERVE_FAILED;
+    }
+    if (gen < w->reload_gen)
+        return SERVE_ON; /* a later one is on its way */
+    w->judge_max = w->cfg->max;
+    log_info("SIGHUP: reload done: the new configuration is in force in both processes");
+    notify_reloaded("serving; configuration reloaded");
+    return SERVE_ON;
 }
 
 static enum serve_end handle_signal(struct warden *w, int sigfd)
@@ -776,7 +894,7 @@ static enum serve_end handle_signal(struct warden *w, int sigfd)
         return SERVE_ON;
     }
     if (si.ssi_signo == SIGHUP) {
-        reload_token(w);
+        reload(w);
         return SERVE_ON;
     }
     return stop_signal(w, si.ssi_signo);
@@ -897,6 +1015,7 @@ static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *er
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     w->slots = calloc(w->cfg->max_running, 1);
+    w->nslots = w->cfg->max_running;
     if (*sigfd < 0 || w->epfd < 0 || w->wake_fd < 0 || !w->slots)
         return jc_fail(err, errno, "warden set-up");
     /* SPAWNED + EXITED per slot, a SPAWN_FAILED per request in flight. */
@@ -921,11 +1040,11 @@ static void teardown(struct warden *w, int sigfd)
     pthread_cond_destroy(&w->idle);
 }
 
-int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_policy_set *policies,
+int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *policies,
                int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd,
                struct logspace *space)
 {
-    struct warden w = {.cfg = cfg, .cg = cg, .space = space, .sock = sock, .front_pid = front_pid,
+    struct warden w = {.cfg = cfg, .policies = policies, .judge_max = cfg->max, .cg = cg, .space = space, .sock = sock, .front_pid = front_pid,
                        .epfd = -1, .wake_fd = -1, .env = {.null_fd = -1}};
     struct jc_err err = {0};
     pthread_t mon;

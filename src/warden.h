@@ -17,7 +17,9 @@
 
 /* Serve until shutdown (a signal, after the stop_grace_s drain; the front's
  * SHUTDOWN; or its death).
- * Kills every task and removes every cgroup before returning the exit code. */
-int warden_run(const struct jc_config *cfg, struct cg_ctx *cg, const struct jc_policy_set *policies,
+ * Kills every task and removes every cgroup before returning the exit code.
+ * A reload (SIGHUP) replaces *cfg and *policies in place (the caller frees
+ * the policies in force at the end). */
+int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *policies,
                int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd,
                struct logspace *space);

@@ -76,7 +76,7 @@ static void judge(const struct jc_config *cfg, const union ipc_msg *m)
 {
     struct jc_err e = {0};
 
-    switch (wmsg_judge(cfg, m, &e)) {
+    switch (wmsg_judge(&cfg->max, m, &e)) {
     case WMSG_SPAWN:
         check_spawn(cfg, m);
         check_input(&m->spawn.spec);
@@ -87,6 +87,7 @@ static void judge(const struct jc_config *cfg, const union ipc_msg *m)
         break;
     case WMSG_SHUTDOWN:
     case WMSG_READY:
+    case WMSG_CONFIG_ACK:
         break;
     case WMSG_FATAL:
         if (!e.msg[0])

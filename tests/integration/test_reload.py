@@ -1,14 +1,21 @@
 """test_reload.py — stop and reload: SIGTERM drains (no new task, running
 ones finish within stop_grace_s, the rest are cancelled after it, queued
 ones wait for the next start), a second SIGTERM ends the drain at once;
-SIGHUP reloads the token file (a bad one is refused, the old token stays),
-does not stop the daemon nor touch its tasks."""
+SIGHUP reloads the config file, the seccomp profiles and the token file:
+all or nothing (a bad config, profile or token is refused with a log line
+naming it, and the old one stays in force), keys that need a restart keep
+their running value, new tasks get the new config, running ones keep
+theirs; RELOADING=1 then READY=1 reach the service manager; many SIGHUPs
+under a stream of requests break nothing."""
 
+import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -178,13 +185,15 @@ class Hangup(unittest.TestCase):
             self.assertFalse(memory_contains(warden, NEW.encode()), "the warden kept the new token")
             # A bad token file: refused with a log line; the token in force stays.
             self.write_token("short")
-            self.hup(d, "refused, the old token stays in force")
+            self.hup(d, "reload refused, the old configuration stays in force")
+            self.assertIn("the token must be 16 to 255 printable characters", d.log_text())
             self.assertEqual(self.status(d, NEW), 200)
             self.assertEqual(self.status(d, "short"), 401)
             os.chmod(self.token_path, 0o644)
             self.write_token(NEW + "x")
             os.chmod(self.token_path, 0o644)
-            self.hup(d, "refused, the old token stays in force")
+            self.hup(d, "reload refused, the old configuration stays in force")
+            self.assertIn("must be a regular file of mode 0600", d.log_text())
             self.assertEqual(self.status(d, NEW), 200)
             self.assertEqual(self.status(d, NEW + "x"), 401)
         finally:
@@ -196,7 +205,7 @@ class Hangup(unittest.TestCase):
         try:
             i = d.submit_ok(name="long", command=["/bin/sleep", "600"])["id"]
             d.wait_running(i)
-            self.hup(d, "no token_file in use: nothing to reload")
+            self.hup(d, "reload done")
             self.assertTrue(d.alive(), d.log_tail())
             self.assertEqual(d.task(i)["state"], "running")
             rec, _ = d.sh("exit 0")
@@ -204,6 +213,314 @@ class Hangup(unittest.TestCase):
         finally:
             d.stop()
         self.assertEqual(d.returncode, 0, d.log_tail())
+
+
+DONE = "SIGHUP: reload done"
+REFUSED = "SIGHUP: reload refused, the old configuration stays in force"
+
+
+def hup(d, text):
+    """SIGHUP to the warden, then wait for one more occurrence of text."""
+    n = d.log_text().count(text)
+    os.kill(d.proc.pid, signal.SIGHUP)
+    deadline = time.monotonic() + scaled(30)
+    while d.log_text().count(text) <= n:
+        if time.monotonic() >= deadline or not d.alive():
+            raise AssertionError("log never said %r\n%s" % (text, d.log_tail()))
+        time.sleep(0.05)
+
+
+def rewrite(d, config=None, text=None):
+    """A new config file in place (the harness's uid_base and stop_grace_s kept)."""
+    if text is None:
+        full = {"uid_base": d.config["uid_base"], "stop_grace_s": d.config["stop_grace_s"]}
+        full.update(config)
+        text = json.dumps(full)
+    tmp = d.config_path + ".new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, d.config_path)
+
+
+def copy_policies():
+    """A policy directory of the test's own, with the shipped profiles."""
+    src = os.path.join(harness.SRC, "policy")
+    dst = tempfile.mkdtemp(prefix="jobcell-policy-")
+    for name in os.listdir(src):
+        if name.endswith(".json"):
+            shutil.copy(os.path.join(src, name), os.path.join(dst, name))
+    return dst
+
+
+class Reload(unittest.TestCase):
+    maxDiff = 4000
+
+    def test_new_tasks_get_new_limits_running_task_keeps_its_own(self):
+        d = Daemon(config={"max_queued": 50, "limits": {"default": {"timeout_s": 600}}}).start()
+        try:
+            nap = int(scaled(6))  # long enough to be running across the reload
+            old = d.submit_ok(name="across", command=["/bin/sh", "-c", "sleep %d; echo survived" % nap])["id"]
+            d.wait_running(old)
+            rewrite(d, {"max_queued": 7, "max_body_kb": 1,
+                        "limits": {"default": {"timeout_s": 1}, "max": {"memory_mb": 256}}})
+            hup(d, DONE)
+            self.assertEqual(d.task(old)["state"], "running", "precondition: it runs across the reload")
+            self.assertEqual(d.get("/healthz").body["tasks"]["max_queued"], 7)
+            # limits.default.timeout_s 1 for a new task: a long sleep times out.
+            new = d.submit_ok(name="after", command=["/bin/sleep", "600"])["id"]
+            rec = d.wait_terminal(new)
+            self.assertEqual((rec["reason"], rec["limits"]["timeout_s"]), ("timeout", 1), rec)
+            # limits.max lowered: a request above it is refused, naming the field.
+            r = d.submit(name="big", command=["/bin/true"], limits={"memory_mb": 300})
+            self.assertEqual(r.status, 400, r)
+            self.assertIn("memory_mb", r.body["error"])
+            # max_body_kb 1: a 2 KiB body is too big now.
+            r = d.post("/api/tasks", {"name": "x" * 10, "command": ["/bin/true"], "env": {"PAD": "p" * 2048}})
+            self.assertEqual(r.status, 413, r)
+            # The task that ran across it kept its limits and ended normally.
+            rec = d.wait_terminal(old)
+            self.assertEqual((rec["state"], rec["reason"], rec["limits"]["timeout_s"]),
+                             ("succeeded", "exited", 600), rec)
+            self.assertEqual(d.logs(old), "survived\n")
+        finally:
+            d.stop()
+        self.assertEqual(d.returncode, 0, d.log_tail())
+
+    def test_lower_max_queued_refuses_sooner_queue_kept(self):
+        d = Daemon(config={"max_running": 1, "max_queued": 10}).start()
+        try:
+            long_id = d.submit_ok(name="long", command=["/bin/sleep", "600"])["id"]
+            d.wait_running(long_id)
+            queued = d.submit_ok(name="q", command=["/bin/sh", "-c", "echo later"])["id"]
+            rewrite(d, {"max_running": 1, "max_queued": 1})
+            hup(d, DONE)
+            r = d.submit(name="one-too-many", command=["/bin/true"])
+            self.assertEqual(r.status, 503, r)
+            self.assertIn("limits 1 and 1", r.body["error"])
+            self.assertEqual(d.task(queued)["state"], "queued")
+            # max_running raised: the queued task starts without another submission.
+            rewrite(d, {"max_running": 2, "max_queued": 1})
+            hup(d, DONE)
+            rec = d.wait_terminal(queued)
+            self.assertEqual((rec["state"], rec["exit_code"]), ("succeeded", 0), rec)
+            self.assertEqual(d.task(long_id)["state"], "running")
+        finally:
+            d.stop()
+        self.assertEqual(d.returncode, 0, d.log_tail())
+
+    def test_bad_config_refused_old_stays(self):
+        d = Daemon(config={"max_queued": 9}).start()
+        try:
+            for text, names in (("{\"max_queued\": 3,", "Invalid JSON"),
+                                (json.dumps({"max_queued": 3, "max_running": 0}), "max_running"),
+                                (json.dumps({"max_queued": 3, "bogus_key": 1}), "bogus_key"),
+                                (json.dumps({"max_queued": 3, "limits": {"default": {"memory_mb": 900},
+                                                                         "max": {"memory_mb": 500}}}),
+                                 "limits.default.memory_mb is above limits.max.memory_mb")):
+                rewrite(d, text=text)
+                hup(d, REFUSED)
+                problem = [l for l in d.log_text().splitlines() if "SIGHUP: " in l and names in l]
+                self.assertTrue(problem, "no log line names %r\n%s" % (names, d.log_tail()))
+                self.assertEqual(d.get("/healthz").body["tasks"]["max_queued"], 9)
+                rec, _ = d.sh("exit 0")
+                self.assertEqual(rec["state"], "succeeded")
+            os.unlink(d.config_path)
+            hup(d, REFUSED)
+            self.assertIn("No such file or directory", d.log_tail(5))
+        finally:
+            d.stop()
+        self.assertEqual(d.returncode, 0, d.log_tail())
+
+    def test_restart_only_key_kept_rest_applied(self):
+        d = Daemon(config={"max_queued": 9, "http_threads": 2}).start()
+        try:
+            port = d.port
+            other = harness.free_port()
+            rewrite(d, {"max_queued": 4, "http_threads": 3, "listen": "127.0.0.1:%d" % other,
+                        "state_dir": "/nonexistent-jobcell", "records_sync": "full",
+                        "uid_base": d.config["uid_base"] + 65536})
+            hup(d, DONE)
+            log = d.log_text()
+            for key in ("http_threads", "records_sync", "uid_base"):
+                self.assertIn("SIGHUP: %s changed: needs a restart; the running value stays" % key, log)
+            # --listen and --state-dir on the command line override the file:
+            # nothing changed, nothing said.
+            self.assertNotIn("listen changed", log)
+            self.assertNotIn("state_dir changed", log)
+            self.assertEqual(d.port, port)
+            h = d.get("/healthz").body
+            self.assertEqual(h["tasks"]["max_queued"], 4)
+            self.assertEqual(h["state_dir"]["path"], d.state_dir)
+            rec, _ = d.sh("id -u")
+            self.assertEqual(rec["state"], "succeeded")
+            spawned = [l for l in d.log_text().splitlines() if "spawned pid" in l][-1]
+            uid = int(spawned.rsplit("as uid ", 1)[1])
+            self.assertLess(uid - d.config["uid_base"], 65536, "the old uid_base stays: " + spawned)
+        finally:
+            d.stop()
+        self.assertEqual(d.returncode, 0, d.log_tail())
+
+    def test_policies_reloaded_broken_profile_refused(self):
+        pol = copy_policies()
+        try:
+            d = Daemon(extra_args=["--policy-dir", pol]).start()
+            try:
+                self._policies(d, pol)
+            finally:
+                d.stop()
+            self.assertEqual(d.returncode, 0, d.log_tail())
+        finally:
+            shutil.rmtree(pol, ignore_errors=True)
+
+    def _policies(self, d, pol):
+        r = d.submit(name="x", command=["/bin/true"], policy="extra")
+        self.assertEqual(r.status, 400, r)
+        sha = {p["name"]: p["sha256"] for p in d.get("/healthz").body["seccomp"]["policies"]}
+        shutil.copy(os.path.join(pol, "default.json"), os.path.join(pol, "extra.json"))
+        with open(os.path.join(pol, "default.json")) as f:
+            profile = json.load(f)
+        with open(os.path.join(pol, "default.json"), "w") as f:
+            json.dump(profile, f, indent=1)  # the same rules, other bytes: another hash
+        hup(d, DONE)
+        now = {p["name"]: p["sha256"] for p in d.get("/healthz").body["seccomp"]["policies"]}
+        self.assertEqual(set(now), set(sha) | {"extra"})
+        self.assertNotEqual(now["default"], sha["default"])
+        rec = d.wait_terminal(d.submit_ok(name="x", command=["/bin/true"], policy="extra")["id"])
+        self.assertEqual((rec["state"], rec["policy"]["name"]), ("succeeded", "extra"), rec)
+        rec = d.wait_terminal(d.submit_ok(name="y", command=["/bin/true"])["id"])
+        self.assertEqual(rec["policy"]["sha256"], now["default"], rec)
+        with open(os.path.join(pol, "broken.json"), "w") as f:
+            f.write('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["no_such_call"], '
+                    '"action": "SCMP_ACT_ALLOW"}]}')
+        hup(d, REFUSED)
+        self.assertTrue([l for l in d.log_text().splitlines() if "seccomp policy" in l and "broken.json" in l],
+                        d.log_tail())
+        names = {p["name"] for p in d.get("/healthz").body["seccomp"]["policies"]}
+        self.assertEqual(names, set(now))
+        rec = d.wait_terminal(d.submit_ok(name="z", command=["/bin/true"], policy="extra")["id"])
+        self.assertEqual(rec["state"], "succeeded", rec)
+
+    def test_many_reloads_under_requests(self):
+        pol = copy_policies()
+        d = Daemon(config={"max_queued": 1000}, extra_args=["--policy-dir", pol]).start()
+        errors, stop = [], threading.Event()
+        ids = []
+
+        def hammer(n):
+            while not stop.is_set():
+                try:
+                    r = d.get("/healthz")
+                    if r.status != 200:
+                        errors.append(("healthz", r.status))
+                    r = d.submit(name="h%d" % n, command=["/bin/true"])
+                    if r.status == 202:
+                        ids.append(r.body["id"])
+                    elif r.status not in (400, 413, 503):
+                        errors.append(("post", r.status, r.body))
+                except Exception as e:  # noqa: BLE001 — a dead daemon shows here
+                    errors.append(("exception", repr(e)))
+        threads = [threading.Thread(target=hammer, args=(i,)) for i in range(3)]
+        try:
+            for t in threads:
+                t.start()
+            extra = os.path.join(pol, "extra.json")
+            for i in range(40):
+                if i % 10 == 9:
+                    rewrite(d, text="{broken")
+                else:
+                    rewrite(d, {"max_queued": 1000 - i, "max_body_kb": 1 + i % 3,
+                                "log_level": "info", "access_log": ["off", "debug"][i % 2],
+                                "limits": {"max": {"memory_mb": 256 + 64 * (i % 2)}}})
+                if i % 2:
+                    shutil.copy(os.path.join(pol, "default.json"), extra)
+                elif os.path.exists(extra):
+                    os.unlink(extra)
+                os.kill(d.proc.pid, signal.SIGHUP)
+                time.sleep(0.05)
+            rewrite(d, {"max_queued": 555})
+            hup(d, DONE)
+            deadline = time.monotonic() + scaled(30)
+            while d.get("/healthz").body["tasks"]["max_queued"] != 555 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            stop.set()
+            for t in threads:
+                t.join()
+            self.assertEqual(errors, [])
+            self.assertTrue(d.alive(), d.log_tail())
+            self.assertEqual(d.get("/healthz").body["tasks"]["max_queued"], 555)
+            self.assertGreater(len(ids), 0)
+            for i in ids:
+                self.assertEqual(d.wait_terminal(i)["state"], "succeeded")
+            self.assertNotIn("fatal", d.log_text())
+            log = d.log_text()
+            print("%d reloads applied (%d confirmed last by the front), %d refused, %d tasks"
+                  % (log.count("SIGHUP: configuration reloaded"), log.count(DONE), log.count(REFUSED), len(ids)),
+                  file=sys.stderr)
+        finally:
+            stop.set()
+            for t in threads:
+                if t.is_alive():
+                    t.join()
+            d.stop()
+            shutil.rmtree(pol, ignore_errors=True)
+        self.assertEqual(d.returncode, 0, d.log_tail())
+
+
+class Notify(unittest.TestCase):
+    """RELOADING=1 (with MONOTONIC_USEC=) then READY=1 on NOTIFY_SOCKET."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobcell-notify-")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.msgs = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.receive, daemon=True)
+        self.thread.start()
+
+    def tearDown(self):
+        self.done.set()
+        self.thread.join()
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def receive(self):
+        while not self.done.is_set():
+            try:
+                self.msgs.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                continue
+
+    def wait_count(self, key, n):
+        deadline = time.monotonic() + scaled(30)
+        while sum(key in m.split("\n") for m in self.msgs) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertGreaterEqual(sum(key in m.split("\n") for m in self.msgs), n, self.msgs)
+
+    def test_reloading_then_ready(self):
+        d = Daemon(config={"max_queued": 9}, env={"NOTIFY_SOCKET": self.path}).start()
+        try:
+            self.wait_count("READY=1", 1)
+            rewrite(d, {"max_queued": 8})
+            os.kill(d.proc.pid, signal.SIGHUP)
+            self.wait_count("READY=1", 2)
+            rewrite(d, text="{bad")
+            os.kill(d.proc.pid, signal.SIGHUP)
+            self.wait_count("READY=1", 3)
+        finally:
+            d.stop()
+        msgs = [m for m in self.msgs if "RELOADING=1" in m.split("\n") or "READY=1" in m.split("\n")]
+        kinds = ["RELOADING" if "RELOADING=1" in m.split("\n") else "READY" for m in msgs]
+        self.assertEqual(kinds[:5], ["READY", "RELOADING", "READY", "RELOADING", "READY"], self.msgs)
+        for m in msgs:
+            if "RELOADING=1" in m.split("\n"):
+                usec = [l for l in m.split("\n") if l.startswith("MONOTONIC_USEC=")]
+                self.assertEqual(len(usec), 1, m)
+                self.assertGreater(int(usec[0].split("=")[1]), 0)
+        self.assertIn("STATUS=serving; configuration reloaded", msgs[2])
+        self.assertIn("reload refused", msgs[4])
 
 
 if __name__ == "__main__":
