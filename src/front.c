@@ -2,7 +2,8 @@
  * apply the warden's reports (see front.h).
  *
  * Threads: libmicrohttpd's pool (requests), one IPC thread (reports from the
- * warden; it also sends what the HTTP threads queued for the warden), the
+ * warden, and the configurations a reload sends, which it publishes as the
+ * snapshot in force; it also sends what the HTTP threads queued), the
  * log followers' watcher (follow.c), and the main thread, which only waits
  * for signals and runs the orderly shutdown.  A warden that dies, or takes
  * nothing for ipc_stall_s, ends the front with status 1; only an asked-for
