@@ -99,5 +99,7 @@ int main(int argc, char **argv)
     header(99), put("bad-type", sizeof m.kill);
     header(IPC_KILL), put("bad-short", 4);
     put("empty", 0);
+    header(IPC_CONFIG_ACK), m.config_ack.gen = 1, put("ok-config-ack", sizeof m.config_ack);
+    header(IPC_CONFIG), m.config.gen = 1, put("bad-config-from-front", sizeof m.config);
     return 0;
 }

@@ -308,6 +308,26 @@ class Reload(unittest.TestCase):
             d.stop()
         self.assertEqual(d.returncode, 0, d.log_tail())
 
+    def test_queued_task_above_a_lowered_max_fails_when_it_would_start(self):
+        d = Daemon(config={"max_running": 1}).start()
+        try:
+            long_id = d.submit_ok(name="long", command=["/bin/sleep", "600"])["id"]
+            d.wait_running(long_id)
+            big = d.submit_ok(name="big", command=["/bin/true"], limits={"timeout_s": 900})["id"]
+            small = d.submit_ok(name="small", command=["/bin/true"], limits={"timeout_s": 60})["id"]
+            rewrite(d, {"max_running": 1, "limits": {"default": {"timeout_s": 60}, "max": {"timeout_s": 120}}})
+            hup(d, DONE)
+            self.assertEqual(d.delete("/api/tasks/" + long_id).status, 202)
+            rec = d.wait_terminal(big)
+            self.assertEqual((rec["state"], rec["reason"]), ("failed", "spawn_error"), rec)
+            self.assertIn("limits.timeout_s is above limits.max.timeout_s since a reload", rec["error"])
+            rec = d.wait_terminal(small)
+            self.assertEqual((rec["state"], rec["exit_code"]), ("succeeded", 0), rec)
+            self.assertNotIn("fatal", d.log_text())
+        finally:
+            d.stop()
+        self.assertEqual(d.returncode, 0, d.log_tail())
+
     def test_bad_config_refused_old_stays(self):
         d = Daemon(config={"max_queued": 9}).start()
         try:
