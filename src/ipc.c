@@ -169,11 +169,12 @@ static int validate_policy_names(const struct ipc_config *c, struct jc_err *err)
 
     if (c->npolicies < 1 || c->npolicies > POLICY_MAX_FILES)
         return jc_fail(err, 0, "ipc: config: %u seccomp profiles", c->npolicies);
+    static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+
     for (unsigned i = 0; i < c->npolicies; i++) {
         const char *n = c->policies[i].name;
         size_t len = strnlen(n, POLICY_NAME_MAX);
-        if (len == 0 || len == POLICY_NAME_MAX || strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len ||
-            !hex64(c->policies[i].sha256))
+        if (len == 0 || len == POLICY_NAME_MAX || strspn(n, name_chars) != len || !hex64(c->policies[i].sha256))
             return jc_fail(err, 0, "ipc: config: a malformed seccomp profile name or hash");
         for (unsigned j = 0; j < i; j++)
             if (strcmp(n, c->policies[j].name) == 0)

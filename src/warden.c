@@ -1044,7 +1044,8 @@ int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *p
                int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd,
                struct logspace *space)
 {
-    struct warden w = {.cfg = cfg, .policies = policies, .judge_max = cfg->max, .cg = cg, .space = space, .sock = sock, .front_pid = front_pid,
+    struct warden w = {.cfg = cfg, .policies = policies, .judge_max = cfg->max, .cg = cg, .space = space,
+                       .sock = sock, .front_pid = front_pid,
                        .epfd = -1, .wake_fd = -1, .env = {.null_fd = -1}};
     struct jc_err err = {0};
     pthread_t mon;
