@@ -637,7 +637,7 @@ void config_fit_nofile(struct jc_config *c, uint64_t nofile)
 
 /* What start-up built on these stays as it is until a restart: the
  * listening socket, the front's user, the open state directory and
- * records, the cgroup subtree and its ceilings, the HTTP server's threads
+ * records, the node name in task ids, the cgroup subtree and its ceilings, the HTTP server's threads
  * and connection bounds, the hold list's size, the slots' host uids, the
  * log space.  Every other key is applied by a reload. */
 struct restart_key {
@@ -649,7 +649,7 @@ struct restart_key {
 static const struct restart_key restart_keys[] = {
     RK("listen", listen_host, true), RK("listen", listen_port, false), RK("listen", listen_unix, true),
     RK("token_file", token_file, true), RK("rootfs", rootfs, true), RK("state_dir", state_dir, true),
-    RK("user", user, true), RK("cgroup_name", cgroup_name, true), RK("records_sync", sync_full, false),
+    RK("user", user, true), RK("cgroup_name", cgroup_name, true), RK("node", node, true), RK("records_sync", sync_full, false),
     RK("uid_base", uid_base, false), RK("http_threads", http_threads, false),
     RK("max_connections", max_connections, false), RK("per_ip_connections", per_ip_connections, false),
     RK("conn_timeout_s", conn_timeout_s, false),
@@ -734,7 +734,7 @@ static int wire_strings_ok(const struct jc_config *c, struct jc_err *err)
         {c->listen_host, sizeof c->listen_host}, {c->listen_unix, sizeof c->listen_unix},
         {c->token_file, sizeof c->token_file}, {c->rootfs, sizeof c->rootfs},
         {c->policy_dir, sizeof c->policy_dir}, {c->state_dir, sizeof c->state_dir},
-        {c->user, sizeof c->user}, {c->cgroup_name, sizeof c->cgroup_name},
+        {c->user, sizeof c->user}, {c->cgroup_name, sizeof c->cgroup_name}, {c->node, sizeof c->node},
     };
 
     for (unsigned i = 0; i < JC_ARRAY_LEN(str); i++)

@@ -358,10 +358,10 @@ class Reload(unittest.TestCase):
             other = harness.free_port()
             rewrite(d, {"max_queued": 4, "http_threads": 3, "listen": "127.0.0.1:%d" % other,
                         "state_dir": "/nonexistent-jobcell", "records_sync": "full",
-                        "uid_base": d.config["uid_base"] + 65536})
+                        "uid_base": d.config["uid_base"] + 65536, "node": "elsewhere"})
             hup(d, DONE)
             log = d.log_text()
-            for key in ("http_threads", "records_sync", "uid_base"):
+            for key in ("http_threads", "records_sync", "uid_base", "node"):
                 self.assertIn("SIGHUP: %s changed: needs a restart; the running value stays" % key, log)
             # --listen and --state-dir on the command line override the file:
             # nothing changed, nothing said.
@@ -373,6 +373,7 @@ class Reload(unittest.TestCase):
             self.assertEqual(h["state_dir"]["path"], d.state_dir)
             rec, _ = d.sh("id -u")
             self.assertEqual(rec["state"], "succeeded")
+            self.assertNotIn("elsewhere", rec["id"])
             spawned = [l for l in d.log_text().splitlines() if "spawned pid" in l][-1]
             uid = int(spawned.rsplit("as uid ", 1)[1])
             self.assertLess(uid - d.config["uid_base"], 65536, "the old uid_base stays: " + spawned)

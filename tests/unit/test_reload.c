@@ -57,6 +57,9 @@ static void test_keep_restart(void)
     CHECK(config_keep_restart(&run_cfg, &new_cfg, changed, 1) == 2); /* counted past max */
     CHECK(strcmp(changed[0], "records_sync") == 0 || strcmp(changed[0], "uid_base") == 0);
     CHECK(new_cfg.uid_base == run_cfg.uid_base && new_cfg.sync_full == run_cfg.sync_full);
+    snprintf(new_cfg.node, sizeof new_cfg.node, "%s-other", run_cfg.node);
+    CHECK(config_keep_restart(&run_cfg, &new_cfg, changed, 8) == 1 && strcmp(changed[0], "node") == 0);
+    CHECK(strcmp(new_cfg.node, run_cfg.node) == 0);
 }
 
 static void wire_refused(void (*mutate)(struct jc_config *), const char *why)
