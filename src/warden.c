@@ -67,10 +67,11 @@ struct wtask {
 };
 
 struct warden {
-    struct jc_config *cfg;           /* main thread: a reload replaces it */
+    struct jc_config *cfg;           /* main thread only: a reload replaces it */
     struct jc_policy_set *policies;  /* main thread: a reload replaces it */
     struct jc_limits judge_max;      /* main thread: what a SPAWN may ask (wmsg.h) */
     uint32_t reload_gen;             /* main thread: the last reload sent to the front */
+    bool sync_full;                  /* records_sync "full" (a restart key): the monitor's copy */
     struct cg_ctx *cg;
     struct logspace *space;
     struct sandbox_env env;
@@ -333,7 +334,7 @@ static void unwatch(struct warden *w, struct wtask *t)
  * incomplete. */
 static void sync_log(struct warden *w, struct wtask *t)
 {
-    if (w->cfg->sync_full && t->sb.log_fd >= 0 && fdatasync(t->sb.log_fd) < 0)
+    if (w->sync_full && t->sb.log_fd >= 0 && fdatasync(t->sb.log_fd) < 0)
         log_lost(t, errno);
 }
 
@@ -1044,7 +1045,8 @@ int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *p
                int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd,
                struct logspace *space)
 {
-    struct warden w = {.cfg = cfg, .policies = policies, .judge_max = cfg->max, .cg = cg, .space = space,
+    struct warden w = {.cfg = cfg, .policies = policies, .judge_max = cfg->max, .sync_full = cfg->sync_full,
+                       .cg = cg, .space = space,
                        .sock = sock, .front_pid = front_pid,
                        .epfd = -1, .wake_fd = -1, .env = {.null_fd = -1}};
     struct jc_err err = {0};
