@@ -100,6 +100,17 @@ static int send_within_max(const struct jc_snap *s, void *ctx)
     return ipc_chan_send_fds(&c->f->chan, c->m, IPC_SPAWN, c->sl->list, c->sl->n, c->err);
 }
 
+/* Why a SPAWN could not be sent.  A failed channel (ipc_chan_failed) is a
+ * warden that is gone or dead to us: the daemon goes down with it, and the
+ * client is told so, whichever of the front's threads notices first. */
+static const char *spawn_unsent(struct front *f, const struct jc_err *err)
+{
+    if (err->status == 400)
+        return "";
+    return ipc_chan_failed(&f->chan) ? "The daemon is shutting down: the warden is unreachable: "
+                                     : "warden unreachable: ";
+}
+
 /* The table's start hook: one SPAWN message, with the sealed input (the
  * channel keeps duplicates of the descriptors until it is sent). */
 static void start_task(void *ctx, const struct jc_spec *spec, const struct jc_input *in)
@@ -119,8 +130,7 @@ static void start_task(void *ctx, const struct jc_spec *spec, const struct jc_in
     if (input_seal(spec, in, sl.fds, sl.list, &sl.n, &err) < 0)
         start_failed(f, spec->id, 503, "sealing the input: ", err.msg);
     else if (snap_locked(&f->conf, send_within_max, &send) < 0)
-        start_failed(f, spec->id, err.status == 400 ? 400 : 503, err.status == 400 ? "" : "warden unreachable: ",
-                     err.msg);
+        start_failed(f, spec->id, err.status == 400 ? 400 : 503, spawn_unsent(f, &err), err.msg);
 }
 
 int front_kill(struct front *f, const char *id, struct jc_err *err)
