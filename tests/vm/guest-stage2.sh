@@ -19,27 +19,78 @@ die() {
 
 . $V/conf || die "no conf"
 
+# The command: exports (CI, JOBCELL_*) then exec of the quoted command, run
+# by the host's /bin/sh: Debian's static busybox sh prefers its own applets
+# over $PATH, so under it `sh`, `head`, ... would not be the host's programs.
+# Prints the result marker, on a line of its own even if the kernel was
+# printing (the host matches it anywhere in a console line), and powers off.
+run_cmd() {
+	cd "$VM_WORKDIR" || die "cd $VM_WORKDIR"
+	SH=/bin/sh
+	[ -x $SH ] || SH="$BB sh"
+	$SH $V/cmd </dev/null >$V/out/output 2>&1
+	rc=$?
+	$BB sync
+	printf '\nJOBCELL-VM-RESULT %s %s\n' "$VM_NONCE" "$rc" >/dev/console
+	halt_vm
+}
+[ "${1:-}" = --run ] && { run_cmd; exit 1; }
+
+# systemd as PID 1, booted into jobcell-vm.target (run.sh puts
+# systemd.unit=jobcell-vm.target on the kernel command line): journald and
+# the unit jobcell-vm-cmd.service, which runs this script with --run.  No
+# generator runs and every unit the basic targets would pull in is masked
+# (the host's fstab, getty, timers, udev...): a unit that asks for
+# sysinit.target or basic.target gets only what it names itself.
+boot_systemd() {
+	# The host may be a container: systemd would then believe it is one
+	# too, and ignore the kernel command line (systemd.unit=).
+	$BB rm -f /.dockerenv /run/.containerenv || die "rm /.dockerenv"
+	S=/etc/systemd/system
+	$BB mkdir -p $S /etc/systemd/system-generators || die "mkdir $S"
+	for g in /lib/systemd/system-generators/* /etc/systemd/system-generators/*; do
+		[ -e "$g" ] && $BB ln -sf /dev/null "/etc/systemd/system-generators/${g##*/}"
+	done
+	for w in /lib/systemd/system/*.target.wants/* /etc/systemd/system/*.target.wants/*; do
+		u=${w##*/}
+		case $u in systemd-journald.socket|systemd-journald-dev-log.socket|systemd-journald.service) continue ;; esac
+		[ -e "$w" ] || [ -L "$w" ] && $BB ln -sf /dev/null "$S/$u"
+	done
+	$BB cat >$S/jobcell-vm.target <<-EOF || die "write jobcell-vm.target"
+		[Unit]
+		Description=jobcell test VM: journald and the command
+		Wants=systemd-journald.socket systemd-journald-dev-log.socket jobcell-vm-cmd.service
+	EOF
+	$BB cat >$S/jobcell-vm-cmd.service <<-EOF || die "write jobcell-vm-cmd.service"
+		[Unit]
+		Description=jobcell test VM: the command
+		DefaultDependencies=no
+		Requires=systemd-journald.socket
+		After=systemd-journald.socket systemd-journald-dev-log.socket
+		# The script prints the marker and powers off itself; if it cannot
+		# even start, power off without a marker: the run fails at once.
+		FailureAction=poweroff-force
+		[Service]
+		Type=exec
+		Environment=HOME=/root
+		ExecStart=$BB sh $V/stage2 --run
+		StandardInput=null
+		StandardOutput=journal+console
+	EOF
+	exec /lib/systemd/systemd
+	die "exec /lib/systemd/systemd failed"
+}
+
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 unset TERM
+
+# --systemd: systemd becomes PID 1 and runs the command in a unit.
+[ "${VM_SYSTEMD:-0}" = 1 ] && boot_systemd
 
 $BB hostname jobcell-vm
 $BB ip link set lo up || die "ip link set lo up"
 echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control ||
 	die "cannot enable cpu, memory, pids in /sys/fs/cgroup/cgroup.subtree_control"
 
-cd "$VM_WORKDIR" || die "cd $VM_WORKDIR"
-
-# /vm/cmd: exports (CI, JOBCELL_*) then exec of the quoted command.  Run it
-# with the host's /bin/sh: Debian's static busybox sh prefers its own applets
-# over $PATH, so under it `sh`, `head`, ... would not be the host's programs.
-SH=/bin/sh
-[ -x $SH ] || SH="$BB sh"
-$SH $V/cmd </dev/null >$V/out/output 2>&1
-rc=$?
-
-$BB sync
-# On a line of its own even if the kernel was printing: the host matches it
-# anywhere in a console line.
-printf '\nJOBCELL-VM-RESULT %s %s\n' "$VM_NONCE" "$rc"
-halt_vm
+run_cmd

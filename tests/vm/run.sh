@@ -2,7 +2,7 @@
 # tests/vm/run.sh — run a command as root inside a throwaway qemu VM whose
 # kernel has a pure cgroup v2 hierarchy (see tests/vm/README.md).
 #
-#   tests/vm/run.sh [--timeout SECONDS] [--mem MB] -- COMMAND [ARGS...]
+#   tests/vm/run.sh [--timeout SECONDS] [--mem MB] [--systemd] -- COMMAND [ARGS...]
 #   tests/vm/run.sh --check
 #
 # The guest sees the host's / read-only (with a tmpfs overlay on top) and the
@@ -18,12 +18,13 @@ CACHE=${JOBCELL_VM_CACHE:-/var/cache/jobcell-vm}
 TIMEOUT=1800
 MEM=1024
 CHECK=0
+SYSTEMD=0
 MARK=JOBCELL-VM-RESULT
 
 usage() {
 	cat <<'EOF'
-usage: tests/vm/run.sh [--timeout SECONDS] [--mem MB] -- COMMAND [ARGS...]
-       tests/vm/run.sh [--timeout SECONDS] [--mem MB] --check
+usage: tests/vm/run.sh [--timeout SECONDS] [--mem MB] [--systemd] -- COMMAND [ARGS...]
+       tests/vm/run.sh [--timeout SECONDS] [--mem MB] [--systemd] --check
 
 Boots a throwaway qemu VM (Debian 6.1 kernel, pure cgroup v2), runs COMMAND as
 root in the current directory (shared read-write at the same path; the rest of
@@ -34,6 +35,8 @@ VM produced no result (boot failure, panic, hang, timeout).
   --timeout S   kill the VM after S seconds (default 1800)
   --mem MB      guest memory (default 1024)
   --check       run the built-in self-test (tests/vm/selftest.sh)
+  --systemd     boot the host's systemd as PID 1 (journald running, a
+                minimal target of its own) and run COMMAND in a unit
 
 Environment: JOBCELL_VM_CACHE (default /var/cache/jobcell-vm),
 JOBCELL_VM_KERNEL (a linux-image-* package to use instead of the newest),
@@ -59,6 +62,7 @@ while [ $# -gt 0 ]; do
 		MEM=$2; shift 2 ;;
 	--mem=*) MEM=${1#*=}; is_uint "$MEM" && [ "$MEM" -ge 128 ] || usage_err "--mem needs a size in MB (>= 128)"; shift ;;
 	--check) CHECK=1; shift ;;
+	--systemd) SYSTEMD=1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; break ;;
 	-*) usage >&2; usage_err "unknown option $1" ;;
@@ -201,6 +205,7 @@ trap cleanup EXIT
 trap on_signal INT TERM HUP
 
 ensure_host_tools
+[ "$SYSTEMD" = 0 ] || [ -x /lib/systemd/systemd ] || die "--systemd: /lib/systemd/systemd is not installed (Debian package systemd)"
 KDIR=$(prepare_cache)
 
 WORKDIR=$(pwd -P)
@@ -221,6 +226,7 @@ NONCE=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 	echo "VM_MSIZE=262144"
 	echo "VM_ROOT_CACHE=${JOBCELL_VM_ROOT_CACHE:-loose}"
 	echo "VM_WORK_CACHE=mmap"
+	echo "VM_SYSTEMD=$SYSTEMD"
 } >"$TMP/initrd/vm/conf"
 {
 	while IFS= read -r v; do
@@ -240,6 +246,8 @@ cat "$KDIR/base.cpio" "$TMP/run.cpio" >"$TMP/initrd.img"
 KHZ=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 APPEND="console=ttyS0 quiet panic=-1 tsc=reliable"
 [ -n "$KHZ" ] && [ "$KHZ" -gt 0 ] && APPEND+=" tsc_early_khz=$KHZ"
+# guest-stage2.sh writes jobcell-vm.target and masks everything else.
+[ "$SYSTEMD" = 1 ] && APPEND+=" systemd.unit=jobcell-vm.target systemd.hostname=jobcell-vm systemd.unified_cgroup_hierarchy=1 systemd.show_status=0"
 APPEND+="${JOBCELL_VM_APPEND:+ $JOBCELL_VM_APPEND}"
 
 CONSOLE=$TMP/console.log
