@@ -8,7 +8,8 @@
 # service user "jobcell", builds with meson/ninja and assembles the rootfs.
 # "test" runs: the unit, fuzz-corpus and integration suites (host: cgroup v1
 # or v2, whatever it has), the same under ASan+UBSan, and the integration
-# suite again inside a cgroup v2 VM (tests/vm/run.sh).  It ends with one line
+# suite again inside a cgroup v2 VM (tests/vm/run.sh), and the installed
+# systemd unit under systemd as PID 1 in that VM (run.sh --systemd).  It ends with one line
 # "tests: N passed, N failed, N skipped" and exits non-zero on any failure.
 set -euo pipefail
 
@@ -108,6 +109,15 @@ cmd_test() {
     run_suite "cgroup v2 VM, integration suite" build/meson-logs/vm.json \
         tests/vm/run.sh --timeout 2400 -- env JOBCELL_TEST_SLOW=6 \
         meson test -C build --suite integration --no-suite any-cgroup --logbase vm --print-errorlogs --no-rebuild \
+        --timeout-multiplier 4
+    # The installed unit under systemd as PID 1 (suite systemd only): the
+    # install is made here, at host speed, and copied into the guest's /.
+    rm -rf build/systemd-destdir
+    meson install -C build --no-rebuild --quiet --destdir "$here/build/systemd-destdir" >/dev/null
+    run_suite "systemd as PID 1 in the cgroup v2 VM" build/meson-logs/vm-systemd.json \
+        tests/vm/run.sh --systemd --timeout 900 -- env JOBCELL_TEST_SLOW=6 \
+        JOBCELL_TEST_DESTDIR="$here/build/systemd-destdir" \
+        meson test -C build --suite systemd --logbase vm-systemd --print-errorlogs --no-rebuild \
         --timeout-multiplier 4
     echo "tests: $total_pass passed, $total_fail failed, $total_skip skipped"
     return $((suite_status || total_fail > 0))

@@ -72,7 +72,8 @@ boot_systemd() {
 		FailureAction=poweroff-force
 		[Service]
 		Type=exec
-		Environment=HOME=/root
+		# JOBCELL_VM_SYSTEMD=1: tests/integration/test_systemd.py may install into /.
+		Environment=HOME=/root JOBCELL_VM_SYSTEMD=1
 		ExecStart=$BB sh $V/stage2 --run
 		StandardInput=null
 		StandardOutput=journal+console
