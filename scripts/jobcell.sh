@@ -113,7 +113,8 @@ cmd_test() {
     # The installed unit under systemd as PID 1 (suite systemd only): the
     # install is made here, at host speed, and copied into the guest's /.
     rm -rf build/systemd-destdir
-    meson install -C build --no-rebuild --quiet --destdir "$here/build/systemd-destdir" >/dev/null
+    meson install -C build --no-rebuild --quiet --destdir "$here/build/systemd-destdir" >/dev/null ||
+        { echo "meson install --destdir build/systemd-destdir failed" >&2; suite_status=1; }
     run_suite "systemd as PID 1 in the cgroup v2 VM" build/meson-logs/vm-systemd.json \
         tests/vm/run.sh --systemd --timeout 900 -- env JOBCELL_TEST_SLOW=6 \
         JOBCELL_TEST_DESTDIR="$here/build/systemd-destdir" \
