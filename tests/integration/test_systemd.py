@@ -308,7 +308,9 @@ class SystemdService(unittest.TestCase):
         self.assertIn(r.status, (200, 202), r)
         self.wait_state(self.ids["sleeper"]["id"], harness.TERMINAL)
         pid_before = main_pid()
-        running = [self.submit("sleep 3; echo drained", name="drain-%d" % i) for i in range(4)]
+        # Long enough that all four still run when the fifth comes (it
+        # queues: max_running 4), short enough for the drain of the restart.
+        running = [self.submit("sleep 10; echo drained", name="drain-%d" % i) for i in range(4)]
         queued = self.submit("echo after-restart", name="queued")
         self.assertEqual(queued.get("status"), "queued", queued)
         run("systemctl", "restart", UNIT, timeout=300)
