@@ -2,6 +2,8 @@
 # /run/jobcell-vm/busybox sh).  Finishes the setup, runs the command with its
 # output in the result share (the host streams it), then prints the result
 # marker "JOBCELL-VM-RESULT <nonce> <exit code>" on the console and powers off.
+# With VM_SYSTEMD=1 (run.sh --systemd) it execs systemd instead, whose unit
+# jobcell-vm-cmd.service runs this script again with --run for the command.
 
 BB=/run/jobcell-vm/busybox
 V=/run/jobcell-vm
@@ -78,6 +80,7 @@ boot_systemd() {
 		StandardInput=null
 		StandardOutput=journal+console
 	EOF
+	# shellcheck disable=SC2093  # the die below runs only if exec fails
 	exec /lib/systemd/systemd
 	die "exec /lib/systemd/systemd failed"
 }
