@@ -12,15 +12,16 @@ prints "SKIPPED: ..." and exits 77.  The steps run in order, one service:
   the unit's delegated subtree, the daemon's own processes in its
   `supervisor` leaf; the task has namespaces of its own (not the host's,
   not the daemon's), its own hostname, seccomp, no_new_privs, a read-only /;
-- reload: `systemctl reload` (SIGHUP) refuses a bad token file (a warning
+- reload: `systemctl reload` (SIGHUP) refuses a bad token file (an error
   in the journal, the old token stays), replaces the token with a good one
-  (new accepted, old refused); same MainPID, the running task untouched;
+  (new accepted, old refused) and warns about a key that needs a restart;
+  same MainPID, the running task untouched;
 - restart: a new MainPID; running tasks drained (succeeded, not
   cancelled), the queued task runs after the start, finished records kept;
 - `kill -9` of the front: the daemon exits non-zero and systemd starts it
   again (Restart=on-failure);
 - stop: drains, Result=success, status 0, no process or cgroup left;
-- journald: the daemon's lines carry their levels (PRIORITY 6 and 4, 3);
+- journald: the daemon's lines carry their levels (PRIORITY 6, 4 and 3);
 - `systemd-analyze security` of the unit is printed (docs/operations.md
   records it).
 """
@@ -163,12 +164,8 @@ class SystemdService(unittest.TestCase):
         cls.token_file = os.path.join(etc, "token")
         cls.write_token(TOKEN_OLD)
         cls.port = harness.free_port()
-        with open(cls.paths["sample"]) as f:
-            conf = json.load(f)
-        conf.update({"listen": "127.0.0.1:%d" % cls.port, "token_file": cls.token_file,
-                     "max_running": 4, "stop_grace_s": 60})
-        with open(os.path.join(etc, "jobcell.json"), "w") as f:
-            json.dump(conf, f)
+        cls.config_path = os.path.join(etc, "jobcell.json")
+        cls.write_config()
         cls.token = TOKEN_OLD
         run("systemctl", "daemon-reload")
         cls.ids = {}
@@ -183,6 +180,15 @@ class SystemdService(unittest.TestCase):
 
     def tearDown(self):
         print("\n  %s: %.1f s" % (self.id().rsplit(".", 1)[1], time.monotonic() - self.t0))
+
+    @classmethod
+    def write_config(cls, **more):
+        with open(cls.paths["sample"]) as f:
+            conf = json.load(f)
+        conf.update({"listen": "127.0.0.1:%d" % cls.port, "token_file": cls.token_file,
+                     "max_running": 4, "stop_grace_s": 60}, **more)
+        with open(cls.config_path, "w") as f:
+            json.dump(conf, f)
 
     @classmethod
     def write_token(cls, token, mode=0o600):
@@ -281,18 +287,24 @@ class SystemdService(unittest.TestCase):
         pid_before = main_pid()
         sleeper = self.ids["sleeper"]
         cursor = journal()[-1]["__CURSOR"]
-        # A bad token file (world-readable): refused, the old one stays.
+        # A bad token file (world-readable): the whole reload is refused.
         self.write_token(TOKEN_NEW, mode=0o644)
         run("systemctl", "reload", UNIT)
-        wait_until("the refused reload in the journal",
-                   lambda: [e for e in journal(cursor) if "refused" in message(e)])
+        refused = wait_until("the refused reload in the journal", lambda: [
+            e for e in journal(cursor) if "SIGHUP: reload refused" in message(e)])
+        self.assertEqual(refused[0]["PRIORITY"], "3", refused)
         self.assertEqual(self.api("GET", "/api/tasks", token=TOKEN_OLD).status, 200)
         self.assertEqual(self.api("GET", "/api/tasks", token=TOKEN_NEW).status, 401)
-        # A good one: the new token in, the old one out.
+        # A good one, and a key that needs a restart (a warning, kept).
+        cursor = journal()[-1]["__CURSOR"]
         self.write_token(TOKEN_NEW)
+        self.write_config(http_threads=3)
         run("systemctl", "reload", UNIT)
-        wait_until("the new token accepted",
-                   lambda: self.api("GET", "/api/tasks", token=TOKEN_NEW).status == 200)
+        wait_until("the reload done", lambda: [
+            e for e in journal(cursor) if "SIGHUP: reload done" in message(e)])
+        kept = [e for e in journal(cursor) if "http_threads changed: needs a restart" in message(e)]
+        self.assertEqual([e["PRIORITY"] for e in kept], ["4"], kept)
+        self.assertEqual(self.api("GET", "/api/tasks", token=TOKEN_NEW).status, 200)
         type(self).token = TOKEN_NEW
         self.assertEqual(self.api("GET", "/api/tasks", token=TOKEN_OLD).status, 401)
         wait_until("active/running after the reload",
@@ -364,8 +376,8 @@ class SystemdService(unittest.TestCase):
             prios.setdefault(e.get("PRIORITY"), message(e))
         print("\n  priorities: %s" % sorted(prios))
         self.assertIn("6", prios, prios)
-        self.assertIn("4", prios, prios)   # the refused token file (test_3)
-        self.assertIn("3", prios, prios)   # the front's death (test_5)
+        self.assertIn("4", prios, prios)   # a key that needs a restart (test_3)
+        self.assertIn("3", prios, prios)   # the refused reload (test_3), the front's death
         for e in entries:
             self.assertFalse(re.match(r"^<\d>", message(e)), "a raw priority prefix: %r" % e)
 
