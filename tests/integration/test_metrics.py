@@ -166,9 +166,15 @@ class Metrics(DaemonTestCase):
 
     def test_access_log_and_journal_prefix(self):
         self.assertError(self.d.get("/api/tasks/0123456789abcdef"), 404)
+        # The access line is written when libmicrohttpd completes the request,
+        # which may be just after the client has read the answer.
+        access = re.compile(r"(?m)^<6>\S+ info front: access: GET /api/tasks/\{id\} 404 \d+ms "
+                            r"peer=127\.0\.0\.1$")
+        deadline = time.monotonic() + scaled(10)
+        while not access.search(self.d.log_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
         log = self.d.log_text()
-        self.assertRegex(log, r"(?m)^<6>\S+ info front: access: GET /api/tasks/\{id\} 404 \d+ms "
-                              r"peer=127\.0\.0\.1$")
+        self.assertRegex(log, access)
         lines = [ln for ln in log.splitlines() if ln]
         self.assertTrue(lines)
         for ln in lines:
