@@ -10,7 +10,8 @@
  * born with the task's host uid as its effective uid (see do_clone()), so
  * its user namespace, and what the task counts per user, belong to that uid.
  *
- * The order matters: out of the daemon's session first (no signal meant for
+ * The order matters: the warden's other descriptors closed first, then out
+ * of the daemon's session (no signal meant for
  * the daemon reaches the task), ids next (so the mounts belong to the
  * task's user namespace), mounts before pivot_root, the user namespace's
  * limits before /proc/sys goes read-only, everything that needs a
@@ -52,6 +53,23 @@ __attribute__((noreturn)) static void fail(const struct sb_prep *p, int step)
             fail((p), (step));          \
     } while (0)
 
+/* First, every descriptor we inherited but our own (p->keep, ascending):
+ * the warden's other tasks' pipes among them.  Held here until our execve
+ * they would delay those tasks' EOFs (their exec, their go pipe), and a
+ * close-on-exec table of thousands would be closed one by one at exec
+ * anyway; close_range() drops each gap in one call. */
+static void close_inherited(const struct sb_prep *p)
+{
+    unsigned lo = 0;
+
+    for (unsigned i = 0; i <= p->nkeep; i++) {
+        unsigned hi = i < p->nkeep ? (unsigned)p->keep[i] : ~0U;
+        if (hi > lo)
+            STEP(p, SB_STEP_CLOSE_FDS, syscall(SYS_close_range, lo, hi - 1, 0));
+        lo = hi + 1;
+    }
+}
+
 /* A session and process group of our own: a Ctrl-C in the daemon's
  * terminal, or kill(-pgid) of the daemon, never reaches the task.  A signal
  * sent to the group in the instant before is pending here (the warden's
@@ -72,10 +90,9 @@ static void wait_for_parent(const struct sb_prep *p)
 {
     char c;
 
-    /* Only the warden may hold these ends: then a dead warden shows as EOF
-     * on the sync pipe and as POLLERR on the error pipe. */
-    close(p->sync_wr);
-    close(p->err_rd);
+    /* Only the warden holds the other ends (close_inherited() closed our
+     * copies): then a dead warden shows as EOF on the sync pipe and as
+     * POLLERR on the error pipe. */
     STEP(p, SB_STEP_PDEATHSIG, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
     errno = EPIPE;
     if (read(p->sync_rd, &c, 1) != 1)
@@ -297,6 +314,7 @@ static void drop_caps(const struct sb_prep *p)
 
 __attribute__((noreturn)) void sb_child_main(const struct sb_prep *p)
 {
+    close_inherited(p);
     leave_session(p);
     wait_for_parent(p);
     set_ids(p);

@@ -104,8 +104,10 @@ void config_defaults(struct jc_config *c);
 /* Parse "HOST:PORT" (IPv4 literal or "localhost"). */
 int config_parse_listen(struct jc_config *c, const char *s, struct jc_err *err);
 
-/* Descriptors a running task holds in the warden (pidfd, output pipe,
- * status pipe, log, timer, and one spare for the spawn in flight), and
+/* Descriptors a task holds in the warden: 2 while it runs (output and
+ * status pipes), 5 while it is being spawned (pidfd, error, go, output and
+ * status pipes), 3 while it ends (its pidfd again); spawns in flight are
+ * bounded only by max_running, so the budget is the spawn's, plus one; and
  * those kept for everything else. */
 #define FDS_PER_TASK 6
 #define FDS_RESERVED 64

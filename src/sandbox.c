@@ -1,5 +1,6 @@
 /* sandbox.c — the parent side of a spawn (see sandbox.h).
- * Runs in: the warden's main thread, one spawn at a time. */
+ * Runs in: the warden: sandbox_clone in its main thread (one clone at a
+ * time: g_prep is its), the steps after it in the monitor thread. */
 #include "sandbox.h"
 
 #include <dirent.h>
@@ -80,6 +81,7 @@ _Static_assert(JC_ARRAY_LEN(user_ns_limits) <= SB_USER_LIMITS, "raise SB_USER_LI
 _Static_assert(JC_ARRAY_LEN(proc_entries) <= SB_PROC_PATHS, "raise SB_PROC_PATHS");
 
 static const char *const step_names[SB_STEP_MAX_] = {
+    [SB_STEP_CLOSE_FDS] = "close the warden's descriptors",
     [SB_STEP_SESSION] = "leave the daemon's session",
     [SB_STEP_PDEATHSIG] = "set parent-death signal",
     [SB_STEP_SYNC] = "wait for the warden",
@@ -317,11 +319,35 @@ static int fds_open(struct spawn_fds *f, struct jc_err *err)
         fds_close(f);
         return -1;
     }
-    if (fcntl(f->out[0], F_SETFL, O_NONBLOCK) < 0) {
+    if (fcntl(f->out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(f->errp[0], F_SETFL, O_NONBLOCK) < 0 ||
+        fcntl(f->status[0], F_SETFL, O_NONBLOCK) < 0) {
         fds_close(f);
         return jc_fail(err, errno, "fcntl O_NONBLOCK");
     }
     return 0;
+}
+
+/* The descriptors the child keeps, ascending and without repeats (the
+ * child closes the gaps between them: raw syscalls, no sorting there). */
+static void prep_keep(struct sb_prep *p)
+{
+    int fds[] = {0, 1, 2, p->sync_rd, p->err_wr, p->out_wr, p->status_wr, p->null_fd, p->stdin_fd,
+                 p->files_fd};
+
+    _Static_assert(JC_ARRAY_LEN(fds) == SB_KEEP_FDS, "SB_KEEP_FDS");
+    p->nkeep = 0;
+    for (unsigned i = 0; i < JC_ARRAY_LEN(fds); i++) {
+        unsigned j = p->nkeep;
+        if (fds[i] < 0)
+            continue;
+        while (j > 0 && p->keep[j - 1] > fds[i])
+            j--;
+        if (j > 0 && p->keep[j - 1] == fds[i])
+            continue;
+        memmove(&p->keep[j + 1], &p->keep[j], (p->nkeep - j) * sizeof p->keep[0]);
+        p->keep[j] = fds[i];
+        p->nkeep++;
+    }
 }
 
 /* stdin on fd 0 (else /dev/null) and the files the child writes to /tmp. */
@@ -337,6 +363,7 @@ static void prep_input(const struct sandbox_env *env, const struct jc_spec *spec
         snprintf(p->file_paths[i], sizeof p->file_paths[i], "/tmp/%s", spec->files[i].name);
         p->file_sizes[i] = spec->files[i].size;
     }
+    prep_keep(p);
 }
 
 static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
@@ -351,8 +378,6 @@ static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
         return jc_client(err, 400, "no seccomp profile \"%s\" (policy_dir no longer has it)", spec->policy);
     p->prog = (struct sock_fprog){.len = pol->bpf_len, .filter = pol->bpf};
     p->sync_rd = f->sync[0];
-    p->sync_wr = f->sync[1];
-    p->err_rd = f->errp[0];
     p->err_wr = f->errp[1];
     p->out_wr = f->out[1];
     p->status_wr = f->status[1];
@@ -369,9 +394,11 @@ static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
     return 0;
 }
 
-int sandbox_open_log(const struct sandbox_env *env, const char *id, struct jc_err *err)
+int sandbox_open_log(const struct sandbox_env *env, const char *id, struct sandbox_log *where,
+                     struct jc_err *err)
 {
     char name[JC_ID_LEN + 8];
+    struct stat st;
     int fd;
 
     snprintf(name, sizeof name, "%s.log", id);
@@ -380,8 +407,31 @@ int sandbox_open_log(const struct sandbox_env *env, const char *id, struct jc_er
     fd = openat(env->logdir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (fd < 0)
         return jc_fail(err, errno, "create log %s", name);
-    if (fchown(fd, env->svc_uid, env->svc_gid) < 0) {
+    if (fchown(fd, env->svc_uid, env->svc_gid) < 0 || fstat(fd, &st) < 0) {
         jc_fail(err, errno, "chown log %s", name);
+        close(fd);
+        return -1;
+    }
+    *where = (struct sandbox_log){st.st_dev, st.st_ino};
+    return fd;
+}
+
+/* O_NONBLOCK: a FIFO put in the log's place could not stall the monitor;
+ * and only the very file created above is written to. */
+int sandbox_append_log(const struct sandbox_env *env, const char *id, const struct sandbox_log *where,
+                       struct jc_err *err)
+{
+    char name[JC_ID_LEN + 8];
+    struct stat st;
+    int fd;
+
+    snprintf(name, sizeof name, "%s.log", id);
+    fd = openat(env->logdir_fd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return jc_fail(err, errno, "open log %s", name);
+    int e = fstat(fd, &st) < 0 ? errno : st.st_dev != where->dev || st.st_ino != where->ino ? ESTALE : 0;
+    if (e) {
+        jc_fail(err, e, "log %s is no longer the file the warden created", name);
         close(fd);
         return -1;
     }
@@ -463,47 +513,31 @@ static int release_child(const struct sandbox_env *env, pid_t pid, uint32_t host
 
 /* The sandbox is built (the child exec'd jobcell-init): now the task's CPU
  * limit, then EOF on init's go pipe lets it fork the program. */
-static int release_program(const struct sandbox_env *env, const struct jc_spec *spec,
-                           const struct cg_task *cgt, struct spawn_fds *f, struct jc_err *err)
+int sandbox_release_program(const struct sandbox_env *env, const struct jc_limits *lim,
+                            struct sandbox_task *t, struct jc_err *err)
 {
-    if (cg_task_limit_cpu(env->cg, cgt, &spec->limits, err) < 0)
+    if (cg_task_limit_cpu(env->cg, &t->cg, lim, err) < 0)
         return -1;
-    close_pair(f->sync);
+    close(t->go_wr);
+    t->go_wr = -1;
     return 0;
 }
 
-static int read_timeout(int fd, void *buf, size_t len, int timeout_ms)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int rc;
-
-    do
-        rc = poll(&pfd, 1, timeout_ms);
-    while (rc < 0 && errno == EINTR);
-    if (rc == 0)
-        errno = ETIMEDOUT;
-    if (rc <= 0)
-        return -1;
-    return (int)read(fd, buf, len);
-}
-
 /* EOF on the close-on-exec pipe: init was exec'd.  A record: a step failed. */
-static int wait_exec(struct spawn_fds *f, struct jc_err *err)
+int sandbox_exec_done(const struct sandbox_task *t, struct jc_err *err)
 {
     struct sb_child_err ce;
-    int n;
+    char buf[128];
+    ssize_t n = read(t->err_rd, &ce, sizeof ce);
 
-    close(f->errp[1]);
-    f->errp[1] = -1;
-    n = read_timeout(f->errp[0], &ce, sizeof ce, 10000);
-    if (n == 0)
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
-    if (n == (int)sizeof ce) {
-        char buf[128];
+    if (n == 0)
+        return 1;
+    if (n == (ssize_t)sizeof ce)
         return jc_fail(err, 0, "sandbox: %s: %s", sb_step_name(ce.step),
                        strerror_r(ce.errnum, buf, sizeof buf));
-    }
-    return jc_fail(err, errno, "sandbox: no word from the child");
+    return jc_fail(err, n < 0 ? errno : EPROTO, "sandbox: no word from the child");
 }
 
 /* execve's answers that mean "no such program here" (the request's fault). */
@@ -529,35 +563,49 @@ static int fork_failed(int e, struct jc_err *err)
 /* init forks and execs the program under the task's own cpu quota, so the
  * wait for its report is 10 s of the task's share of a CPU (a task at
  * cpus 0.01 gets 1 % of one), at most 120 s. */
-static int started_deadline_ms(const struct jc_spec *spec)
+int sandbox_started_deadline_ms(const struct jc_limits *lim)
 {
-    double share = spec->limits.cpus < 1.0 ? spec->limits.cpus : 1.0;
+    double share = lim->cpus < 1.0 ? lim->cpus : 1.0;
     double ms = 10000.0 / (share > 0.0 ? share : 1.0);
 
     return ms < 120000.0 ? (int)ms : 120000;
 }
 
-/* jobcell-init's first record: the program started, or its execve failed. */
-static int wait_started(const struct spawn_fds *f, const struct jc_spec *spec, struct jc_err *err)
+/* What init's first record says about the program. */
+static int started_record(const struct jc_init_msg *m, const struct sandbox_program *prog,
+                          struct jc_err *err)
 {
-    struct jc_init_msg m;
     char buf[128];
-    int n = read_timeout(f->status[0], &m, sizeof m, started_deadline_ms(spec));
 
-    if (n == (int)sizeof m && m.kind == JC_INIT_STARTED)
-        return 0;
-    if (n == (int)sizeof m && m.kind == JC_INIT_EXEC_FAILED && spec->is_command && program_missing(m.value))
-        return jc_client(err, 400, "Field 'command': cannot run %s in the rootfs: %s",
-                         spec_next_string(spec, NULL), strerror_r(m.value, buf, sizeof buf));
-    if (n == (int)sizeof m && m.kind == JC_INIT_EXEC_FAILED)
-        return jc_fail(err, 0, "exec %s: %s", spec_next_string(spec, NULL),
-                       strerror_r(m.value, buf, sizeof buf));
-    if (n == (int)sizeof m && m.kind == JC_INIT_FORK_FAILED)
-        return fork_failed(m.value, err);
-    return jc_fail(err, n < 0 ? errno : 0, "sandbox: %s did not report the program's start",
-                   JC_INIT_PATH);
+    if (m->kind == JC_INIT_STARTED)
+        return 1;
+    if (m->kind == JC_INIT_EXEC_FAILED && prog->is_command && program_missing(m->value))
+        return jc_client(err, 400, "Field 'command': cannot run %s in the rootfs: %s", prog->name,
+                         strerror_r(m->value, buf, sizeof buf));
+    if (m->kind == JC_INIT_EXEC_FAILED)
+        return jc_fail(err, 0, "exec %s: %s", prog->name, strerror_r(m->value, buf, sizeof buf));
+    if (m->kind == JC_INIT_FORK_FAILED)
+        return fork_failed(m->value, err);
+    return jc_fail(err, 0, "sandbox: %s did not report the program's start", JC_INIT_PATH);
 }
 
+/* jobcell-init's first record: the program started, or its execve failed. */
+int sandbox_started(const struct sandbox_task *t, const struct sandbox_program *prog, bool timed_out,
+                    struct jc_err *err)
+{
+    struct jc_init_msg m;
+    ssize_t n = timed_out ? -1 : read(t->status_rd, &m, sizeof m);
+
+    if (n < 0 && !timed_out && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n == (ssize_t)sizeof m)
+        return started_record(&m, prog, err);
+    return jc_fail(err, timed_out ? ETIMEDOUT : n < 0 ? errno : 0,
+                   "sandbox: %s did not report the program's start", JC_INIT_PATH);
+}
+
+/* Before the child is released only: it holds no other process yet, so the
+ * wait for it is short. */
 static void abort_child(int pidfd)
 {
     siginfo_t si;
@@ -569,19 +617,20 @@ static void abort_child(int pidfd)
     close(pidfd);
 }
 
-static int start_child(const struct sandbox_env *env, const struct jc_spec *spec, uint32_t slot,
-                       struct spawn_fds *f, struct sandbox_task *t, struct jc_err *err)
+static int start_child(const struct sandbox_env *env, uint32_t slot, struct spawn_fds *f,
+                       struct sandbox_task *t, struct jc_err *err)
 {
     uint32_t hostid = env->cfg->uid_base + slot;
 
     t->pid = do_clone(&t->cg, hostid, &t->pidfd, err);
     if (t->pid < 0)
         return -1;
+    /* The child's ends: it holds them now, and no later child may inherit them. */
     close(f->out[1]);
     close(f->status[1]);
-    f->out[1] = f->status[1] = -1;
-    if (release_child(env, t->pid, hostid, &t->cg, f, err) < 0 || wait_exec(f, err) < 0 ||
-        release_program(env, spec, &t->cg, f, err) < 0 || wait_started(f, spec, err) < 0) {
+    close(f->errp[1]);
+    f->out[1] = f->status[1] = f->errp[1] = -1;
+    if (release_child(env, t->pid, hostid, &t->cg, f, err) < 0) {
         abort_child(t->pidfd);
         t->pidfd = -1;
         return -1;
@@ -589,13 +638,14 @@ static int start_child(const struct sandbox_env *env, const struct jc_spec *spec
     return 0;
 }
 
-int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, const int input[INPUT_NFDS],
+int sandbox_clone(const struct sandbox_env *env, const struct jc_spec *spec, const int input[INPUT_NFDS],
                   uint32_t slot, struct sandbox_task *t, struct jc_err *err)
 {
     struct spawn_fds f;
     struct jc_err ignored;
 
-    *t = (struct sandbox_task){.pid = -1, .pidfd = -1, .out_rd = -1, .status_rd = -1, .log_fd = -1};
+    *t = (struct sandbox_task){.pid = -1, .pidfd = -1, .err_rd = -1, .go_wr = -1, .out_rd = -1,
+                               .status_rd = -1};
     if (cg_task_create(env->cg, spec->id, &spec->limits, &t->cg, err) < 0)
         return -1;
     if (fds_open(&f, err) < 0 || prep_task(env, spec, &f, err) < 0)
@@ -603,14 +653,10 @@ int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, con
     prep_input(env, spec, input);
     t->started_ms = now_ms(CLOCK_REALTIME);
     t->started_mono_ms = now_ms(CLOCK_MONOTONIC);
-    if (start_child(env, spec, slot, &f, t, err) < 0)
+    if (start_child(env, slot, &f, t, err) < 0)
         goto fail;
-    if (fcntl(f.status[0], F_SETFL, O_NONBLOCK) < 0) {
-        jc_fail(err, errno, "fcntl O_NONBLOCK");
-        abort_child(t->pidfd);
-        t->pidfd = -1;
-        goto fail;
-    }
+    t->err_rd = JC_STEAL_FD(f.errp[0]);
+    t->go_wr = JC_STEAL_FD(f.sync[1]);
     t->out_rd = JC_STEAL_FD(f.out[0]);
     t->status_rd = JC_STEAL_FD(f.status[0]);
     fds_close(&f);
@@ -619,4 +665,15 @@ fail:
     fds_close(&f);
     cg_task_destroy(env->cg, &t->cg, &ignored);
     return -1;
+}
+
+void sandbox_task_close(struct sandbox_task *t)
+{
+    int *fds[] = {&t->pidfd, &t->err_rd, &t->go_wr, &t->out_rd, &t->status_rd};
+
+    for (unsigned i = 0; i < JC_ARRAY_LEN(fds); i++)
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
 }

@@ -5,9 +5,13 @@
  * seccomp program, fds), clone3() into seven new namespaces with the
  * thread's effective uid switched to the task's host uid (so the task's
  * user namespace is owned, and its kernel counts charged, by that uid),
- * write the uid/gid maps and (v1) cgroup.procs, release the child, then
- * wait for the exec of the tiny init and for init's report that the
- * program started.
+ * write the uid/gid maps and (v1) cgroup.procs and release the child
+ * (sandbox_clone()).  Nothing here waits on a child: the warden's monitor
+ * thread watches the descriptors this hands it and calls the steps that
+ * follow when they are ready (sandbox_exec_done() on the error pipe,
+ * sandbox_release_program(), sandbox_started() on the status pipe), each
+ * under a deadline of the monitor's (docs/design.md, "A task's life in the
+ * warden").
  *
  * Child (child.c): an ordered checklist of raw syscalls ending in execve();
  * it also writes the request's input files into its /tmp and puts its
@@ -15,7 +19,8 @@
  * see child.c for why each step is there.  A failure is reported as a
  * fixed-size {step, errno} record on a close-on-exec pipe.
  *
- * Runs in: the warden. */
+ * Runs in: the warden (sandbox_clone: its main thread; the rest: its
+ * monitor thread). */
 #pragma once
 
 #include <linux/filter.h>
@@ -43,22 +48,34 @@ struct sandbox_env {
     int last_cap;     /* highest capability number the kernel knows */
 };
 
-/* A running task, as the spawn hands it to the monitor. */
+/* A task being spawned or running: the warden's descriptors of it, -1
+ * where closed.  While it runs only out_rd and status_rd stay open. */
 struct sandbox_task {
-    pid_t pid;
-    int pidfd;
+    pid_t pid;      /* an unreaped child of the warden's: kill(pid) is safe */
+    int pidfd;      /* until the task is started, and again at its end */
+    int err_rd;     /* the child's {step, errno} records; EOF: it exec'd init */
+    int go_wr;      /* init's go pipe: closed once the CPU limit is in place */
     int out_rd;     /* task's stdout+stderr (non-blocking) */
     int status_rd;  /* jobcell-init's status records (non-blocking) */
-    int log_fd;     /* state_dir/logs/<id>.log, created on the first output
-                       by the monitor (off the spawn path); -1 until then */
     struct cg_task cg;
     int64_t started_ms; /* realtime */
     int64_t started_mono_ms;
 };
 
+/* Where a log file is: its inode, to recognise it when it is opened again
+ * by name (the unprivileged front can rename entries of the log directory). */
+struct sandbox_log {
+    dev_t dev;
+    ino_t ino;
+};
+
+/* How long the child has to exec jobcell-init once released. */
+#define SB_EXEC_WAIT_MS 10000
+
 /* Failure steps of the child, in checklist order. */
 enum sb_step {
-    SB_STEP_SESSION = 1,
+    SB_STEP_CLOSE_FDS = 1,
+    SB_STEP_SESSION,
     SB_STEP_PDEATHSIG,
     SB_STEP_SYNC,
     SB_STEP_IDS,
@@ -119,14 +136,18 @@ struct sb_proc_path {
 };
 
 /* Everything the child reads; filled by the parent before clone3(). */
+#define SB_KEEP_FDS 10 /* 0-2 and the 7 the child works with */
+
 struct sb_prep {
     int sync_rd, err_wr, out_wr, status_wr, null_fd;
+    int keep[SB_KEEP_FDS]; /* the child's own descriptors, ascending: it
+                              closes every other one it inherited first */
+    unsigned nkeep;
     int stdin_fd;   /* the stdin memfd, or null_fd */
     int files_fd;   /* the files' memfd (contents in order), or -1 */
     unsigned nfiles;
     uint32_t file_sizes[JC_FILES_MAX];
     char file_paths[JC_FILES_MAX][JC_FILE_NAME_MAX + 6]; /* "/tmp/<name>" */
-    int sync_wr, err_rd; /* the parent's ends: the child closes its copies */
     int last_cap;
     struct sock_fprog prog;
     const char *rootfs;
@@ -151,15 +172,49 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
                      const struct cg_ctx *cg, const struct jc_policy_set *policies,
                      struct jc_err *err);
 
-/* Spawn `spec` as host uid/gid uid_base + slot, with the checked input
- * memfds (input.h; -1 where none; the caller keeps and closes them).  On
- * success the task has exec'd its program (jobcell-init reported STARTED). */
-int sandbox_spawn(const struct sandbox_env *env, const struct jc_spec *spec, const int input[INPUT_NFDS],
-                  uint32_t slot, struct sandbox_task *out, struct jc_err *err);
+/* Create the task's cgroup and clone `spec` as host uid/gid uid_base +
+ * slot, with the checked input memfds (input.h; -1 where none; the caller
+ * keeps and closes them), and release it: it runs its checklist now.  On
+ * failure nothing is left (no child, no cgroup, no descriptor). */
+int sandbox_clone(const struct sandbox_env *env, const struct jc_spec *spec, const int input[INPUT_NFDS],
+                  uint32_t slot, struct sandbox_task *t, struct jc_err *err);
+
+/* The error pipe is readable: 1 the child exec'd jobcell-init (EOF), 0 not
+ * yet, -1 a step failed (err says which). */
+int sandbox_exec_done(const struct sandbox_task *t, struct jc_err *err);
+
+/* The child exec'd init: write the task's CPU limit, then let init fork
+ * the program (EOF on its go pipe). */
+int sandbox_release_program(const struct sandbox_env *env, const struct jc_limits *lim,
+                            struct sandbox_task *t, struct jc_err *err);
+
+/* What a spawn's answers name (kept while the spawn is in flight). */
+struct sandbox_program {
+    bool is_command;
+    const char *name; /* argv[0] of the request */
+};
+
+/* The status pipe is readable (or its deadline passed: timed_out): 1 init
+ * reported STARTED, 0 not yet, -1 the program did not start (err: why,
+ * with the status the API answers). */
+int sandbox_started(const struct sandbox_task *t, const struct sandbox_program *prog, bool timed_out,
+                    struct jc_err *err);
+
+/* How long init has to report the program's start once released (ms). */
+int sandbox_started_deadline_ms(const struct jc_limits *lim);
+
+/* Close whatever descriptors of t are still open. */
+void sandbox_task_close(struct sandbox_task *t);
 
 /* Create state_dir/logs/<id>.log (O_EXCL|O_NOFOLLOW), owned by the front's
- * user.  Runs in the monitor thread, when the task first prints. */
-int sandbox_open_log(const struct sandbox_env *env, const char *id, struct jc_err *err);
+ * user; *where records its inode.  sandbox_append_log opens it again
+ * (O_APPEND), only if it is still that inode.  The monitor thread opens the
+ * log for each batch of output and closes it after: no descriptor per
+ * running task. */
+int sandbox_open_log(const struct sandbox_env *env, const char *id, struct sandbox_log *where,
+                     struct jc_err *err);
+int sandbox_append_log(const struct sandbox_env *env, const char *id, const struct sandbox_log *where,
+                       struct jc_err *err);
 
 /* The child's whole life: never returns. */
 __attribute__((noreturn)) void sb_child_main(const struct sb_prep *p);

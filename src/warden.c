@@ -20,6 +20,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +37,7 @@
 #include <unistd.h>
 
 #include "../rootfs/init_proto.h"
+#include "deadlines.h"
 #include "front.h"
 #include "input.h"
 #include "ipc.h"
@@ -45,7 +48,7 @@
 #include "sandbox.h"
 #include "wmsg.h"
 
-enum tag_kind { TAG_PIDFD, TAG_OUT, TAG_TIMER, TAG_WAKE };
+enum tag_kind { TAG_PIDFD, TAG_ERR, TAG_STATUS, TAG_OUT, TAG_TIMER, TAG_WAKE };
 
 struct wtask;
 struct ep_tag {
@@ -53,17 +56,47 @@ struct ep_tag {
     struct wtask *t;
 };
 
+/* A task's life in the monitor (docs/design.md): each step is taken when
+ * its descriptor is ready, under a deadline; nothing waits on one child. */
+enum phase {
+    PH_EXEC,     /* released: EOF on the error pipe means it exec'd init */
+    PH_STARTING, /* CPU limit written, init let go: waiting for STARTED */
+    PH_RUNNING,  /* started: its output, ENDED, EOF on the status pipe, its timeout */
+    PH_ENDING,   /* init is exiting: waiting for its pidfd (namespace gone) */
+    PH_FAILING,  /* the spawn failed: killed, waiting for its pidfd */
+    PH_DONE,     /* reported: freed once the batch of events is handled */
+};
+
+enum log_state { LOG_NONE, LOG_MADE, LOG_LOST };
+
+/* What only a spawn in flight needs (freed at STARTED). */
+struct spawning {
+    struct jc_limits limits;
+    struct jc_err err; /* PH_FAILING: what the front is told */
+    struct sandbox_program prog;
+    char name[];
+};
+
 struct wtask {
     char id[JC_ID_LEN];
     struct sandbox_task sb;
     uint32_t slot;
+    uint32_t host_uid;    /* uid_base + slot (the monitor never reads the config) */
+    enum phase phase;     /* monitor thread (after the hand-off) */
+    struct spawning *sp;  /* until started */
+    struct deadline dl;   /* monitor thread */
     uint64_t out_bytes, out_cap;
-    int timer_fd;
+    int end_status;       /* the program's wait status from ENDED, or -1 */
+    bool child_dead;      /* its pidfd fired before it started */
+    bool running;         /* under w->lock: started, so a kill goes through */
     bool cancelled, timed_out, output_exceeded; /* under w->lock */
     bool by_stop; /* under w->lock: the daemon's stop killed it */
+    enum log_state log;   /* monitor thread */
+    struct sandbox_log log_at;
     int log_errno; /* monitor thread only: why output was lost, 0 if none */
-    struct ep_tag tag_pid, tag_out, tag_timer;
-    struct wtask *next;
+    struct ep_tag tag_pid, tag_err, tag_status, tag_out;
+    struct wtask *next;   /* w->tasks, under w->lock */
+    struct wtask *next_new; /* w->incoming (under w->lock), then w->done */
 };
 
 struct warden {
@@ -75,19 +108,23 @@ struct warden {
     struct cg_ctx *cg;
     struct logspace *space;
     struct sandbox_env env;
-    int sock, epfd, wake_fd;
+    int sock, epfd, wake_fd, timer_fd;
     struct ipc_chan chan; /* reports to the front */
     pid_t front_pid;
     pthread_mutex_t lock;
     pthread_cond_t idle;
-    struct wtask *tasks;
+    struct wtask *tasks;    /* every task from its clone to its report */
+    struct wtask *incoming; /* cloned, not yet adopted by the monitor */
     unsigned ntasks;
     uint8_t *slots;   /* nslots ≥ max_running (a reload may raise it); under lock */
     uint32_t nslots;
     bool stopping;
     bool given_up; /* stop_all stopped waiting for tasks that would not end */
     int64_t drain_until_ms; /* main thread: a stop's grace ends then (monotonic); 0 if none */
-    struct ep_tag tag_wake;
+    struct deadlines dl;    /* monitor thread: every task's one deadline */
+    int64_t armed_ms;       /* monitor thread: what timer_fd is set to, -1 none */
+    struct wtask *done;     /* monitor thread: reported, freed after the batch */
+    struct ep_tag tag_wake, tag_timer;
 };
 
 static int64_t now_ms(clockid_t clk)
@@ -119,24 +156,44 @@ static struct wtask *find_locked(struct warden *w, const char *id)
     return NULL;
 }
 
-/* Out of the list (no kill can reach it any more) and its slot free again. */
-static void detach_locked(struct warden *w, struct wtask *t)
+/* Out of the list: no kill can reach it any more, so it may be reaped. */
+static void unlist(struct warden *w, struct wtask *t)
 {
+    pthread_mutex_lock(&w->lock);
     for (struct wtask **pp = &w->tasks; *pp; pp = &(*pp)->next)
         if (*pp == t) {
             *pp = t->next;
             break;
         }
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Its slot (host uid) free again: once every process of it is gone. */
+static void free_slot(struct warden *w, struct wtask *t)
+{
+    pthread_mutex_lock(&w->lock);
     w->slots[t->slot] = 0;
+    pthread_mutex_unlock(&w->lock);
 }
 
 /* SIGKILL to init ends its whole pid namespace; cgroup.kill (v2) or the
- * cgroup's process list (v1) catches anything racing with it. */
+ * cgroup's process list (v1) catches anything racing with it.  kill(pid)
+ * is safe: the task is the warden's child and only the monitor reaps it,
+ * after taking it off the list (unlist()); every kill is of a listed task
+ * or by the monitor itself. */
 static void kill_task(struct warden *w, struct wtask *t)
 {
-    if (syscall(SYS_pidfd_send_signal, t->sb.pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
-        log_msg(LOG_LVL_WARN, t->id, errno, "pidfd_send_signal");
+    if (kill(t->sb.pid, SIGKILL) < 0 && errno != ESRCH)
+        log_msg(LOG_LVL_WARN, t->id, errno, "kill");
     cg_task_kill(w->cg, &t->sb.cg);
+}
+
+/* A kill asked for (cancel, stop): at once if the task has started, else
+ * when it does (became_running()), as when spawns went one at a time. */
+static void kill_locked(struct warden *w, struct wtask *t)
+{
+    if (t->running)
+        kill_task(w, t);
 }
 
 /* A report to the front; never blocks.  A front that is gone is reported
@@ -154,22 +211,255 @@ static void report(struct warden *w, union ipc_msg *m, enum ipc_type type)
         log_task_warn(m->h.id, "%s", err.msg);
 }
 
-/* ---- monitor thread ---------------------------------------------------- */
+/* The HTTP status a failed spawn maps to: the program named by the
+ * request could not be run (4xx), or a resource ran out (503). */
+static int failure_status(const struct jc_err *err)
+{
+    if ((err->status >= 400 && err->status < 500) || err->status == 503)
+        return err->status;
+    if (err->errnum == EMFILE || err->errnum == ENFILE || err->errnum == EAGAIN ||
+        err->errnum == ENOMEM || err->errnum == ENOSPC)
+        return 503;
+    return 500;
+}
 
-/* The log file is created at the first output, here rather than on the
- * spawn path.  -2 marks a log that could not be created. */
-static int open_log(struct warden *w, struct wtask *t)
+static void send_failed(struct warden *w, const char *id, const struct jc_err *e)
+{
+    const char *msg = e->msg;
+    union ipc_msg m = {0};
+
+    snprintf(m.h.id, sizeof m.h.id, "%s", id);
+    snprintf(m.failed.msg, sizeof m.failed.msg, "%s", msg);
+    m.failed.status = failure_status(e);
+    m.failed.at_ms = now_ms(CLOCK_REALTIME);
+    log_task_warn(id, "spawn failed: %s", msg);
+    report(w, &m, IPC_SPAWN_FAILED);
+}
+
+/* ---- monitor thread: descriptors, deadlines ------------------------------ */
+
+static int watch(struct warden *w, int fd, struct ep_tag *tag, enum tag_kind kind, struct wtask *t,
+                 struct jc_err *err)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+
+    *tag = (struct ep_tag){kind, t};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return jc_fail(err, errno, "epoll_ctl ADD");
+    return 0;
+}
+
+/* Take fd out of the epoll set before it is closed (a child being cloned
+ * holds copies of the warden's fds for a moment, which would keep the
+ * registration, and events pointing at a freed task, alive). */
+static void unwatch(struct warden *w, const struct wtask *t, int fd)
+{
+    if (fd >= 0 && epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != ENOENT)
+        log_msg(LOG_LVL_WARN, t->id, errno, "epoll_ctl DEL");
+}
+
+/* A task that cannot be given its deadline (no memory to grow the heap)
+ * is not left unbounded: it is killed. */
+static void set_deadline(struct warden *w, struct wtask *t, int64_t in_ms)
+{
+    if (deadline_set(&w->dl, &t->dl, now_ms(CLOCK_MONOTONIC) + in_ms) < 0) {
+        log_task_warn(t->id, "no memory for its deadline: killing it");
+        kill_task(w, t);
+    }
+}
+
+static struct wtask *task_of(struct deadline *d)
+{
+    return (struct wtask *)(void *)((char *)d - offsetof(struct wtask, dl));
+}
+
+/* timer_fd goes off at the earliest deadline (absolute, monotonic). */
+static void arm_timer(struct warden *w)
+{
+    struct deadline *d = deadlines_first(&w->dl);
+    int64_t at = d ? d->at_ms : -1;
+    struct itimerspec its = {0};
+
+    if (at == w->armed_ms)
+        return;
+    if (d)
+        its.it_value = (struct timespec){.tv_sec = at / 1000, .tv_nsec = (at % 1000) * 1000000 + 1};
+    if (timerfd_settime(w->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        log_warn("timerfd_settime");
+    else
+        w->armed_ms = at;
+}
+
+/* Reported: freed after the batch (other events of it may follow). */
+static void bury(struct warden *w, struct wtask *t)
+{
+    t->phase = PH_DONE;
+    deadline_clear(&w->dl, &t->dl);
+    t->next_new = w->done;
+    w->done = t;
+}
+
+static void free_done(struct warden *w)
+{
+    while (w->done) {
+        struct wtask *t = w->done;
+        w->done = t->next_new;
+        free(t->sp);
+        free(t);
+    }
+}
+
+/* One task fewer; stop_all() waits for none. */
+static void count_down(struct warden *w)
+{
+    pthread_mutex_lock(&w->lock);
+    if (--w->ntasks == 0)
+        pthread_cond_broadcast(&w->idle);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* ---- monitor thread: a spawn in flight ----------------------------------- */
+
+/* Its pidfd is readable, so it is a zombie: reap it, remove its cgroup,
+ * tell the front why the spawn failed. */
+static void finish_failed(struct warden *w, struct wtask *t)
+{
+    struct jc_err err;
+    siginfo_t si;
+
+    unlist(w, t);
+    if (waitid(P_PIDFD, (id_t)t->sb.pidfd, &si, WEXITED) < 0)
+        log_msg(LOG_LVL_WARN, t->id, errno, "waitid");
+    unwatch(w, t, t->sb.pidfd);
+    sandbox_task_close(&t->sb);
+    if (cg_task_destroy(w->cg, &t->sb.cg, &err) < 0)
+        log_task_warn(t->id, "%s", err.msg);
+    free_slot(w, t);
+    send_failed(w, t->id, &t->sp->err);
+    bury(w, t);
+    count_down(w);
+}
+
+/* The spawn failed at some step: kill the child, and report once it is
+ * gone (its pidfd), with err. */
+static void spawn_fail(struct warden *w, struct wtask *t, const struct jc_err *err)
+{
+    t->sp->err = *err;
+    deadline_clear(&w->dl, &t->dl);
+    unwatch(w, t, t->sb.err_rd);
+    unwatch(w, t, t->sb.status_rd);
+    t->phase = PH_FAILING;
+    if (t->child_dead) {
+        finish_failed(w, t);
+        return;
+    }
+    kill_task(w, t);
+}
+
+/* The monitor takes over a task the main thread cloned. */
+static void adopt(struct warden *w, struct wtask *t)
 {
     struct jc_err err;
 
-    t->sb.log_fd = sandbox_open_log(&w->env, t->id, &err);
-    if (t->sb.log_fd >= 0)
-        return 0;
-    log_task_warn(t->id, "%s: its output is lost", err.msg);
-    t->log_errno = err.errnum ? err.errnum : EIO;
-    t->sb.log_fd = -2;
-    return -1;
+    t->phase = PH_EXEC;
+    if (watch(w, t->sb.pidfd, &t->tag_pid, TAG_PIDFD, t, &err) < 0) {
+        t->child_dead = true; /* no event will say so: finish_failed() waits */
+        kill_task(w, t);
+        spawn_fail(w, t, &err);
+        return;
+    }
+    set_deadline(w, t, SB_EXEC_WAIT_MS);
+    if (watch(w, t->sb.err_rd, &t->tag_err, TAG_ERR, t, &err) < 0)
+        spawn_fail(w, t, &err);
 }
+
+static void adopt_incoming(struct warden *w)
+{
+    pthread_mutex_lock(&w->lock);
+    struct wtask *t = w->incoming;
+    w->incoming = NULL;
+    pthread_mutex_unlock(&w->lock);
+    while (t) {
+        struct wtask *next = t->next_new;
+        adopt(w, t);
+        t = next;
+    }
+}
+
+/* STARTED: the 202 goes out (SPAWNED, before the task's end can be seen),
+ * the task's timeout counts from now, and only its output and status
+ * pipes stay open. */
+static void became_running(struct warden *w, struct wtask *t)
+{
+    union ipc_msg m = {0};
+    struct jc_err err;
+    bool is_command = t->sp->prog.is_command;
+
+    t->phase = PH_RUNNING;
+    set_deadline(w, t, (int64_t)t->sp->limits.timeout_s * 1000);
+    if (!t->child_dead) { /* else kept: the end is reaped through it */
+        unwatch(w, t, t->sb.pidfd);
+        close(JC_STEAL_FD(t->sb.pidfd));
+    }
+    free(JC_STEAL(t->sp));
+    snprintf(m.h.id, sizeof m.h.id, "%s", t->id);
+    m.spawned.pid = t->sb.pid;
+    m.spawned.started_ms = t->sb.started_ms;
+    report(w, &m, IPC_SPAWNED);
+    log_task(t->id, "spawned pid %d (%s) as uid %u", (int)t->sb.pid, is_command ? "command" : "worker",
+             t->host_uid);
+    pthread_mutex_lock(&w->lock);
+    t->running = true;
+    if (t->cancelled)
+        kill_task(w, t);
+    pthread_mutex_unlock(&w->lock);
+    if (watch(w, t->sb.out_rd, &t->tag_out, TAG_OUT, t, &err) < 0) {
+        /* Cannot read its output: end it (the status pipe reports the end). */
+        log_task_warn(t->id, "%s", err.msg);
+        kill_task(w, t);
+    }
+}
+
+/* EOF on the error pipe: init was exec'd; its CPU limit, then its go. */
+static void on_exec(struct warden *w, struct wtask *t, bool timed_out)
+{
+    struct jc_err err;
+    int rc = sandbox_exec_done(&t->sb, &err);
+
+    if (rc == 0 && !timed_out)
+        return;
+    if (rc == 0)
+        jc_fail(&err, ETIMEDOUT, "sandbox: no word from the child");
+    if (rc <= 0) {
+        spawn_fail(w, t, &err);
+        return;
+    }
+    unwatch(w, t, t->sb.err_rd);
+    close(JC_STEAL_FD(t->sb.err_rd));
+    t->phase = PH_STARTING;
+    if (sandbox_release_program(&w->env, &t->sp->limits, &t->sb, &err) < 0 ||
+        watch(w, t->sb.status_rd, &t->tag_status, TAG_STATUS, t, &err) < 0) {
+        spawn_fail(w, t, &err);
+        return;
+    }
+    set_deadline(w, t, sandbox_started_deadline_ms(&t->sp->limits));
+}
+
+/* init's first record: STARTED, or why the program did not start. */
+static void on_started(struct warden *w, struct wtask *t, bool timed_out)
+{
+    struct jc_err err;
+    int rc = sandbox_started(&t->sb, &t->sp->prog, false, &err);
+
+    if (rc == 0 && timed_out)
+        rc = sandbox_started(&t->sb, &t->sp->prog, true, &err);
+    if (rc > 0)
+        became_running(w, t);
+    else if (rc < 0)
+        spawn_fail(w, t, &err);
+}
+
+/* ---- monitor thread: a running task -------------------------------------- */
 
 /* Some output could not be kept: the record says so (once logged). */
 static void log_lost(struct wtask *t, int e)
@@ -177,6 +467,30 @@ static void log_lost(struct wtask *t, int e)
     if (!t->log_errno)
         log_msg(LOG_LVL_WARN, t->id, e, "writing the task log: output is lost");
     t->log_errno = e ? e : EIO;
+}
+
+/* The log, for this batch of output: created at the first (here rather
+ * than on the spawn path), opened again for the later ones.  -1: none
+ * (reported once). */
+static int open_log(struct warden *w, struct wtask *t)
+{
+    struct jc_err err;
+    int fd = -1;
+
+    if (t->log == LOG_NONE)
+        fd = sandbox_open_log(&w->env, t->id, &t->log_at, &err);
+    else if (t->log == LOG_MADE)
+        fd = sandbox_append_log(&w->env, t->id, &t->log_at, &err);
+    if (fd >= 0) {
+        t->log = LOG_MADE;
+        return fd;
+    }
+    if (t->log != LOG_LOST) {
+        log_task_warn(t->id, "%s: its output is lost", err.msg);
+        t->log_errno = err.errnum ? err.errnum : EIO;
+        t->log = LOG_LOST;
+    }
+    return -1;
 }
 
 /* Past output_kb, the log quota or the state directory's free-space
@@ -192,20 +506,19 @@ static void output_exceeded(struct warden *w, struct wtask *t)
 }
 
 /* Write to the task's log what output_kb and the log space allow; returns
- * how much of n that was (the rest is dropped). */
-static size_t log_write(struct warden *w, struct wtask *t, const char *buf, size_t n)
+ * how much of n that was (the rest is dropped).  *fd: the log, opened at
+ * the first write of the batch. */
+static size_t log_write(struct warden *w, struct wtask *t, int *fd, const char *buf, size_t n)
 {
     uint64_t room = t->out_cap > t->out_bytes ? t->out_cap - t->out_bytes : 0;
     size_t keep = n < room ? n : (size_t)room;
-    /* Without a log (reported once in open_log()) the output is dropped
-     * but still counted against output_kb. */
-    bool have_log = t->sb.log_fd >= 0 || (t->sb.log_fd == -1 && open_log(w, t) == 0);
     ssize_t done;
 
-    if (!keep || !have_log)
+    /* Without a log the output is dropped but still counted against output_kb. */
+    if (!keep || (*fd < 0 && (*fd = open_log(w, t)) < 0))
         return keep;
     keep = logspace_room(w->space, keep);
-    done = keep ? write(t->sb.log_fd, buf, keep) : 0;
+    done = keep ? write(*fd, buf, keep) : 0;
     if (done > 0)
         logspace_add(w->space, (size_t)done);
     if (done != (ssize_t)keep)
@@ -217,41 +530,28 @@ static size_t log_write(struct warden *w, struct wtask *t, const char *buf, size
 static void pump_output(struct warden *w, struct wtask *t, bool *eof)
 {
     char buf[65536];
+    int fd = -1;
     ssize_t n;
 
     *eof = false;
     while ((n = read(t->sb.out_rd, buf, sizeof buf)) > 0) {
-        size_t keep = log_write(w, t, buf, (size_t)n);
+        size_t keep = log_write(w, t, &fd, buf, (size_t)n);
         t->out_bytes += keep;
         if ((size_t)n > keep)
             output_exceeded(w, t);
     }
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         *eof = true;
+    if (fd >= 0)
+        close(fd);
 }
 
 static void on_timeout(struct warden *w, struct wtask *t)
 {
-    uint64_t ticks;
-
-    if (read(t->timer_fd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
-        log_msg(LOG_LVL_WARN, t->id, errno, "timerfd read");
     pthread_mutex_lock(&w->lock);
     t->timed_out = true;
     pthread_mutex_unlock(&w->lock);
     kill_task(w, t);
-}
-
-/* The program's own wait status, from jobcell-init's ENDED record; when
- * init was killed itself there is none and init's status stands. */
-static int program_status(struct wtask *t, int init_status)
-{
-    struct jc_init_msg m;
-
-    while (read(t->sb.status_rd, &m, sizeof m) == (ssize_t)sizeof m)
-        if (m.kind == JC_INIT_ENDED)
-            return m.value;
-    return init_status;
 }
 
 static enum jc_reason classify(const struct wtask *t, int status, const struct cg_events *ev)
@@ -296,99 +596,190 @@ static void build_end(struct warden *w, struct wtask *t, int status, union ipc_m
     *msg = m;
 }
 
-static void free_task(struct warden *w, struct wtask *t)
+/* init's wait status: through the pidfd, or (none could be opened) by pid. */
+static int reap(struct wtask *t)
 {
-    struct jc_err err;
-
-    if (cg_task_destroy(w->cg, &t->sb.cg, &err) < 0)
-        log_task_warn(t->id, "%s", err.msg);
-    close(t->sb.pidfd);
-    close(t->sb.out_rd);
-    close(t->sb.status_rd);
-    if (t->sb.log_fd >= 0)
-        close(t->sb.log_fd);
-    close(t->timer_fd);
-    free(t);
-    pthread_mutex_lock(&w->lock);
-    if (--w->ntasks == 0)
-        pthread_cond_broadcast(&w->idle);
-    pthread_mutex_unlock(&w->lock);
-}
-
-/* Take the task's fds out of the epoll set before they are closed.  close()
- * alone is not enough: a task being spawned right now holds copies of every
- * warden fd until its execve, which keeps the registration (and events
- * pointing at a freed wtask) alive. */
-static void unwatch(struct warden *w, struct wtask *t)
-{
-    int fds[] = {t->sb.pidfd, t->sb.out_rd, t->timer_fd};
-
-    for (unsigned i = 0; i < JC_ARRAY_LEN(fds); i++)
-        if (epoll_ctl(w->epfd, EPOLL_CTL_DEL, fds[i], NULL) < 0 && errno != ENOENT)
-            log_msg(LOG_LVL_WARN, t->id, errno, "epoll_ctl DEL");
-}
-
-/* records_sync "full" promises that a record outlives a power cut or a
- * failing disk; the output it calls complete must then be on the disk
- * before the front writes it.  A log that cannot be synced is marked
- * incomplete. */
-static void sync_log(struct warden *w, struct wtask *t)
-{
-    if (w->sync_full && t->sb.log_fd >= 0 && fdatasync(t->sb.log_fd) < 0)
-        log_lost(t, errno);
-}
-
-/* init has exited, so its whole namespace is gone: drain, classify, report,
- * clean up. */
-static void on_exit_of(struct warden *w, struct wtask *t)
-{
-    static union ipc_msg m; /* monitor thread only */
     siginfo_t si = {0};
-    bool eof;
-    int status;
+    int rc = t->sb.pidfd >= 0 ? waitid(P_PIDFD, (id_t)t->sb.pidfd, &si, WEXITED)
+                              : waitid(P_PID, (id_t)t->sb.pid, &si, WEXITED);
 
-    pump_output(w, t, &eof);
-    sync_log(w, t);
-    if (waitid(P_PIDFD, (id_t)t->sb.pidfd, &si, WEXITED) < 0) {
+    if (rc < 0) {
         log_msg(LOG_LVL_WARN, t->id, errno, "waitid");
         si.si_code = CLD_KILLED; /* unknown end: never report it as a success */
         si.si_status = SIGKILL;
     }
-    status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status & 0x7f;
-    status = program_status(t, status);
-    build_end(w, t, status, &m);
-    unwatch(w, t);
+    return si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status & 0x7f;
+}
+
+/* records_sync "full" promises that a record outlives a power cut or a
+ * failing disk; the output it calls complete must then be on the disk
+ * before the front writes it (the log is opened again for it: none is
+ * kept while the task runs).  A log that cannot be synced is marked
+ * incomplete. */
+static void sync_log(struct warden *w, struct wtask *t)
+{
+    struct jc_err err;
+    int fd;
+
+    if (!w->sync_full || t->log != LOG_MADE)
+        return;
+    if ((fd = sandbox_append_log(&w->env, t->id, &t->log_at, &err)) < 0) {
+        log_lost(t, err.errnum);
+        return;
+    }
+    if (fdatasync(fd) < 0)
+        log_lost(t, errno);
+    close(fd);
+}
+
+/* init is gone, and its whole namespace with it: drain, classify, report,
+ * clean up. */
+static void finish_end(struct warden *w, struct wtask *t)
+{
+    static union ipc_msg m; /* monitor thread only */
+    struct jc_err err;
+    bool eof;
+
+    pump_output(w, t, &eof);
+    sync_log(w, t);
+    unlist(w, t);
+    int status = reap(t);
+    /* The program's own status from ENDED; when init was killed itself
+     * there is none and init's stands. */
+    build_end(w, t, t->end_status >= 0 ? t->end_status : status, &m);
+    unwatch(w, t, t->sb.out_rd);
+    unwatch(w, t, t->sb.pidfd);
+    sandbox_task_close(&t->sb);
+    if (cg_task_destroy(w->cg, &t->sb.cg, &err) < 0)
+        log_task_warn(t->id, "%s", err.msg);
     /* Free the slot before the front hears of the end: it may answer the
      * next POST at once, and that spawn needs a slot. */
-    pthread_mutex_lock(&w->lock);
-    detach_locked(w, t);
-    pthread_mutex_unlock(&w->lock);
+    free_slot(w, t);
     report(w, &m, IPC_EXITED);
-    free_task(w, t);
+    bury(w, t);
+    count_down(w);
+}
+
+/* EOF on the status pipe: init is exiting.  Its namespace is gone when its
+ * pidfd (opened now: none is kept while it runs) is readable. */
+static void begin_end(struct warden *w, struct wtask *t)
+{
+    unwatch(w, t, t->sb.status_rd);
+    deadline_clear(&w->dl, &t->dl); /* it ended within its timeout */
+    t->phase = PH_ENDING;
+    if (t->sb.pidfd >= 0) { /* died while spawning: already a zombie */
+        finish_end(w, t);
+        return;
+    }
+    struct jc_err err;
+    t->sb.pidfd = (int)syscall(SYS_pidfd_open, t->sb.pid, 0);
+    if (t->sb.pidfd < 0)
+        log_msg(LOG_LVL_WARN, t->id, errno, "pidfd_open: waiting for its end here");
+    if (t->sb.pidfd < 0 || watch(w, t->sb.pidfd, &t->tag_pid, TAG_PIDFD, t, &err) < 0)
+        finish_end(w, t);
+}
+
+/* jobcell-init's records after STARTED: ENDED (the program's status), then
+ * EOF when init exits. */
+static void on_status(struct warden *w, struct wtask *t)
+{
+    struct jc_init_msg m;
+    ssize_t n;
+
+    while ((n = read(t->sb.status_rd, &m, sizeof m)) == (ssize_t)sizeof m)
+        if (m.kind == JC_INIT_ENDED)
+            t->end_status = m.value;
+    if (n > 0) /* records are written whole (8 bytes, below PIPE_BUF) */
+        log_task_warn(t->id, "a short record from jobcell-init (%zd bytes): ignored", n);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        begin_end(w, t);
+}
+
+/* ---- monitor thread: the loop -------------------------------------------- */
+
+static void on_pidfd(struct warden *w, struct wtask *t)
+{
+    switch (t->phase) {
+    case PH_EXEC:
+    case PH_STARTING: /* its pipes say what went wrong: they close now */
+        t->child_dead = true;
+        unwatch(w, t, t->sb.pidfd);
+        break;
+    case PH_FAILING:
+        finish_failed(w, t);
+        break;
+    case PH_ENDING:
+        finish_end(w, t);
+        break;
+    case PH_RUNNING:
+    case PH_DONE:
+        break;
+    }
+}
+
+static void on_deadline(struct warden *w, struct wtask *t)
+{
+    if (t->phase == PH_EXEC)
+        on_exec(w, t, true);
+    else if (t->phase == PH_STARTING)
+        on_started(w, t, true);
+    else if (t->phase == PH_RUNNING)
+        on_timeout(w, t);
+}
+
+static void on_timer(struct warden *w)
+{
+    uint64_t ticks;
+    struct deadline *d;
+
+    if (read(w->timer_fd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+        log_warn("timerfd read");
+    w->armed_ms = -1;
+    while ((d = deadlines_pop_due(&w->dl, now_ms(CLOCK_MONOTONIC))))
+        on_deadline(w, task_of(d));
+}
+
+static void on_output(struct warden *w, struct wtask *t)
+{
+    bool eof;
+
+    pump_output(w, t, &eof);
+    if (eof)
+        unwatch(w, t, t->sb.out_rd);
 }
 
 static void dispatch(struct warden *w, struct ep_tag *tag)
 {
-    bool eof;
+    struct wtask *t = tag->t;
+    uint64_t v;
 
+    if (t && t->phase == PH_DONE)
+        return;
     switch (tag->kind) {
     case TAG_PIDFD:
-        on_exit_of(w, tag->t);
+        on_pidfd(w, t);
+        break;
+    case TAG_ERR:
+        if (t->phase == PH_EXEC)
+            on_exec(w, t, false);
+        break;
+    case TAG_STATUS:
+        if (t->phase == PH_STARTING)
+            on_started(w, t, false);
+        else if (t->phase == PH_RUNNING)
+            on_status(w, t);
         break;
     case TAG_OUT:
-        pump_output(w, tag->t, &eof);
-        if (eof && epoll_ctl(w->epfd, EPOLL_CTL_DEL, tag->t->sb.out_rd, NULL) < 0)
-            log_msg(LOG_LVL_WARN, tag->t->id, errno, "epoll_ctl DEL");
+        on_output(w, t);
         break;
     case TAG_TIMER:
-        on_timeout(w, tag->t);
+        on_timer(w);
         break;
-    case TAG_WAKE: {
-        uint64_t v;
+    case TAG_WAKE:
         if (read(w->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
             log_warn("eventfd read");
+        adopt_incoming(w);
         break;
-    }
     }
 }
 
@@ -399,21 +790,19 @@ static void *monitor_main(void *arg)
 
     log_set_role("warden");
     for (;;) {
+        arm_timer(w);
         int n = epoll_wait(w->epfd, evs, (int)JC_ARRAY_LEN(evs), -1);
         if (n < 0 && errno != EINTR) {
             log_warn("epoll_wait");
             return NULL;
         }
-        /* Exits last in a batch so output and timers are handled first.  The
-         * kinds are read before any dispatch: an exit frees its task and the
-         * tags inside it, which other events of the batch may point at. */
-        enum tag_kind kinds[JC_ARRAY_LEN(evs)];
-        for (int i = 0; i < n; i++)
-            kinds[i] = ((struct ep_tag *)evs[i].data.ptr)->kind;
+        /* Exits last in a batch so output and timers are handled first; a
+         * task reported is freed only after the batch (free_done()). */
         for (int pass = 0; pass < 2; pass++)
             for (int i = 0; i < n; i++)
-                if ((kinds[i] == TAG_PIDFD) == (pass == 1))
+                if ((((struct ep_tag *)evs[i].data.ptr)->kind == TAG_PIDFD) == (pass == 1))
                     dispatch(w, evs[i].data.ptr);
+        free_done(w);
         pthread_mutex_lock(&w->lock);
         bool done = w->stopping && (w->ntasks == 0 || w->given_up);
         pthread_mutex_unlock(&w->lock);
@@ -424,78 +813,40 @@ static void *monitor_main(void *arg)
 
 /* ---- main thread: requests from the front ------------------------------ */
 
-/* Wall-clock limit, counted from the program's start (armed after spawn). */
-static int arm_timer(struct wtask *t, uint32_t seconds, struct jc_err *err)
+/* What the spawn's answers need, kept until it started. */
+static struct spawning *new_spawning(const struct jc_spec *spec)
 {
-    struct itimerspec its = {.it_value = {.tv_sec = seconds}};
+    const char *name = spec_next_string(spec, NULL);
+    size_t len = name ? strlen(name) : 0;
+    struct spawning *sp = malloc(sizeof *sp + len + 1);
 
-    if (timerfd_settime(t->timer_fd, 0, &its, NULL) < 0)
-        return jc_fail(err, errno, "timerfd_settime");
-    return 0;
-}
-
-static int watch(struct warden *w, int fd, struct ep_tag *tag, enum tag_kind kind, struct wtask *t)
-{
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
-
-    *tag = (struct ep_tag){kind, t};
-    return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-/* Hand a started task to the monitor.  The output pipe and timer go in
- * before the pidfd so no exit is handled before they are registered. */
-static void monitor_add(struct warden *w, struct wtask *t)
-{
-    if (watch(w, t->sb.out_rd, &t->tag_out, TAG_OUT, t) < 0 ||
-        watch(w, t->timer_fd, &t->tag_timer, TAG_TIMER, t) < 0 ||
-        watch(w, t->sb.pidfd, &t->tag_pid, TAG_PIDFD, t) < 0) {
-        /* Cannot watch it: end it; the pidfd, if added, reports the end. */
-        log_msg(LOG_LVL_ERROR, t->id, errno, "epoll_ctl");
-        kill_task(w, t);
-    }
-}
-
-/* The HTTP status a failed spawn maps to: the program named by the
- * request could not be run (4xx), or a resource ran out (503). */
-static int failure_status(const struct jc_err *err)
-{
-    if ((err->status >= 400 && err->status < 500) || err->status == 503)
-        return err->status;
-    if (err->errnum == EMFILE || err->errnum == ENFILE || err->errnum == EAGAIN ||
-        err->errnum == ENOMEM || err->errnum == ENOSPC)
-        return 503;
-    return 500;
-}
-
-static void send_failed(struct warden *w, const char *id, const struct jc_err *e)
-{
-    const char *msg = e->msg;
-    union ipc_msg m = {0};
-
-    snprintf(m.h.id, sizeof m.h.id, "%s", id);
-    snprintf(m.failed.msg, sizeof m.failed.msg, "%s", msg);
-    m.failed.status = failure_status(e);
-    m.failed.at_ms = now_ms(CLOCK_REALTIME);
-    log_task_warn(id, "spawn failed: %s", msg);
-    report(w, &m, IPC_SPAWN_FAILED);
+    if (!sp)
+        return NULL;
+    sp->limits = spec->limits;
+    memcpy(sp->name, name ? name : "", len + 1);
+    sp->prog = (struct sandbox_program){.is_command = spec->is_command, .name = sp->name};
+    return sp;
 }
 
 static struct wtask *new_task(struct warden *w, const struct jc_spec *spec, struct jc_err *err)
 {
     struct wtask *t = calloc(1, sizeof *t);
 
-    if (!t) {
+    if (!t || !(t->sp = new_spawning(spec))) {
+        free(t);
         jc_fail(err, ENOMEM, "task");
         return NULL;
     }
     snprintf(t->id, sizeof t->id, "%s", spec->id);
     t->out_cap = (uint64_t)spec->limits.output_kb * 1024;
-    t->timer_fd = -1;
+    t->end_status = -1;
     pthread_mutex_lock(&w->lock);
     bool stopping = w->stopping;
     int full = stopping || slot_take(w, &t->slot) < 0;
     pthread_mutex_unlock(&w->lock);
+    t->host_uid = w->cfg->uid_base + t->slot;
     if (full) {
+        free(t->sp);
         free(t);
         if (stopping)
             jc_client(err, 503, "shutting down: the daemon takes no new task");
@@ -508,46 +859,35 @@ static struct wtask *new_task(struct warden *w, const struct jc_spec *spec, stru
 
 static void release_slot(struct warden *w, struct wtask *t)
 {
-    pthread_mutex_lock(&w->lock);
-    w->slots[t->slot] = 0;
-    pthread_mutex_unlock(&w->lock);
+    free_slot(w, t);
+    free(t->sp);
     free(t);
 }
 
+/* Clone and release the child, then hand it to the monitor: the main
+ * thread waits on no child, so the next SPAWN is taken at once.  Spawns in
+ * flight are bounded by the slots (max_running). */
 static void handle_spawn(struct warden *w, const struct jc_spec *spec, const int input[INPUT_NFDS])
 {
-    union ipc_msg m = {0};
     struct jc_err err = {0};
     struct wtask *t = new_task(w, spec, &err);
+    uint64_t one = 1;
 
-    if (!t || (t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
-        sandbox_spawn(&w->env, spec, input, t->slot, &t->sb, &err) < 0) {
-        if (t && t->timer_fd < 0)
-            jc_fail(&err, errno, "timerfd_create");
-        if (t && t->timer_fd >= 0)
-            close(t->timer_fd);
+    if (!t || sandbox_clone(&w->env, spec, input, t->slot, &t->sb, &err) < 0) {
         if (t)
             release_slot(w, t);
         send_failed(w, spec->id, &err);
         return;
     }
-    if (arm_timer(t, spec->limits.timeout_s, &err) < 0) { /* cannot bound it: end it */
-        log_task_warn(t->id, "%s", err.msg);
-        kill_task(w, t);
-    }
-    snprintf(m.h.id, sizeof m.h.id, "%s", spec->id);
-    m.spawned.pid = t->sb.pid;
-    m.spawned.started_ms = t->sb.started_ms;
-    /* SPAWNED goes out before the monitor can see the task's end. */
-    report(w, &m, IPC_SPAWNED);
     pthread_mutex_lock(&w->lock);
     t->next = w->tasks;
     w->tasks = t;
+    t->next_new = w->incoming;
+    w->incoming = t;
     w->ntasks++;
     pthread_mutex_unlock(&w->lock);
-    log_task(t->id, "spawned pid %d (%s) as uid %u", (int)t->sb.pid,
-             spec->is_command ? "command" : "worker", w->cfg->uid_base + t->slot);
-    monitor_add(w, t);
+    if (write(w->wake_fd, &one, sizeof one) < 0)
+        log_warn("eventfd write"); /* cannot fail: the counter is drained each time */
 }
 
 static void handle_kill(struct warden *w, const char *id)
@@ -556,7 +896,7 @@ static void handle_kill(struct warden *w, const char *id)
     struct wtask *t = find_locked(w, id);
     if (t && !t->cancelled) {
         t->cancelled = true;
-        kill_task(w, t);
+        kill_locked(w, t);
     }
     pthread_mutex_unlock(&w->lock);
     if (t)
@@ -577,7 +917,7 @@ static void stop_all(struct warden *w, bool asked)
     for (struct wtask *t = w->tasks; t; t = t->next) {
         t->cancelled = true;
         t->by_stop = asked;
-        kill_task(w, t);
+        kill_locked(w, t);
     }
     while (w->ntasks > 0)
         if (pthread_cond_timedwait(&w->idle, &w->lock, &deadline) == ETIMEDOUT)
@@ -1001,6 +1341,24 @@ static void stop_front(struct warden *w)
         log_warn("reaping the front");
 }
 
+/* The monitor's one timer for every deadline, and the heap behind it
+ * (one deadline per task slot). */
+static int setup_deadlines(struct warden *w, struct jc_err *err)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->tag_timer};
+
+    w->armed_ms = -1;
+    w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (w->timer_fd < 0)
+        return jc_fail(err, errno, "timerfd_create");
+    if (deadlines_init(&w->dl, w->cfg->max_running, err) < 0)
+        return -1;
+    w->tag_timer = (struct ep_tag){TAG_TIMER, NULL};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->timer_fd, &ev) < 0)
+        return jc_fail(err, errno, "epoll_ctl");
+    return 0;
+}
+
 static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *err)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->tag_wake};
@@ -1025,17 +1383,18 @@ static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *er
     w->tag_wake = (struct ep_tag){TAG_WAKE, NULL};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) < 0)
         return jc_fail(err, errno, "epoll_ctl");
-    return 0;
+    return setup_deadlines(w, err);
 }
 
 static void teardown(struct warden *w, int sigfd)
 {
-    int fds[] = {sigfd, w->epfd, w->wake_fd, w->env.null_fd};
+    int fds[] = {sigfd, w->epfd, w->wake_fd, w->timer_fd, w->env.null_fd};
 
     for (unsigned i = 0; i < JC_ARRAY_LEN(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
     free(w->slots);
+    deadlines_free(&w->dl);
     ipc_chan_free(&w->chan);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->idle);
@@ -1048,7 +1407,7 @@ int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *p
     struct warden w = {.cfg = cfg, .policies = policies, .judge_max = cfg->max, .sync_full = cfg->sync_full,
                        .cg = cg, .space = space,
                        .sock = sock, .front_pid = front_pid,
-                       .epfd = -1, .wake_fd = -1, .env = {.null_fd = -1}};
+                       .epfd = -1, .wake_fd = -1, .timer_fd = -1, .env = {.null_fd = -1}};
     struct jc_err err = {0};
     pthread_t mon;
     sigset_t mask;
