@@ -408,7 +408,7 @@ int sandbox_open_log(const struct sandbox_env *env, const char *id, struct sandb
     if (fd < 0)
         return jc_fail(err, errno, "create log %s", name);
     if (fchown(fd, env->svc_uid, env->svc_gid) < 0 || fstat(fd, &st) < 0) {
-        jc_fail(err, errno, "chown log %s", name);
+        jc_fail(err, errno, "chown and stat log %s", name);
         close(fd);
         return -1;
     }
