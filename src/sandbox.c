@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/sched.h>
 #include <linux/securebits.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -140,6 +142,45 @@ static int keep_caps_across_euid(struct jc_err *err)
     return 0;
 }
 
+/* SB_BLOCK_N free descriptor numbers in a row, at 10 or above (so that the
+ * child's dup3() onto 0-4 never clobbers a source), each holding /dev/null
+ * until a clone puts the child's descriptors there. */
+static int reserve_block(struct sandbox_env *env, struct jc_err *err)
+{
+    for (int base = 10; base + SB_BLOCK_N < 4096; base++) {
+        int i = 0;
+        while (i < SB_BLOCK_N && fcntl(base + i, F_GETFD) < 0 && errno == EBADF)
+            i++;
+        if (i < SB_BLOCK_N) {
+            base += i;
+            continue;
+        }
+        for (i = 0; i < SB_BLOCK_N; i++)
+            if (dup3(env->null_fd, base + i, O_CLOEXEC) < 0)
+                return jc_fail(err, errno, "reserving descriptor %d", base + i);
+        env->block = base;
+        return 0;
+    }
+    return jc_fail(err, EMFILE, "no %d free descriptors in a row below 4096", SB_BLOCK_N);
+}
+
+#define TRAMP_STACK_SIZE (256 << 10)
+
+/* The trampoline's stack, which the child then runs its checklist on; the
+ * lowest page is a guard. */
+static int map_tramp_stack(struct sandbox_env *env, struct jc_err *err)
+{
+    char *s = mmap(NULL, TRAMP_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                   -1, 0);
+
+    if (s == MAP_FAILED)
+        return jc_fail(err, errno, "mmap the spawn trampoline's stack");
+    if (mprotect(s, 4096, PROT_NONE) < 0)
+        return jc_fail(err, errno, "mprotect the stack's guard page");
+    env->tramp_stack = s + TRAMP_STACK_SIZE;
+    return 0;
+}
+
 int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
                      const struct cg_ctx *cg, const struct jc_policy_set *policies,
                      struct jc_err *err)
@@ -160,6 +201,8 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
     close(fd);
     if (env->null_fd < 0)
         return jc_fail(err, errno, "dup /dev/null");
+    if (reserve_block(env, err) < 0 || map_tramp_stack(env, err) < 0)
+        return -1;
     prep_paths(env);
     return 0;
 }
@@ -363,7 +406,6 @@ static void prep_input(const struct sandbox_env *env, const struct jc_spec *spec
         snprintf(p->file_paths[i], sizeof p->file_paths[i], "/tmp/%s", spec->files[i].name);
         p->file_sizes[i] = spec->files[i].size;
     }
-    prep_keep(p);
 }
 
 static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
@@ -447,39 +489,156 @@ static int set_thread_euid(uid_t uid, struct jc_err *err)
     return 0;
 }
 
+/* Put *fd at its place in the block (a no-op for -1). */
+static int into_block(const struct sandbox_env *env, int *fd, enum sb_block slot, struct jc_err *err)
+{
+    int to = env->block + (int)slot;
+
+    if (*fd < 0)
+        return 0;
+    if (dup3(*fd, to, O_CLOEXEC) < 0)
+        return jc_fail(err, errno, "dup3 to descriptor %d", to);
+    *fd = to;
+    return 0;
+}
+
+/* The child's descriptors into the block; *cgroup_fd too (v2). */
+static int fill_block(const struct sandbox_env *env, int *cgroup_fd, struct jc_err *err)
+{
+    struct sb_prep *p = &g_prep;
+
+    p->null_fd = env->null_fd;
+    if (into_block(env, &p->sync_rd, SB_BLK_SYNC, err) < 0 || into_block(env, &p->err_wr, SB_BLK_ERR, err) < 0 ||
+        into_block(env, &p->out_wr, SB_BLK_OUT, err) < 0 ||
+        into_block(env, &p->status_wr, SB_BLK_STATUS, err) < 0 ||
+        into_block(env, &p->stdin_fd, SB_BLK_STDIN, err) < 0 ||
+        into_block(env, &p->files_fd, SB_BLK_FILES, err) < 0 ||
+        into_block(env, &p->null_fd, SB_BLK_NULL, err) < 0 || into_block(env, cgroup_fd, SB_BLK_CGROUP, err) < 0)
+        return -1;
+    prep_keep(p);
+    return 0;
+}
+
+/* /dev/null back into the block: the warden keeps no copy of the child's
+ * ends (its pipes' EOFs depend on it). */
+static void clear_block(const struct sandbox_env *env)
+{
+    for (int i = 0; i < SB_BLOCK_N; i++)
+        if (dup3(env->null_fd, env->block + i, O_CLOEXEC) < 0) {
+            log_msg(LOG_LVL_ERROR, NULL, errno, "fatal: dup3 /dev/null to descriptor %d", env->block + i);
+            abort();
+        }
+}
+
+struct tramp {
+    struct clone_args args;
+    unsigned keep_below; /* the child's table: descriptors below this only */
+    long rc;             /* the child's pid, or -1 */
+    int errnum;
+};
+
+/* Runs in a vfork-like child sharing the warden's memory and descriptor
+ * table (the warden's thread waits until it exits): first a private table
+ * of the descriptors below the block's end only — the kernel copies
+ * keep_below entries, not the warden's thousands — then the task's child,
+ * made the warden's own (CLONE_PARENT).  Raw syscalls only; not
+ * instrumented (its stack is not one the sanitizer knows). */
+__attribute__((no_sanitize("address", "undefined"))) static int trampoline(void *arg)
+{
+    struct tramp *t = arg;
+
+    if (syscall(SYS_close_range, t->keep_below, ~0U, CLOSE_RANGE_UNSHARE) < 0) {
+        t->rc = -1;
+        t->errnum = errno;
+        _exit(0);
+    }
+    t->rc = syscall(SYS_clone3, &t->args, sizeof t->args);
+    if (t->rc == 0)
+        sb_child_main(&g_prep);
+    t->errnum = errno;
+    _exit(0);
+}
+
+/* The trampoline is the warden's child: reap it (it has exited). */
+static void reap_trampoline(pid_t tid)
+{
+    int st;
+
+    while (waitpid(tid, &st, 0) < 0)
+        if (errno != EINTR) {
+            log_warn("waitpid (spawn trampoline)");
+            return;
+        }
+}
+
+/* Clone the task's child through the trampoline; 0 and t->rc set, or -1
+ * (errno set) when the trampoline itself could not be started. */
+static int clone_child(const struct sandbox_env *env, struct tramp *t)
+{
+    pid_t tid = clone(trampoline, env->tramp_stack, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, t);
+
+    if (tid < 0)
+        return -1;
+    reap_trampoline(tid);
+    return 0;
+}
+
+/* A pidfd for the new child (the trampoline's CLONE_PIDFD would land in
+ * its own table).  It is the warden's unreaped child: its pid is still its
+ * own.  Without a pidfd it is killed before it is released. */
+static pid_t open_pidfd(pid_t pid, int *pidfd, struct jc_err *err)
+{
+    *pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (*pidfd >= 0)
+        return pid;
+    jc_fail(err, errno, "pidfd_open");
+    (void)kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return -1;
+}
+
 /* The kernel makes the creating thread's effective uid the owner of a new
  * user namespace, and charges what the task then counts per user
  * (inotify, queued signals and timers, message queue bytes, namespaces) to
  * that owner on the host.  So clone3 runs as the task's host uid, never as
  * root: the task draws on its own per-user share, not root's. */
-static pid_t do_clone(const struct cg_task *cgt, uid_t hostid, int *pidfd, struct jc_err *err)
+static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, uid_t hostid, int *pidfd,
+                      struct jc_err *err)
 {
-    struct clone_args args = {
-        .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                 CLONE_NEWNET | CLONE_PIDFD,
-        .pidfd = (uint64_t)(uintptr_t)pidfd,
-        .exit_signal = SIGCHLD,
+    struct tramp t = {
+        .args = {.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                          CLONE_NEWNET | CLONE_PARENT},
+        .keep_below = (unsigned)(env->block + SB_BLOCK_N),
+        .rc = -1,
     };
-    long rc;
+    int cgroup_fd = cgt->dirfd;
 
-    if (cgt->dirfd >= 0) { /* v2: born inside its cgroup, never outside */
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = (uint64_t)cgt->dirfd;
-    }
-    if (set_thread_euid(hostid, err) < 0)
+    if (fill_block(env, &cgroup_fd, err) < 0) {
+        clear_block(env);
         return -1;
-    rc = syscall(SYS_clone3, &args, sizeof args);
-    if (rc == 0)
-        sb_child_main(&g_prep);
-    int saved = errno;
+    }
+    if (cgroup_fd >= 0) { /* v2: born inside its cgroup, never outside */
+        t.args.flags |= CLONE_INTO_CGROUP;
+        t.args.cgroup = (uint64_t)cgroup_fd;
+    }
+    if (set_thread_euid(hostid, err) < 0) {
+        clear_block(env);
+        return -1;
+    }
+    int rc = clone_child(env, &t);
+    int saved = rc < 0 ? errno : t.errnum;
     /* Cannot fail (the real and saved uids are 0), and must not. */
     if (set_thread_euid(0, err) < 0) {
         log_errx("fatal: %s", err->msg);
         abort();
     }
+    clear_block(env);
     if (rc < 0)
+        return jc_fail(err, saved, "clone (spawn trampoline)");
+    if (t.rc < 0)
         return jc_fail(err, saved, "clone3");
-    return (pid_t)rc;
+    return open_pidfd((pid_t)t.rc, pidfd, err);
 }
 
 static int write_map(pid_t pid, const char *file, uint32_t id, struct jc_err *err)
@@ -622,7 +781,7 @@ static int start_child(const struct sandbox_env *env, uint32_t slot, struct spaw
 {
     uint32_t hostid = env->cfg->uid_base + slot;
 
-    t->pid = do_clone(&t->cg, hostid, &t->pidfd, err);
+    t->pid = do_clone(env, &t->cg, hostid, &t->pidfd, err);
     if (t->pid < 0)
         return -1;
     /* The child's ends: it holds them now, and no later child may inherit them. */

@@ -2,7 +2,9 @@
  *
  * Parent (sandbox.c, the warden's main thread): create the task's cgroup,
  * prepare everything the child needs (paths, argv/envp, the precompiled
- * seccomp program, fds), clone3() into seven new namespaces with the
+ * seccomp program, fds), clone3() (through a trampoline that leaves the
+ * warden's descriptor table behind, clone_child()) into seven new
+ * namespaces with the
  * thread's effective uid switched to the task's host uid (so the task's
  * user namespace is owned, and its kernel counts charged, by that uid),
  * write the uid/gid maps and (v1) cgroup.procs and release the child
@@ -46,7 +48,15 @@ struct sandbox_env {
     uid_t svc_uid;    /* the front's user: owns the log files */
     gid_t svc_gid;
     int last_cap;     /* highest capability number the kernel knows */
+    int block;        /* first of SB_BLOCK_N reserved low descriptors (sandbox.c) */
+    char *tramp_stack; /* top of the spawn trampoline's stack (sandbox.c) */
 };
+
+/* The descriptors a child works with are put at these numbers of a
+ * reserved block before each clone, so that it can leave every other
+ * descriptor of the warden's behind in O(1) (see clone_child()). */
+enum sb_block { SB_BLK_SYNC, SB_BLK_ERR, SB_BLK_OUT, SB_BLK_STATUS, SB_BLK_STDIN, SB_BLK_FILES,
+                SB_BLK_NULL, SB_BLK_CGROUP, SB_BLOCK_N };
 
 /* A task being spawned or running: the warden's descriptors of it, -1
  * where closed.  While it runs only out_rd and status_rd stay open. */
