@@ -54,10 +54,10 @@ __attribute__((noreturn)) static void fail(const struct sb_prep *p, int step)
     } while (0)
 
 /* First, every descriptor we inherited but our own (p->keep, ascending):
- * the warden's other tasks' pipes among them.  Held here until our execve
- * they would delay those tasks' EOFs (their exec, their go pipe), and a
- * close-on-exec table of thousands would be closed one by one at exec
- * anyway; close_range() drops each gap in one call. */
+ * the few of the warden's below the block our own were put in (the
+ * trampoline left the rest behind, sandbox.c).  Held here until our execve
+ * they could delay EOFs the warden waits for; close_range() drops each gap
+ * in one call. */
 static void close_inherited(const struct sb_prep *p)
 {
     unsigned lo = 0;
