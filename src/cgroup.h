@@ -51,7 +51,7 @@ struct cg_ctx {
 
 struct cg_task {
     char id[JC_ID_LEN];
-    int dirfd; /* v2: the task cgroup, for CLONE_INTO_CGROUP; else -1 */
+    int dirfd; /* v2: the task cgroup, for CLONE_INTO_CGROUP (closed once cloned); else -1 */
 };
 
 struct cg_events {

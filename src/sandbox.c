@@ -784,6 +784,10 @@ static int start_child(const struct sandbox_env *env, uint32_t slot, struct spaw
     t->pid = do_clone(env, &t->cg, hostid, &t->pidfd, err);
     if (t->pid < 0)
         return -1;
+    /* The cgroup's directory (v2) served CLONE_INTO_CGROUP only: a running
+     * task holds no descriptor of it. */
+    if (t->cg.dirfd >= 0)
+        close(JC_STEAL_FD(t->cg.dirfd));
     /* The child's ends: it holds them now, and no later child may inherit them. */
     close(f->out[1]);
     close(f->status[1]);
