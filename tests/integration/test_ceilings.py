@@ -67,12 +67,18 @@ class MemoryCeiling(DaemonTestCase):
                                  command=["/bin/sh", "-c", "mkfifo /tmp/p && " + script],
                                  limits={"memory_mb": 40, "timeout_s": int(scaled(20))})
             ids.append(b["id"])
+        # Once the ceiling has killed one, the others (blocked, holding
+        # their memory) are cancelled rather than left to their timeout.
+        self.wait_for_oom(ids)
+        for i in ids:
+            if self.d.task(i)["state"] == "running":
+                self.d.delete("/api/tasks/%s" % i)
         recs = [self.d.wait_terminal(i, timeout=60) for i in ids]
         sys.stdout.write("  endings: %s\n" % [(r["reason"], r["usage"]["memory_peak_bytes"] >> 20)
                                               for r in recs])
         reasons = [r["reason"] for r in recs]
         self.assertIn("oom", reasons, json.dumps(recs, indent=1))
-        self.assertTrue(set(reasons) <= {"oom", "timeout"}, reasons)
+        self.assertTrue(set(reasons) <= {"oom", "cancelled", "timeout"}, reasons)
         for r in recs:
             self.assertEqual(r["limits"]["memory_mb"], 40)
             self.assertLessEqual(r["usage"]["memory_peak_bytes"], 40 * MiB, r)
@@ -80,6 +86,16 @@ class MemoryCeiling(DaemonTestCase):
         peak = "memory.peak" if harness.cgroup_mode() == "v2" else "memory.max_usage_in_bytes"
         if os.path.exists(os.path.join(d, peak)):
             self.assertLessEqual(read_int(os.path.join(d, peak)), 96 * MiB)
+
+
+    def wait_for_oom(self, ids):
+        """Until one task has ended oom, or all have ended."""
+        deadline = time.monotonic() + scaled(60)
+        while time.monotonic() < deadline:
+            recs = [self.d.task(i) for i in ids]
+            if any(r.get("reason") == "oom" for r in recs) or all(r["state"] != "running" for r in recs):
+                return
+            time.sleep(0.1)
 
 
 class PidsCeiling(DaemonTestCase):
