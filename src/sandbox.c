@@ -598,6 +598,20 @@ static pid_t open_pidfd(pid_t pid, int *pidfd, struct jc_err *err)
     return -1;
 }
 
+/* clone3 failed.  EAGAIN born into a v2 cgroup (CLONE_INTO_CGROUP): a pids
+ * limit of its ancestry is used up, and the task's own holds nothing yet,
+ * so it is the ceiling the running tasks share: a resource, free again once
+ * some end (503, as when init cannot fork the program on v1). */
+static int clone_failed(int e, bool into_cgroup, struct jc_err *err)
+{
+    char buf[128];
+
+    if (e == EAGAIN && into_cgroup)
+        return jc_client(err, 503, "the pids ceiling (ceiling_pids) is used up by the running tasks: "
+                         "clone3 into the task's cgroup: %s", strerror_r(e, buf, sizeof buf));
+    return jc_fail(err, e, "clone3");
+}
+
 /* The kernel makes the creating thread's effective uid the owner of a new
  * user namespace, and charges what the task then counts per user
  * (inotify, queued signals and timers, message queue bytes, namespaces) to
@@ -637,7 +651,7 @@ static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, 
     if (rc < 0)
         return jc_fail(err, saved, "clone (spawn trampoline)");
     if (t.rc < 0)
-        return jc_fail(err, saved, "clone3");
+        return clone_failed(saved, cgroup_fd >= 0, err);
     return open_pidfd((pid_t)t.rc, pidfd, err);
 }
 

@@ -146,6 +146,22 @@ class PidsCeiling(DaemonTestCase):
         rec, _ = self.d.run_command(["/bin/true"], name="after", timeout=60)
         self.assertRecordEnd(rec, "succeeded", "exited", exit_code=0)
 
+    def test_a_ceiling_full_to_the_last_pid_refuses_a_spawn_503(self):
+        # init + sh + 38 sleeps = 40 of 40: not even the next task's init
+        # fits.  On v2 it is born into its cgroup, so clone3 itself fails
+        # (EAGAIN); before the fix that was a 500 "clone3: Resource
+        # temporarily unavailable".  On v1 init joins its cgroup after the
+        # clone (a move is not refused) and its fork fails.
+        script = ("i=0; while [ $i -lt 38 ]; do sleep 1000 & i=$((i+1)); done; "
+                  "echo all-forked; exec sleep 1000")
+        a = self.d.submit_ok(name="holder", command=["/bin/sh", "-c", script],
+                             limits={"pids": 40, "timeout_s": int(scaled(120))})
+        recs = self.wait_forked([a["id"]])
+        self.assertEqual(recs[0]["state"], "running", recs)
+        self.assertPidsRefusal(self.d.submit(name="refused", command=["/bin/true"]))
+        self.assertEqual(self.d.delete("/api/tasks/%s" % a["id"]).status, 202)
+        self.d.wait_terminal(a["id"], timeout=30)
+
     def test_tasks_within_their_limits_cannot_pass_the_ceiling(self):
         # init + sh + 12 sleeps = 14 of each task's 16; four need 56.  A
         # refused fork makes ash exit 2 ("can't fork"): pids_limit.  Which
