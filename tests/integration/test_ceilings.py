@@ -129,12 +129,11 @@ class PidsCeiling(DaemonTestCase):
             time.sleep(0.1)
         self.fail("tasks neither ended nor forked everything: %s" % json.dumps(recs))
 
-    def test_a_full_ceiling_refuses_a_spawn_503(self):
-        # init + sh + 37 sleeps = 39 of 40: the next task's init fits, the
-        # program init forks does not.  Before the fix: init died without a
-        # report and the POST got 500 "did not report the program's start".
-        script = ("i=0; while [ $i -lt 37 ]; do sleep 1000 & i=$((i+1)); done; "
-                  "echo all-forked; exec sleep 1000")
+    def refused_while_held(self, sleeps):
+        """A holder task of init + sh + `sleeps` sleeps: while it runs, a new
+        task is refused (assertPidsRefusal); then the holder is cancelled."""
+        script = ("i=0; while [ $i -lt %d ]; do sleep 1000 & i=$((i+1)); done; "
+                  "echo all-forked; exec sleep 1000" % sleeps)
         a = self.d.submit_ok(name="holder", command=["/bin/sh", "-c", script],
                              limits={"pids": 40, "timeout_s": int(scaled(120))})
         recs = self.wait_forked([a["id"]])
@@ -142,6 +141,12 @@ class PidsCeiling(DaemonTestCase):
         self.assertPidsRefusal(self.d.submit(name="refused", command=["/bin/true"]))
         self.assertEqual(self.d.delete("/api/tasks/%s" % a["id"]).status, 202)
         self.d.wait_terminal(a["id"], timeout=30)
+
+    def test_a_full_ceiling_refuses_a_spawn_503(self):
+        # init + sh + 37 sleeps = 39 of 40: the next task's init fits, the
+        # program init forks does not.  Before the fix: init died without a
+        # report and the POST got 500 "did not report the program's start".
+        self.refused_while_held(37)
         # The room is back once the holder ended.
         rec, _ = self.d.run_command(["/bin/true"], name="after", timeout=60)
         self.assertRecordEnd(rec, "succeeded", "exited", exit_code=0)
@@ -152,15 +157,7 @@ class PidsCeiling(DaemonTestCase):
         # (EAGAIN); before the fix that was a 500 "clone3: Resource
         # temporarily unavailable".  On v1 init joins its cgroup after the
         # clone (a move is not refused) and its fork fails.
-        script = ("i=0; while [ $i -lt 38 ]; do sleep 1000 & i=$((i+1)); done; "
-                  "echo all-forked; exec sleep 1000")
-        a = self.d.submit_ok(name="holder", command=["/bin/sh", "-c", script],
-                             limits={"pids": 40, "timeout_s": int(scaled(120))})
-        recs = self.wait_forked([a["id"]])
-        self.assertEqual(recs[0]["state"], "running", recs)
-        self.assertPidsRefusal(self.d.submit(name="refused", command=["/bin/true"]))
-        self.assertEqual(self.d.delete("/api/tasks/%s" % a["id"]).status, 202)
-        self.d.wait_terminal(a["id"], timeout=30)
+        self.refused_while_held(38)
 
     def test_tasks_within_their_limits_cannot_pass_the_ceiling(self):
         # init + sh + 12 sleeps = 14 of each task's 16; four need 56.  A
