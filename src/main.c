@@ -160,8 +160,11 @@ static int open_unix_listener(struct startup *s, struct jc_err *err)
     umask(old);
     if (rc < 0)
         return jc_fail(err, errno, "--listen unix:%s", a.sun_path);
-    if (lchown(a.sun_path, 0, s->gid) < 0 || listen(fd, 1024) < 0)
-        return jc_fail(err, errno, "--listen unix:%s", a.sun_path);
+    if (lchown(a.sun_path, 0, s->gid) < 0 || listen(fd, 1024) < 0) {
+        int e = errno;
+        (void)unlink(a.sun_path); /* ours: bound a moment ago */
+        return jc_fail(err, e, "--listen unix:%s", a.sun_path);
+    }
     s->listen_fd = JC_STEAL_FD(fd);
     return 0;
 }

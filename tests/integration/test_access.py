@@ -266,9 +266,13 @@ class UnixSocket(unittest.TestCase):
 
     def tearDown(self):
         self.proc.terminate()
-        self.proc.wait(timeout=scaled(20))
-        self.assertFalse(os.path.exists(self.path), "socket file left behind")
+        rc = self.proc.wait(timeout=scaled(20))
+        left = os.path.exists(self.path)
+        err = self.proc.stderr.read().decode(errors="replace")
         subprocess.run(["rm", "-rf", self.dir, self.state])
+        # How the daemon ended says why a socket file would be left behind.
+        self.assertEqual(rc, 0, "jobcelld exited %s; its log:\n%s" % (rc, err[-2000:]))
+        self.assertFalse(left, "socket file left behind; jobcelld's log:\n%s" % err[-2000:])
 
     def get(self, path, uid=None):
         def body():
