@@ -41,6 +41,14 @@ struct store {
     char failure[JC_ERR_MSG_MAX];
 };
 
+/* The layout of the tables below, in the database's user_version: a
+ * database of a newer layout is refused rather than misread (a downgrade
+ * below it needs the backup taken before the upgrade, docs/operations.md);
+ * an older one (0: before the number existed) is brought up to it. */
+#define SCHEMA_VERSION 1
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS tasks ("
     " seq INTEGER PRIMARY KEY,"
@@ -157,6 +165,36 @@ static int exec(struct conn *c, const char *sql, struct jc_err *err)
     return rc == SQLITE_OK ? 0 : db_fail(c, rc, sql, err);
 }
 
+static int schema_version(struct conn *c, struct jc_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL);
+    int v = -1;
+
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (v < 0)
+        db_fail(c, rc, "reading the schema version", err);
+    return v;
+}
+
+/* The tables exist (schema above): check and record their version. */
+static int check_schema(struct conn *c, struct jc_err *err)
+{
+    int v = schema_version(c, err);
+
+    if (v < 0)
+        return -1;
+    if (v > SCHEMA_VERSION)
+        return jc_fail(err, 0, "the database has schema version %d, written by a newer jobcelld (this one "
+                       "knows up to %d): run that version, or restore the backup taken before the upgrade",
+                       v, SCHEMA_VERSION);
+    if (v == SCHEMA_VERSION)
+        return 0;
+    return exec(c, "PRAGMA user_version=" STR(SCHEMA_VERSION), err);
+}
+
 static int setup(struct store *s, const char *path, enum store_sync sync, struct jc_err *err)
 {
     if (conn_open(&s->w, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err) < 0 ||
@@ -164,7 +202,7 @@ static int setup(struct store *s, const char *path, enum store_sync sync, struct
         exec(&s->w, sync == STORE_SYNC_FULL ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) < 0 ||
         /* Keep the WAL from growing without bound after a checkpoint. */
         exec(&s->w, "PRAGMA journal_size_limit=4194304", err) < 0 ||
-        exec(&s->w, schema, err) < 0)
+        exec(&s->w, schema, err) < 0 || check_schema(&s->w, err) < 0)
         return -1;
     for (int i = 0; i < Q_COUNT; i++) {
         int rc = sqlite3_prepare_v3(s->w.db, cached_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL);

@@ -1,8 +1,10 @@
 /* test_store.c — unit tests for store.c, the SQLite record store, on a
  * temporary file: open, add, transitions, Idempotency-Key lookups, queued
- * specs across a reopen, paging, pruning (with the logs' callback). */
+ * specs across a reopen, paging, pruning (with the logs' callback), the
+ * schema version (recorded, brought up from 0, a newer one refused). */
 #include "store.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +153,51 @@ static void test_prune(struct store *s)
     free(j);
 }
 
+static int user_version(const char *path, int set)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char sql[64];
+    int v = -1;
+
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        return -1;
+    if (set >= 0) {
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", set);
+        sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* The records of a database of an older layout (0: from before the number)
+ * are kept and it is brought up; a newer one is refused, untouched. */
+static void test_schema_version(const char *path)
+{
+    struct store *fresh = store_open(path, STORE_SYNC_NORMAL, &err);
+    CHECK(fresh != NULL && add(fresh, 1, ST_QUEUED, 0, NULL, NULL) == 0);
+    store_close(fresh);
+    CHECK(user_version(path, -1) == 1);
+    CHECK(user_version(path, 0) == 0);
+    struct store *s = store_open(path, STORE_SYNC_NORMAL, &err);
+    CHECK(s != NULL);
+    char id[JC_ID_LEN];
+    id_of(1, id);
+    char *json = s ? store_get(s, id, &err) : NULL;
+    CHECK_STR_CONTAINS(json, "\"n\":1");
+    free(json);
+    store_close(s);
+    CHECK(user_version(path, -1) == 1);
+    CHECK(user_version(path, 7) == 7);
+    CHECK(store_open(path, STORE_SYNC_NORMAL, &err) == NULL);
+    CHECK_STR_CONTAINS(err.msg, "schema version 7, written by a newer jobcelld");
+    CHECK(user_version(path, -1) == 7);
+    CHECK(user_version(path, 1) == 1);
+}
+
 int main(void)
 {
     char *dir = make_tmpdir("store");
@@ -168,6 +215,9 @@ int main(void)
     test_paging(s);
     test_prune(s);
     store_close(s);
+    char *path2 = xasprintf("%s/versioned.db", dir);
+    test_schema_version(path2);
+    free(path2);
     CHECK(store_open("/nonexistent-dir/x.db", STORE_SYNC_NORMAL, &err) == NULL && err.msg[0]);
     rm_tree(dir);
     free(path);
