@@ -96,15 +96,30 @@ echo "# CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
 declare -A R # R[row,lanes]="n=… p50_ms=… …"
 field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 note() { echo "  $1, $2 lane(s): $3"; }
+# CPU time the whole host spent per spawn during a row (user + system +
+# irq + softirq of every CPU, /proc/stat, over N + warm-up spawns): work the
+# kernel defers to kworkers (a net namespace's teardown) counts too.  On an
+# idle host it says where a CPU-bound lane count's time goes.
+busy_ticks() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+CPU_T0=0
+cpu_mark() { CPU_T0=$(busy_ticks); }
+cpu_add() { # ROW LANES
+    local ms
+    ms=$(awk -v a="$CPU_T0" -v b="$(busy_ticks)" -v hz="$(getconf CLK_TCK)" -v n="$((N + WARM))" \
+        'BEGIN { printf "%.2f", (b - a) * 1000 / hz / n }')
+    R[$1,$2]+=" cpu_ms=$ms"
+}
 
 loop() { # ROW LANES CMD...   (spawnloop)
     local row=$1 lanes=$2 out
     shift 2
+    cpu_mark
     if ! out=$("$BENCH_TMP/spawnloop" -n "$N" -j "$lanes" -t "$MAXS" -w "$WARM" -p "jcb$$-" -- "$@"); then
         echo "# $row ($lanes lanes): FAILED: $out" >&2
     fi
     R[$row,$lanes]=$out
-    note "$row" "$lanes" "$out"
+    cpu_add "$row" "$lanes"
+    note "$row" "$lanes" "${R[$row,$lanes]}"
 }
 
 # --- the limit ---------------------------------------------------------------
@@ -112,17 +127,19 @@ LIMIT_CG=$BENCH_CG-limit
 BENCH_CLEANUP_HOOKS+=("bench_rm_cgroups '$LIMIT_CG'")
 limit_row() { # KEY LANES
     local out
+    cpu_mark
     out=$("$LIMIT" --rootfs "$ROOTFS" --lanes "$2" --count "$N" --warmup "$WARM" --max-seconds "$MAXS" \
         --cgroup-name "$LIMIT_CG" --policy-dir "$REPO/policy" -- "$NOOP") || echo "# limit ($2 lanes): FAILED" >&2
     R[$1,$2]=$out
-    note "$1" "$2" "$out"
+    cpu_add "$1" "$2"
+    note "$1" "$2" "${R[$1,$2]}"
 }
 # The limit is measured before and after the other rows of a lane count;
 # its row (what every ratio divides by) is the mean of the two, so that a
 # host whose load drifts during the run skews the ratios less.
 limit_mean() { # LANES
     local a=${R[limit-before,$1]:-} b=${R[limit-after,$1]:-} k out="" v
-    for k in n fail p50_ms p95_ms p99_ms max_ms rate started_p50_ms started_p99_ms; do
+    for k in n fail p50_ms p95_ms p99_ms max_ms rate started_p50_ms started_p99_ms cpu_ms; do
         v=$(awk -v x="$(field "$a" $k)" -v y="$(field "$b" $k)" -v f="$([[ $k == rate ]] && echo %.1f || echo %.3f)" \
             'BEGIN { if (x == "" || y == "") print x y; else printf f, (x + y) / 2 }')
         out+="$k=$v "
@@ -132,8 +149,10 @@ limit_mean() { # LANES
 
 # --- jobcell over HTTP -------------------------------------------------------
 jc_row() { # ROW MODE LANES
+    cpu_mark
     R[$1,$3]=$(python3 "$BENCH_DIR/jcclient.py" spawn --mode "$2" --port "$JC_PORT" --n "$N" --lanes "$3" \
         --warmup "$WARM" --max-seconds "$MAXS" --cmd "[\"$NOOP\"]") || echo "# $1: some tasks failed" >&2
+    cpu_add "$1" "$3"
     note "$1" "$3" "${R[$1,$3]}"
 }
 
@@ -163,12 +182,14 @@ crun_setup() {
 }
 crun_row() { # LANES
     local out
+    cpu_mark
     if ! out=$("${WRAP[@]}" "$BENCH_TMP/spawnloop" -n "$N" -j "$1" -t "$MAXS" -w "$WARM" -p "jcb$$-" -- \
         crun --root "$CRUNROOT" run --bundle "$B" "{}"); then
         echo "# crun ($1 lanes): FAILED: $out" >&2
     fi
     R[crun,$1]=$out
-    note crun "$1" "$out"
+    cpu_add crun "$1"
+    note crun "$1" "${R[crun,$1]}"
 }
 
 if has bwrap && ! bench_need bwrap bubblewrap; then
@@ -217,9 +238,10 @@ fi
 # per-spawn latency (lower is better).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'; }
 echo
-echo "Every ratio is to the limit at the same lane count (spawns/s: row ÷ limit; latency: row ÷ the limit's per-spawn latency)."
-printf '| %-30s | %5s | %9s | %7s | %8s | %7s | %8s | %7s |\n' tool lanes spawns/s "× limit" "p50 ms" "× limit" "p99 ms" "× limit"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------------------------------- ------- ----------- --------- ---------- --------- ---------- ---------
+echo "Every ratio is to the limit at the same lane count (spawns/s: row ÷ limit; latency: row ÷ the limit's per-spawn latency;"
+echo "CPU ms: the whole host's CPU time per spawn during the row, deferred kernel work included)."
+printf '| %-30s | %5s | %9s | %7s | %8s | %7s | %8s | %7s | %9s | %7s |\n' tool lanes spawns/s "× limit" "p50 ms" "× limit" "p99 ms" "× limit" "CPU ms" "× limit"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------------------------------- ------- ----------- --------- ---------- --------- ---------- --------- ----------- ---------
 names=(limit "limit (bench/limit.c), mean" limit-before "  limit, before the rows"
     limit-after "  limit, after the rows" jobcell "jobcell POST->202 (pipelined)" strict "jobcell POST->terminal"
     tmpfs "  same as 2nd, state on tmpfs" unshare "unshare -fpmuinUC" bwrap "bwrap --unshare-all"
@@ -233,10 +255,10 @@ for ((i = 0; i < ${#names[@]}; i += 2)); do
         lim=${R[limit,$l]:-}
         flag=""
         if [[ $(field "$a" fail) != 0 && $(field "$a" fail) != 0.000 || $(field "$a" http_errors) =~ [1-9] ]]; then flag=" (FAILURES)" FAILED=1; fi
-        rate=$(field "$a" rate) p50=$(field "$a" p50_ms) p99=$(field "$a" p99_ms)
-        printf '| %-30s | %5s | %9s | %7s | %8s | %7s | %8s | %7s |\n' "${names[i + 1]}$flag" "$l" \
+        rate=$(field "$a" rate) p50=$(field "$a" p50_ms) p99=$(field "$a" p99_ms) cpu=$(field "$a" cpu_ms)
+        printf '| %-30s | %5s | %9s | %7s | %8s | %7s | %8s | %7s | %9s | %7s |\n' "${names[i + 1]}$flag" "$l" \
             "$rate" "$(ratio "$rate" "$(field "$lim" rate)")" "$p50" "$(ratio "$p50" "$(field "$lim" p50_ms)")" \
-            "$p99" "$(ratio "$p99" "$(field "$lim" p99_ms)")"
+            "$p99" "$(ratio "$p99" "$(field "$lim" p99_ms)")" "$cpu" "$(ratio "$cpu" "$(field "$lim" cpu_ms)")"
     done
 done
 echo
