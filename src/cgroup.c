@@ -130,6 +130,14 @@ int cg_task_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const st
     return cg->mode == CG_V2 ? cg_v2_limit_cpu(cg, t, lim, err) : cg_v1_limit_cpu(cg, t, lim, err);
 }
 
+int cg_task_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_t pid,
+                  const struct jc_limits *had, const struct jc_limits *lim, struct jc_err *err)
+{
+    if (cg->mode == CG_V2)
+        return cg_v2_adopt(cg, t, id, pid, lim, err) < 0 ? -1 : 0;
+    return cg_v1_adopt(cg, t, id, had, lim, err) < 0 ? -1 : 1;
+}
+
 int cg_task_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err)
 {
     return cg->mode == CG_V2 ? 0 : cg_v1_attach(cg, t, pid, err);

@@ -76,6 +76,15 @@ int cg_task_create(const struct cg_ctx *cg, const char *id, const struct jc_limi
  * its sandbox is built, so that the set-up is not throttled by it. */
 int cg_task_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const struct jc_limits *lim,
                       struct jc_err *err);
+/* A cell's cgroup becomes its task's: named by the task id `id`, with
+ * the request's limits `lim` (`had`: what the cell's were built with).
+ * v1 renames the cell's directories and writes only the limits that
+ * differ; v2, which cannot rename, makes the task's cgroup and moves the
+ * cell's one process `pid` into it, then removes the cell's.  Returns 1
+ * when the cgroup kept the cell's CPU quota (v1), 0 when it has none yet,
+ * -1 on failure (t->id: the cgroup's name now, for cg_task_destroy). */
+int cg_task_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_t pid,
+                  const struct jc_limits *had, const struct jc_limits *lim, struct jc_err *err);
 /* v1: move pid into the task's cgroups (v2 used CLONE_INTO_CGROUP). */
 int cg_task_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid,
                    struct jc_err *err);

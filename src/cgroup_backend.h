@@ -12,6 +12,8 @@ int cg_v1_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg
                  struct jc_err *err);
 int cg_v1_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const struct jc_limits *lim,
                     struct jc_err *err);
+int cg_v1_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, const struct jc_limits *had,
+                const struct jc_limits *lim, struct jc_err *err);
 int cg_v1_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err);
 void cg_v1_kill(const struct cg_ctx *cg, const struct cg_task *t);
 void cg_v1_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
@@ -26,6 +28,8 @@ int cg_v2_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg
                  struct jc_err *err);
 int cg_v2_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const struct jc_limits *lim,
                     struct jc_err *err);
+int cg_v2_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_t pid,
+                const struct jc_limits *lim, struct jc_err *err);
 void cg_v2_kill(const struct cg_ctx *cg, const struct cg_task *t);
 void cg_v2_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
                  struct cg_events *ev);

@@ -180,6 +180,80 @@ int cg_v1_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const stru
     return 0;
 }
 
+/* Memory (and memory+swap, never below it) changed in a cgroup that has
+ * them already: lower the limit first; when that fails (raising it),
+ * memory+swap first. */
+static int retune_memory(const struct cg_ctx *cg, const char *dir, uint32_t memory_mb, struct jc_err *err)
+{
+    char v[32];
+
+    snprintf(v, sizeof v, "%llu", (unsigned long long)memory_mb << 20);
+    if (cg_write(dir, "memory.limit_in_bytes", v, err) == 0)
+        return cg->memsw ? cg_write(dir, "memory.memsw.limit_in_bytes", v, err) : 0;
+    if (!cg->memsw || cg_write(dir, "memory.memsw.limit_in_bytes", v, err) < 0)
+        return -1;
+    return cg_write(dir, "memory.limit_in_bytes", v, err);
+}
+
+/* The limits of the request that differ from the cell's (cpu: later, by
+ * cg_v1_limit_cpu(), as for any task). */
+static int retune(const struct cg_ctx *cg, int i, const char *dir, const struct jc_limits *had,
+                  const struct jc_limits *lim, struct jc_err *err)
+{
+    char v[16];
+
+    if (v1_bits[i] == CG_MEMORY && lim->memory_mb != had->memory_mb)
+        return retune_memory(cg, dir, lim->memory_mb, err);
+    if (v1_bits[i] == CG_PIDS && lim->pids != had->pids) {
+        snprintf(v, sizeof v, "%u", lim->pids);
+        return cg_write(dir, "pids.max", v, err);
+    }
+    return 0;
+}
+
+/* rename(2) of each directory (v1 can), undone if one fails. */
+static int rename_all(const struct cg_ctx *cg, const char *from, const char *to, struct jc_err *err)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+
+    for (int i = 0; i < CG_V1_NCTL; i++) {
+        if (!cg->v1_base[i][0])
+            continue;
+        snprintf(a, sizeof a, "%s/%s", cg->v1_base[i], from);
+        snprintf(b, sizeof b, "%s/%s", cg->v1_base[i], to);
+        if (rename(a, b) == 0)
+            continue;
+        jc_fail(err, errno, "cgroup v1: rename %s to %s", a, to);
+        while (--i >= 0)
+            if (cg->v1_base[i][0]) {
+                snprintf(a, sizeof a, "%s/%s", cg->v1_base[i], from);
+                snprintf(b, sizeof b, "%s/%s", cg->v1_base[i], to);
+                if (rename(b, a) < 0)
+                    log_warn("cgroup v1: rename %s back", b);
+            }
+        return -1;
+    }
+    return 0;
+}
+
+int cg_v1_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, const struct jc_limits *had,
+                const struct jc_limits *lim, struct jc_err *err)
+{
+    char dir[PATH_MAX];
+
+    if (rename_all(cg, t->id, id, err) < 0)
+        return -1;
+    snprintf(t->id, sizeof t->id, "%s", id);
+    for (int i = 0; i < CG_V1_NCTL; i++) {
+        if (!cg->v1_base[i][0])
+            continue;
+        task_dir(cg, i, t, dir, sizeof dir);
+        if (retune(cg, i, dir, had, lim, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int cg_v1_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err)
 {
     char dir[PATH_MAX], v[16];

@@ -219,6 +219,33 @@ fail:
     return -1;
 }
 
+/* No rename on the unified hierarchy: the task's own cgroup, the cell's
+ * one process moved into it, the cell's removed.  (The cell's set-up
+ * stays charged to the removed one until freed.) */
+int cg_v2_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_t pid,
+                const struct jc_limits *lim, struct jc_err *err)
+{
+    struct cg_task nt = {.dirfd = -1};
+    char dir[PATH_MAX], v[16];
+    struct jc_err ignored;
+
+    snprintf(nt.id, sizeof nt.id, "%s", id);
+    if (cg_v2_create(cg, lim, &nt, err) < 0)
+        return -1;
+    close(JC_STEAL_FD(nt.dirfd));
+    task_dir(cg, &nt, dir, sizeof dir);
+    snprintf(v, sizeof v, "%d", (int)pid);
+    if (cg_write(dir, "cgroup.procs", v, err) < 0) {
+        cg_rmdir_retry(dir, &ignored);
+        return -1;
+    }
+    task_dir(cg, t, dir, sizeof dir);
+    if (cg_rmdir_retry(dir, &ignored) < 0)
+        log_warnx("%s", ignored.msg);
+    *t = nt;
+    return 0;
+}
+
 void cg_v2_kill(const struct cg_ctx *cg, const struct cg_task *t)
 {
     char dir[PATH_MAX];

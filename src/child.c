@@ -26,7 +26,9 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/resource.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -113,7 +115,12 @@ static void set_ids(const struct sb_prep *p)
     struct pollfd pfd = {.fd = p->err_wr, .events = POLLOUT};
     if (poll(&pfd, 1, 0) < 0 || (pfd.revents & POLLERR))
         _exit(127);
-    /* Now that we sit in our own cgroup, make it the root of our view. */
+}
+
+/* Now that we sit in the task's own cgroup, make it the root of our view
+ * (a cell: once handed over, its cgroup renamed or moved to the task's). */
+static void enter_cgroupns(const struct sb_prep *p)
+{
     STEP(p, SB_STEP_CGROUPNS, unshare(CLONE_NEWCGROUP));
 }
 
@@ -312,22 +319,184 @@ static void drop_caps(const struct sb_prep *p)
     STEP(p, SB_STEP_CAPS, syscall(SYS_capset, &hdr, data));
 }
 
-__attribute__((noreturn)) void sb_child_main(const struct sb_prep *p)
+/* The steps that do not depend on the request, up to the rootfs (a cell
+ * takes them ahead of demand). */
+static void prepare(const struct sb_prep *p)
 {
     close_inherited(p);
     leave_session(p);
     wait_for_parent(p);
     set_ids(p);
-    mount_root(p);
-    write_files(p);
-    STEP(p, SB_STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)));
-    loopback_up(p);
-    set_stdio(p);
-    set_rlimits(p);
+}
+
+/* From no capability on: the last steps before execve. */
+__attribute__((noreturn)) static void seal_and_exec(const struct sb_prep *p)
+{
     drop_caps(p);
     STEP(p, SB_STEP_NNP, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
     /* Last: from here on only the policy's syscalls work. */
     STEP(p, SB_STEP_SECCOMP, prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0));
     execve(p->argv[0], p->argv, p->envp);
     fail(p, SB_STEP_EXEC);
+}
+
+__attribute__((noreturn)) void sb_child_main(const struct sb_prep *p)
+{
+    prepare(p);
+    enter_cgroupns(p);
+    mount_root(p);
+    write_files(p);
+    STEP(p, SB_STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)));
+    loopback_up(p);
+    set_stdio(p);
+    set_rlimits(p);
+    seal_and_exec(p);
+}
+
+/* ---- a cell: built ahead of demand, then handed its request ------------- */
+
+/* The cell's copy of the hand-over (its own pages: written only here). */
+static struct sb_handover g_ho;
+
+/* The descriptors that came with the hand-over: exactly those announced. */
+static int handover_fds(const struct msghdr *mh, int fds[2], unsigned want)
+{
+    const struct cmsghdr *cm = CMSG_FIRSTHDR(mh);
+    unsigned n = 0;
+
+    fds[0] = fds[1] = -1;
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+        n = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        if (n <= 2)
+            memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
+        if (CMSG_NXTHDR((struct msghdr *)mh, (struct cmsghdr *)cm))
+            n = 3;
+    }
+    return n == want ? 0 : -1;
+}
+
+/* Every length of the hand-over within its bounds and the message's. */
+static int handover_ok(const struct sb_handover *h, ssize_t n)
+{
+    size_t bpf = (size_t)h->bpf_len * sizeof(struct sock_filter);
+
+    if (n < (ssize_t)offsetof(struct sb_handover, data) || h->bpf_len == 0 || h->bpf_len > BPF_MAXINSNS ||
+        h->strings_len > JC_STRINGS_MAX || h->nfiles > JC_FILES_MAX || h->argc == 0 ||
+        h->argc > JC_ARGV_MAX || h->envc > JC_ENV_MAX ||
+        (size_t)n != offsetof(struct sb_handover, data) + bpf + h->strings_len ||
+        memchr(h->hostname, 0, sizeof h->hostname) == NULL || memchr(h->tmp_opts, 0, sizeof h->tmp_opts) == NULL)
+        return -1;
+    for (unsigned i = 0; i < h->nfiles; i++)
+        if (memchr(h->file_paths[i], 0, sizeof h->file_paths[i]) == NULL)
+            return -1;
+    return 0;
+}
+
+/* argv (after init's path) then envp, pointing into the strings: exactly
+ * argc + envc of them, the last one ending the strings. */
+static int split_strings(struct sb_prep *p, const struct sb_handover *h)
+{
+    char *s = (char *)h->data + (size_t)h->bpf_len * sizeof(struct sock_filter);
+    char *end = s + h->strings_len;
+    unsigned total = (unsigned)h->argc + h->envc;
+
+    for (unsigned i = 0; i < total; i++) {
+        char *nul = s < end ? memchr(s, 0, (size_t)(end - s)) : NULL;
+        if (!nul)
+            return -1;
+        if (i < h->argc)
+            p->argv[i + 1] = s;
+        else
+            p->envp[i - h->argc] = s;
+        s = nul + 1;
+    }
+    p->argv[h->argc + 1] = NULL;
+    p->envp[h->envc] = NULL;
+    return s == end ? 0 : -1;
+}
+
+/* The request's part of the plan, into *p. */
+static void take_handover(struct sb_prep *p, const int fds[2])
+{
+    const struct sb_handover *h = &g_ho;
+
+    memcpy(p->hostname, h->hostname, sizeof p->hostname);
+    p->prog = (struct sock_fprog){.len = h->bpf_len, .filter = (struct sock_filter *)(void *)g_ho.data};
+    p->stdin_fd = h->has_stdin ? fds[0] : p->null_fd;
+    p->files_fd = h->nfiles ? fds[h->has_stdin ? 1 : 0] : -1;
+    p->nfiles = h->nfiles;
+    memcpy(p->file_sizes, h->file_sizes, sizeof p->file_sizes);
+    memcpy(p->file_paths, h->file_paths, sizeof p->file_paths);
+}
+
+/* Wait for the task (EOF: the warden is gone, or discarded us), and check
+ * what came to the last byte: the warden is trusted, but a cell reads into
+ * fixed buffers only what fits them. */
+static void receive_handover(struct sb_prep *p)
+{
+    union {
+        char buf[CMSG_SPACE(3 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = &g_ho, .iov_len = sizeof g_ho};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                        .msg_controllen = sizeof ctl.buf};
+    int fds[2];
+    ssize_t n;
+
+    while ((n = recvmsg(p->cell_sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    if (n == 0)
+        _exit(0);
+    STEP(p, SB_STEP_HANDOVER, n);
+    errno = EPROTO;
+    if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || handover_ok(&g_ho, n) < 0 ||
+        handover_fds(&mh, fds, (unsigned)g_ho.has_stdin + (g_ho.nfiles ? 1U : 0U)) < 0 ||
+        split_strings(p, &g_ho) < 0)
+        fail(p, SB_STEP_HANDOVER);
+    take_handover(p, fds);
+}
+
+/* What the set-up left for now (struct sb_prep): the limit on cgroup
+ * namespaces, then /proc/sys read-only — named inside the rootfs, our "/"
+ * since pivot_root. */
+static void late_proc(const struct sb_prep *p)
+{
+    size_t skip = strlen(p->rootfs);
+    struct sb_proc_path e;
+
+    for (unsigned i = p->n_user_limits; i < p->n_user_limits_all; i++)
+        write_file(p, SB_STEP_USER_LIMITS, p->user_limits[i].path + skip, p->user_limits[i].value);
+    for (unsigned i = p->n_proc_paths; i < p->n_proc_paths_all; i++) {
+        size_t len = strlen(p->proc_paths[i].path + skip);
+        memcpy(e.path, p->proc_paths[i].path + skip, len + 1);
+        e.kind = p->proc_paths[i].kind;
+        trim_proc_entry(p, &e);
+    }
+}
+
+/* /tmp was mounted with the default size: the request's, if it differs. */
+static void resize_tmp(const struct sb_prep *p)
+{
+    if (g_ho.tmp_opts[0])
+        STEP(p, SB_STEP_TMP, mount(NULL, "/tmp", NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV, g_ho.tmp_opts));
+}
+
+/* A cell: everything that does not depend on the request (namespaces,
+ * ids, the rootfs with /proc, /tmp and /dev, lo, rlimits), then the wait
+ * for its task, then the rest of the checklist. */
+__attribute__((noreturn)) void sb_cell_main(struct sb_prep *p)
+{
+    prepare(p);
+    mount_root(p);
+    loopback_up(p);
+    set_rlimits(p);
+    receive_handover(p);
+    enter_cgroupns(p);
+    late_proc(p);
+    resize_tmp(p);
+    write_files(p);
+    STEP(p, SB_STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)));
+    set_stdio(p);
+    seal_and_exec(p);
 }

@@ -64,6 +64,7 @@ void config_defaults(struct jc_config *c)
     c->request_timeout_s = 20;
     c->ipc_stall_s = 10;
     c->stop_grace_s = 30;
+    c->pool_size = 2;
     jc_limits_builtin(&c->def, &c->max);
 }
 
@@ -206,6 +207,7 @@ static const struct u32_key u32_keys[] = {
     {"request_timeout_s", offsetof(struct jc_config, request_timeout_s), 1, 3600},
     {"ipc_stall_s", offsetof(struct jc_config, ipc_stall_s), 1, 3600},
     {"stop_grace_s", offsetof(struct jc_config, stop_grace_s), 0, 3600},
+    {"pool_size", offsetof(struct jc_config, pool_size), 0, 64},
 };
 
 static int file_u32(struct jc_config *c, const char *key, json_object *v, int *found,
@@ -623,6 +625,13 @@ void config_fit_nofile(struct jc_config *c, uint64_t nofile)
 {
     uint64_t room = nofile > FDS_RESERVED * 2 ? nofile - FDS_RESERVED : FDS_RESERVED;
 
+    if ((uint64_t)c->pool_size * FDS_PER_CELL > room / 2) {
+        log_warnx("pool_size %u needs more descriptors than RLIMIT_NOFILE %llu allows: using 0", c->pool_size,
+                  (unsigned long long)nofile);
+        c->pool_size = 0;
+    }
+    room -= (uint64_t)c->pool_size * FDS_PER_CELL;
+
     if (c->max_running > room / FDS_PER_TASK) {
         log_warnx("max_running %u needs more descriptors than RLIMIT_NOFILE %llu allows: using %llu",
                   c->max_running, (unsigned long long)nofile, (unsigned long long)(room / FDS_PER_TASK));
@@ -692,6 +701,14 @@ unsigned config_keep_restart(const struct jc_config *running, struct jc_config *
     c->missing_limits = running->missing_limits; /* the cgroup probe's, not a key */
     c->check_only = false;
     return n;
+}
+
+bool config_cells_differ(const struct jc_config *old, const struct jc_config *c)
+{
+    const struct jc_limits *a = &old->def, *b = &c->def;
+
+    return a->memory_mb != b->memory_mb || a->pids != b->pids || a->tmpfs_mb != b->tmpfs_mb ||
+           a->cpus != b->cpus || old->uid_base != c->uid_base;
 }
 
 /* A number off the wire within its key's bounds (0: derived at start-up,

@@ -50,6 +50,7 @@ struct jc_config {
     uint32_t request_timeout_s; /* a request's head and body must arrive within this */
     uint32_t ipc_stall_s;       /* a peer process that reads nothing this long is dead */
     uint32_t stop_grace_s;      /* SIGTERM: running tasks may finish this long (0: kill at once) */
+    uint32_t pool_size;         /* cells built ahead of demand (0: every spawn builds its own) */
 
     /* Set at start-up from the cgroup probe: limits whose controller is
      * missing (bit i: jc_limit_defs[i]) are refused if asked. */
@@ -111,10 +112,13 @@ int config_parse_listen(struct jc_config *c, const char *s, struct jc_err *err);
  * those kept for everything else. */
 #define FDS_PER_TASK 6
 #define FDS_RESERVED 64
+/* A cell waiting in the pool: pidfd, error, go, output and status pipes,
+ * its hand-over socket (SB_FDS_PER_CELL, sandbox.h). */
+#define FDS_PER_CELL 6
 
 /* max_running and max_connections within what RLIMIT_NOFILE `nofile`
- * allows (a warning for each lowered): a task past it queues instead of
- * failing its spawn. */
+ * allows after the pool's cells (a warning for each lowered): a task past
+ * it queues instead of failing its spawn. */
 void config_fit_nofile(struct jc_config *c, uint64_t nofile);
 
 /* A warning when a stop could outlast systemd's stop timeout. */
@@ -129,6 +133,10 @@ void config_clamp_to_ceilings(struct jc_config *c);
  * most max).  Returns how many differed.  Pure. */
 unsigned config_keep_restart(const struct jc_config *running, struct jc_config *c, const char **changed,
                              unsigned max);
+
+/* Reload: would cells built under `old` differ from those `c` builds (the
+ * task defaults a cell's cgroup and /tmp carry, its host uids)?  Pure. */
+bool config_cells_differ(const struct jc_config *old, const struct jc_config *c);
 
 /* A config as the warden sends it on a reload (ipc.c checks it with this):
  * strings terminated, flags 0 or 1, every number within its key's bounds,

@@ -32,6 +32,7 @@
 #include "config.h"
 #include "front.h"
 #include "log.h"
+#include "metrics.h"
 #include "logspace.h"
 #include "policy.h"
 #include "reload.h"
@@ -351,6 +352,10 @@ static int split(struct startup *s)
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         log_warn("socketpair");
+        return 1;
+    }
+    if (metrics_cells_map() < 0) { /* the warden counts cells, the front shows them */
+        log_warn("mmap (the cells' counters)");
         return 1;
     }
     if ((pid = fork()) < 0) {

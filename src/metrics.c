@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "error.h"
 
@@ -74,6 +75,30 @@ void metrics_task_ended(enum jc_state state, enum jc_reason reason)
 }
 
 void metrics_queue_wait(int64_t waited_ms) { observe(&g_m.wait, waited_ms); }
+
+/* The warden's counts of its cells, on the shared page once mapped. */
+struct cell_counts {
+    atomic_uint_fast64_t ready, event[MC_NEVENTS];
+};
+static struct cell_counts g_cells_local, *g_cells = &g_cells_local;
+
+int metrics_cells_map(void)
+{
+    void *m = mmap(NULL, sizeof *g_cells, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    if (m == MAP_FAILED)
+        return -1;
+    g_cells = m;
+    return 0;
+}
+
+void metrics_cell(enum metrics_cell_event e)
+{
+    if ((unsigned)e < MC_NEVENTS)
+        inc(&g_cells->event[e], 1);
+}
+
+void metrics_cells_ready(unsigned n) { atomic_store_explicit(&g_cells->ready, n, memory_order_relaxed); }
 
 void metrics_http(int route, unsigned status)
 {
@@ -163,6 +188,25 @@ static void render_gauges(FILE *o, const struct metrics_gauges *g)
     gauge(o, "jobcell_log_used_bytes", "Bytes the task logs take now.", (double)g->log_used_bytes);
 }
 
+static void render_cells(FILE *o)
+{
+    static const struct {
+        const char *name, *help;
+    } ev[MC_NEVENTS] = {
+        [MC_BUILT] = {"jobcell_cells_built_total", "Cells the warden built ahead of demand."},
+        [MC_HANDED_OVER] = {"jobcell_cell_handovers_total", "Tasks that started in a cell built ahead."},
+        [MC_MISSED] = {"jobcell_cell_misses_total", "Spawns that found no cell ready (built on demand)."},
+        [MC_DISCARDED] = {"jobcell_cells_discarded_total",
+                          "Cells killed unused (died, reload, stop, a failed hand-over)."},
+    };
+
+    gauge(o, "jobcell_cells_ready", "Cells built ahead, waiting for a task.", (double)get(&g_cells->ready));
+    for (int i = 0; i < MC_NEVENTS; i++) {
+        head(o, ev[i].name, "counter", ev[i].help);
+        fprintf(o, "%s %llu\n", ev[i].name, (unsigned long long)get(&g_cells->event[i]));
+    }
+}
+
 char *metrics_render(const struct metrics_route *routes, size_t nroutes, const struct metrics_gauges *g)
 {
     char *text = NULL;
@@ -177,6 +221,7 @@ char *metrics_render(const struct metrics_route *routes, size_t nroutes, const s
     render_histogram(o, "jobcell_queue_wait_seconds", "Time queued tasks waited for a slot.", &g_m.wait);
     render_http(o, routes, nroutes);
     render_gauges(o, g);
+    render_cells(o);
     if (fclose(o) != 0) {
         free(text);
         return NULL;

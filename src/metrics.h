@@ -3,7 +3,11 @@
  * and the text exposition format (version 0.0.4) rendered for GET /metrics.
  * Gauges (running, queued, ceilings, warden) are not stored here: the
  * caller reads them when rendering, from what /healthz computes too.
- * Runs in: the front, any thread.  Every name and label is in docs/operations.md. */
+ * The cell pool's counters (pool.h) are the one exception: the warden
+ * counts them on a page shared with the front, mapped before the privsep
+ * fork (metrics_cells_map), which the front only reads.
+ * Runs in: the front, any thread; metrics_cell_* in the warden's main
+ * thread.  Every name and label is in docs/operations.md. */
 #pragma once
 
 #include <stdbool.h>
@@ -35,6 +39,12 @@ void metrics_task_ended(enum jc_state state, enum jc_reason reason);
 void metrics_queue_wait(int64_t waited_ms);
 /* One answered request: the route's index in the table (-1: none), the status. */
 void metrics_http(int route, unsigned status);
+
+/* The pool of cells (pool.h): the shared page; what happened to a cell. */
+enum metrics_cell_event { MC_BUILT, MC_HANDED_OVER, MC_MISSED, MC_DISCARDED, MC_NEVENTS };
+int metrics_cells_map(void);
+void metrics_cell(enum metrics_cell_event e);
+void metrics_cells_ready(unsigned n);
 
 /* The whole exposition, malloc'd (NULL: out of memory). */
 char *metrics_render(const struct metrics_route *routes, size_t nroutes,

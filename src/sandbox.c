@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,10 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,6 +114,7 @@ static const char *const step_names[SB_STEP_MAX_] = {
     [SB_STEP_NNP] = "set no_new_privs",
     [SB_STEP_SECCOMP] = "load the seccomp filter",
     [SB_STEP_EXEC] = "execve " JC_INIT_PATH,
+    [SB_STEP_HANDOVER] = "receive the task (cell hand-over)",
 };
 
 static void prep_paths(const struct sandbox_env *env);
@@ -257,20 +261,29 @@ static void warn_unknown_user_limits(void)
     closedir(d);
 }
 
-/* Every limit of the table that the running kernel has. */
+/* What a cell can only do once in its task's cgroup namespace (see
+ * struct sb_prep): creating that namespace needs the limit not yet 0. */
+#define LATE_USER_LIMIT "max_cgroup_namespaces"
+#define LATE_PROC_ENTRY "sys"
+
+/* Every limit of the table that the running kernel has; the late one last. */
 static void prep_user_limits(struct sb_prep *p)
 {
     char host[PATH_MAX];
 
     p->n_user_limits = 0;
-    for (unsigned i = 0; i < JC_ARRAY_LEN(user_ns_limits); i++) {
-        snprintf(host, sizeof host, "/proc/sys/user/%s", user_ns_limits[i].name);
-        if (access(host, F_OK) < 0)
-            continue;
-        struct sb_sysctl *s = &p->user_limits[p->n_user_limits++];
-        snprintf(s->path, sizeof s->path, "%s/sys/user/%s", p->proc, user_ns_limits[i].name);
-        snprintf(s->value, sizeof s->value, "%u", user_ns_limits[i].value);
+    for (int late = 0; late < 2; late++) {
+        p->n_user_limits_early = late ? p->n_user_limits : 0;
+        for (unsigned i = 0; i < JC_ARRAY_LEN(user_ns_limits); i++) {
+            snprintf(host, sizeof host, "/proc/sys/user/%s", user_ns_limits[i].name);
+            if ((strcmp(user_ns_limits[i].name, LATE_USER_LIMIT) == 0) != late || access(host, F_OK) < 0)
+                continue;
+            struct sb_sysctl *s = &p->user_limits[p->n_user_limits++];
+            snprintf(s->path, sizeof s->path, "%s/sys/user/%s", p->proc, user_ns_limits[i].name);
+            snprintf(s->value, sizeof s->value, "%u", user_ns_limits[i].value);
+        }
     }
+    p->n_user_limits_all = p->n_user_limits;
     warn_unknown_user_limits();
 }
 
@@ -282,16 +295,20 @@ static void prep_proc_paths(struct sb_prep *p)
     struct stat st;
 
     p->n_proc_paths = 0;
-    for (unsigned i = 0; i < JC_ARRAY_LEN(proc_entries); i++) {
-        snprintf(host, sizeof host, "/proc/%s", proc_entries[i].name);
-        if (lstat(host, &st) < 0)
-            continue;
-        struct sb_proc_path *e = &p->proc_paths[p->n_proc_paths++];
-        snprintf(e->path, sizeof e->path, "%s/%s", p->proc, proc_entries[i].name);
-        e->kind = !proc_entries[i].masked ? SB_PROC_RO
-                  : S_ISDIR(st.st_mode)   ? SB_PROC_MASK_DIR
-                                          : SB_PROC_MASK_FILE;
+    for (int late = 0; late < 2; late++) {
+        p->n_proc_paths_early = late ? p->n_proc_paths : 0;
+        for (unsigned i = 0; i < JC_ARRAY_LEN(proc_entries); i++) {
+            snprintf(host, sizeof host, "/proc/%s", proc_entries[i].name);
+            if ((strcmp(proc_entries[i].name, LATE_PROC_ENTRY) == 0) != late || lstat(host, &st) < 0)
+                continue;
+            struct sb_proc_path *e = &p->proc_paths[p->n_proc_paths++];
+            snprintf(e->path, sizeof e->path, "%s/%s", p->proc, proc_entries[i].name);
+            e->kind = !proc_entries[i].masked ? SB_PROC_RO
+                      : S_ISDIR(st.st_mode)   ? SB_PROC_MASK_DIR
+                                              : SB_PROC_MASK_FILE;
+        }
     }
+    p->n_proc_paths_all = p->n_proc_paths;
 }
 
 static void prep_paths(const struct sandbox_env *env)
@@ -375,7 +392,7 @@ static int fds_open(struct spawn_fds *f, struct jc_err *err)
 static void prep_keep(struct sb_prep *p)
 {
     int fds[] = {0, 1, 2, p->sync_rd, p->err_wr, p->out_wr, p->status_wr, p->null_fd, p->stdin_fd,
-                 p->files_fd};
+                 p->files_fd, p->cell_sock};
 
     _Static_assert(JC_ARRAY_LEN(fds) == SB_KEEP_FDS, "SB_KEEP_FDS");
     p->nkeep = 0;
@@ -408,6 +425,12 @@ static void prep_input(const struct sandbox_env *env, const struct jc_spec *spec
     }
 }
 
+/* /tmp's mount options for a size (mode only at the mount, not a remount). */
+static void tmp_opts(char *buf, size_t len, uint32_t tmpfs_mb, bool with_mode)
+{
+    snprintf(buf, len, "size=%um,nr_inodes=%u%s", tmpfs_mb, tmpfs_mb * 256 + 64, with_mode ? ",mode=1777" : "");
+}
+
 static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
                      const struct spawn_fds *f, struct jc_err *err)
 {
@@ -419,13 +442,15 @@ static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
     if (!pol)
         return jc_client(err, 400, "no seccomp profile \"%s\" (policy_dir no longer has it)", spec->policy);
     p->prog = (struct sock_fprog){.len = pol->bpf_len, .filter = pol->bpf};
+    p->cell_sock = -1;
+    p->n_user_limits = p->n_user_limits_all;
+    p->n_proc_paths = p->n_proc_paths_all;
     p->sync_rd = f->sync[0];
     p->err_wr = f->errp[1];
     p->out_wr = f->out[1];
     p->status_wr = f->status[1];
     snprintf(p->hostname, sizeof p->hostname, "%s", spec->id);
-    snprintf(p->tmp_opts, sizeof p->tmp_opts, "size=%um,nr_inodes=%u,mode=1777",
-             spec->limits.tmpfs_mb, spec->limits.tmpfs_mb * 256 + 64);
+    tmp_opts(p->tmp_opts, sizeof p->tmp_opts, spec->limits.tmpfs_mb, true);
     p->argv[0] = (char *)JC_INIT_PATH;
     for (i = 0; i < spec->argc && (s = spec_next_string(spec, s)); i++)
         p->argv[i + 1] = (char *)s;
@@ -513,7 +538,8 @@ static int fill_block(const struct sandbox_env *env, int *cgroup_fd, struct jc_e
         into_block(env, &p->status_wr, SB_BLK_STATUS, err) < 0 ||
         into_block(env, &p->stdin_fd, SB_BLK_STDIN, err) < 0 ||
         into_block(env, &p->files_fd, SB_BLK_FILES, err) < 0 ||
-        into_block(env, &p->null_fd, SB_BLK_NULL, err) < 0 || into_block(env, cgroup_fd, SB_BLK_CGROUP, err) < 0)
+        into_block(env, &p->null_fd, SB_BLK_NULL, err) < 0 || into_block(env, cgroup_fd, SB_BLK_CGROUP, err) < 0 ||
+        into_block(env, &p->cell_sock, SB_BLK_CELL, err) < 0)
         return -1;
     prep_keep(p);
     return 0;
@@ -553,6 +579,8 @@ __attribute__((no_sanitize("address", "undefined"))) static int trampoline(void 
         _exit(0);
     }
     t->rc = syscall(SYS_clone3, &t->args, sizeof t->args);
+    if (t->rc == 0 && g_prep.cell_sock >= 0)
+        sb_cell_main(&g_prep);
     if (t->rc == 0)
         sb_child_main(&g_prep);
     t->errnum = errno;
@@ -689,7 +717,7 @@ static int release_child(const struct sandbox_env *env, pid_t pid, uint32_t host
 int sandbox_release_program(const struct sandbox_env *env, const struct jc_limits *lim,
                             struct sandbox_task *t, struct jc_err *err)
 {
-    if (cg_task_limit_cpu(env->cg, &t->cg, lim, err) < 0)
+    if (t->cpus_set != lim->cpus && cg_task_limit_cpu(env->cg, &t->cg, lim, err) < 0)
         return -1;
     close(t->go_wr);
     t->go_wr = -1;
@@ -822,7 +850,7 @@ int sandbox_clone(const struct sandbox_env *env, const struct jc_spec *spec, con
     struct jc_err ignored;
 
     *t = (struct sandbox_task){.pid = -1, .pidfd = -1, .err_rd = -1, .go_wr = -1, .out_rd = -1,
-                               .status_rd = -1};
+                               .status_rd = -1, .cpus_set = -1};
     if (cg_task_create(env->cg, spec->id, &spec->limits, &t->cg, err) < 0)
         return -1;
     if (fds_open(&f, err) < 0 || prep_task(env, spec, &f, err) < 0)
@@ -853,4 +881,206 @@ void sandbox_task_close(struct sandbox_task *t)
             close(*fds[i]);
             *fds[i] = -1;
         }
+}
+
+/* ---- cells: sandboxes built ahead of demand -------------------------------- */
+
+/* A socketpair whose ends are >= 10 (see pipe_high()). */
+static int socket_high(int sv[2], struct jc_err *err)
+{
+    int raw[2];
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, raw) < 0)
+        return jc_fail(err, errno, "socketpair (cell hand-over)");
+    for (int i = 0; i < 2; i++) {
+        sv[i] = fcntl(raw[i], F_DUPFD_CLOEXEC, 10);
+        close(raw[i]);
+    }
+    if (sv[0] >= 0 && sv[1] >= 0)
+        return 0;
+    jc_fail(err, errno, "fcntl F_DUPFD_CLOEXEC");
+    close_pair(sv);
+    return -1;
+}
+
+/* A cell's plan: the request's part is empty until the hand-over. */
+static void prep_cell(const struct sandbox_env *env, const struct spawn_fds *f, int sock,
+                      const struct jc_limits *lim)
+{
+    struct sb_prep *p = &g_prep;
+
+    p->prog = (struct sock_fprog){0};
+    p->cell_sock = sock;
+    p->n_user_limits = p->n_user_limits_early;
+    p->n_proc_paths = p->n_proc_paths_early;
+    p->sync_rd = f->sync[0];
+    p->err_wr = f->errp[1];
+    p->out_wr = f->out[1];
+    p->status_wr = f->status[1];
+    p->hostname[0] = 0;
+    tmp_opts(p->tmp_opts, sizeof p->tmp_opts, lim->tmpfs_mb, true);
+    p->argv[0] = (char *)JC_INIT_PATH;
+    p->argv[1] = NULL;
+    p->envp[0] = NULL;
+    p->stdin_fd = env->null_fd;
+    p->files_fd = -1;
+    p->nfiles = 0;
+}
+
+static void cell_init(struct sandbox_cell *c, uint32_t slot, const struct jc_limits *lim)
+{
+    *c = (struct sandbox_cell){.sock = -1, .slot = slot, .limits = *lim};
+    c->sb = (struct sandbox_task){.pid = -1, .pidfd = -1, .err_rd = -1, .go_wr = -1, .out_rd = -1,
+                                  .status_rd = -1, .cpus_set = -1};
+}
+
+/* Its cgroup with every limit in place (the CPU quota too: a cell's set-up
+ * is off the request path, so it may run under it). */
+static int cell_cgroup(const struct sandbox_env *env, const char *name, struct sandbox_cell *c,
+                       struct jc_err *err)
+{
+    struct jc_err ignored;
+
+    if (cg_task_create(env->cg, name, &c->limits, &c->sb.cg, err) < 0)
+        return -1;
+    if (cg_task_limit_cpu(env->cg, &c->sb.cg, &c->limits, err) < 0) {
+        cg_task_destroy(env->cg, &c->sb.cg, &ignored);
+        return -1;
+    }
+    c->sb.cpus_set = c->limits.cpus;
+    return 0;
+}
+
+int sandbox_cell_build(const struct sandbox_env *env, const char *name, const struct jc_limits *lim,
+                       uint32_t slot, struct sandbox_cell *c, struct jc_err *err)
+{
+    struct spawn_fds f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
+    int sv[2] = {-1, -1};
+    struct jc_err ignored;
+
+    cell_init(c, slot, lim);
+    if (cell_cgroup(env, name, c, err) < 0)
+        return -1;
+    if (fds_open(&f, err) < 0 || socket_high(sv, err) < 0)
+        goto fail;
+    prep_cell(env, &f, sv[1], lim);
+    c->sb.started_mono_ms = now_ms(CLOCK_MONOTONIC);
+    if (start_child(env, slot, &f, &c->sb, err) < 0)
+        goto fail;
+    close(JC_STEAL_FD(sv[1])); /* the cell's end: no later child may inherit it */
+    c->sock = JC_STEAL_FD(sv[0]);
+    c->sb.err_rd = JC_STEAL_FD(f.errp[0]);
+    c->sb.go_wr = JC_STEAL_FD(f.sync[1]);
+    c->sb.out_rd = JC_STEAL_FD(f.out[0]);
+    c->sb.status_rd = JC_STEAL_FD(f.status[0]);
+    fds_close(&f);
+    return 0;
+fail:
+    close_pair(sv);
+    fds_close(&f);
+    cg_task_destroy(env->cg, &c->sb.cg, &ignored);
+    return -1;
+}
+
+bool sandbox_cell_dead(const struct sandbox_cell *c)
+{
+    struct pollfd pfd = {.fd = c->sb.pidfd, .events = POLLIN};
+
+    return poll(&pfd, 1, 0) != 0;
+}
+
+void sandbox_cell_discard(const struct sandbox_env *env, struct sandbox_cell *c)
+{
+    struct jc_err err;
+
+    abort_child(JC_STEAL_FD(c->sb.pidfd));
+    if (c->sock >= 0)
+        close(JC_STEAL_FD(c->sock));
+    sandbox_task_close(&c->sb);
+    if (cg_task_destroy(env->cg, &c->sb.cg, &err) < 0)
+        log_warnx("cell: %s", err.msg);
+}
+
+/* The request's part of the plan (see struct sb_handover); its length. */
+static size_t fill_handover(struct sb_handover *h, const struct sandbox_cell *c, const struct jc_spec *spec,
+                            const struct jc_policy *pol, const int input[INPUT_NFDS])
+{
+    size_t bpf = (size_t)pol->bpf_len * sizeof(struct sock_filter);
+    const char *first = spec_next_string(spec, NULL);
+    size_t strings = first ? spec->strings_len - (size_t)(first - spec->strings) : 0;
+
+    snprintf(h->hostname, sizeof h->hostname, "%s", spec->id);
+    h->tmp_opts[0] = 0;
+    if (spec->limits.tmpfs_mb != c->limits.tmpfs_mb)
+        tmp_opts(h->tmp_opts, sizeof h->tmp_opts, spec->limits.tmpfs_mb, false);
+    h->has_stdin = input[INPUT_STDIN] >= 0;
+    h->nfiles = input[INPUT_FILES] >= 0 ? spec->nfiles : 0;
+    for (unsigned i = 0; i < h->nfiles; i++) {
+        snprintf(h->file_paths[i], sizeof h->file_paths[i], "/tmp/%s", spec->files[i].name);
+        h->file_sizes[i] = spec->files[i].size;
+    }
+    h->bpf_len = pol->bpf_len;
+    h->argc = spec->argc;
+    h->envc = spec->envc;
+    h->strings_len = (uint32_t)strings;
+    memcpy(h->data, pol->bpf, bpf);
+    if (strings)
+        memcpy(h->data + bpf, first, strings);
+    return offsetof(struct sb_handover, data) + bpf + strings;
+}
+
+/* One message: the plan, and the input memfds as SCM_RIGHTS. */
+static int send_handover(int sock, const struct sb_handover *h, size_t len, const int input[INPUT_NFDS],
+                         struct jc_err *err)
+{
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = (void *)h, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    int fds[2];
+    unsigned n = 0;
+
+    if (input[INPUT_STDIN] >= 0)
+        fds[n++] = input[INPUT_STDIN];
+    if (h->nfiles)
+        fds[n++] = input[INPUT_FILES];
+    if (n) {
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+    }
+    if (sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
+        return jc_fail(err, errno, "cell: send the task");
+    return 0;
+}
+
+int sandbox_cell_hand_over(const struct sandbox_env *env, struct sandbox_cell *c, const struct jc_spec *spec,
+                           const int input[INPUT_NFDS], struct sandbox_task *t, struct jc_err *err)
+{
+    static struct sb_handover ho; /* main thread only; too big for the stack */
+    const struct jc_policy *pol = policy_find(env->policies, spec->policy);
+    int kept;
+
+    if (!pol)
+        return jc_client(err, 400, "no seccomp profile \"%s\" (policy_dir no longer has it)", spec->policy);
+    kept = cg_task_adopt(env->cg, &c->sb.cg, spec->id, c->sb.pid, &c->limits, &spec->limits, err);
+    if (kept < 0)
+        return -1;
+    if (!kept)
+        c->sb.cpus_set = -1;
+    size_t len = fill_handover(&ho, c, spec, pol, input);
+    if (send_handover(c->sock, &ho, len, input, err) < 0)
+        return -1;
+    close(JC_STEAL_FD(c->sock));
+    *t = c->sb;
+    t->started_ms = now_ms(CLOCK_REALTIME);
+    t->started_mono_ms = now_ms(CLOCK_MONOTONIC);
+    cell_init(c, c->slot, &c->limits); /* the task owns it all now */
+    return 0;
 }

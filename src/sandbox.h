@@ -56,7 +56,7 @@ struct sandbox_env {
  * reserved block before each clone, so that it can leave every other
  * descriptor of the warden's behind in O(1) (see clone_child()). */
 enum sb_block { SB_BLK_SYNC, SB_BLK_ERR, SB_BLK_OUT, SB_BLK_STATUS, SB_BLK_STDIN, SB_BLK_FILES,
-                SB_BLK_NULL, SB_BLK_CGROUP, SB_BLOCK_N };
+                SB_BLK_NULL, SB_BLK_CGROUP, SB_BLK_CELL, SB_BLOCK_N };
 
 /* A task being spawned or running: the warden's descriptors of it, -1
  * where closed.  While it runs only out_rd and status_rd stay open. */
@@ -68,6 +68,7 @@ struct sandbox_task {
     int out_rd;     /* task's stdout+stderr (non-blocking) */
     int status_rd;  /* jobcell-init's status records (non-blocking) */
     struct cg_task cg;
+    double cpus_set;    /* the CPU quota its cgroup already has, or -1 (none) */
     int64_t started_ms; /* realtime */
     int64_t started_mono_ms;
 };
@@ -112,6 +113,7 @@ enum sb_step {
     SB_STEP_NNP,
     SB_STEP_SECCOMP,
     SB_STEP_EXEC,
+    SB_STEP_HANDOVER,
     SB_STEP_MAX_,
 };
 
@@ -146,10 +148,11 @@ struct sb_proc_path {
 };
 
 /* Everything the child reads; filled by the parent before clone3(). */
-#define SB_KEEP_FDS 10 /* 0-2 and the 7 the child works with */
+#define SB_KEEP_FDS 11 /* 0-2 and the 8 the child works with */
 
 struct sb_prep {
     int sync_rd, err_wr, out_wr, status_wr, null_fd;
+    int cell_sock;  /* a cell's end of its hand-over socket; -1: a spawn on demand */
     int keep[SB_KEEP_FDS]; /* the child's own descriptors, ascending: it
                               closes every other one it inherited first */
     unsigned nkeep;
@@ -165,7 +168,11 @@ struct sb_prep {
     char proc[PATH_MAX], tmp[PATH_MAX], dev[PATH_MAX];
     struct sb_sysctl user_limits[SB_USER_LIMITS];
     struct sb_proc_path proc_paths[SB_PROC_PATHS];
-    unsigned n_user_limits, n_proc_paths;
+    unsigned n_user_limits, n_proc_paths; /* those mount_proc() takes */
+    /* All of them; a cell's set-up takes only the early ones, and the rest
+     * (the cgroup namespace limit and /proc/sys read-only, last in the
+     * tables) once handed over, after it entered its cgroup namespace. */
+    unsigned n_user_limits_all, n_proc_paths_all, n_user_limits_early, n_proc_paths_early;
     rlim_t nofile_cap; /* RLIMIT_NOFILE no higher than the daemon's hard limit */
     char dev_nodes[SB_DEV_NODES][PATH_MAX];
     char dev_links[4][2][PATH_MAX];
@@ -173,6 +180,40 @@ struct sb_prep {
     char *argv[JC_ARGV_MAX + 2];
     char *envp[JC_ENV_MAX + 1];
 };
+
+/* What a cell waiting for its task receives at the hand-over (one
+ * SOCK_SEQPACKET message, SCM_RIGHTS carrying the stdin memfd first if
+ * has_stdin, then the files' memfd if nfiles): the request's part of the
+ * child's plan.  data holds bpf_len instructions, then strings_len bytes
+ * of argv then envp strings (each NUL-terminated); only the used part of
+ * data is sent, and the cell checks every length (child.c). */
+struct sb_handover {
+    char hostname[JC_ID_LEN];
+    char tmp_opts[96];  /* "" keep /tmp as built; else its remount options */
+    uint8_t has_stdin;
+    uint16_t nfiles;
+    uint32_t file_sizes[JC_FILES_MAX];
+    char file_paths[JC_FILES_MAX][JC_FILE_NAME_MAX + 6]; /* "/tmp/<name>" */
+    uint16_t bpf_len;
+    uint16_t argc, envc;
+    uint32_t strings_len;
+    _Alignas(8) unsigned char data[BPF_MAXINSNS * sizeof(struct sock_filter) + JC_STRINGS_MAX];
+};
+
+/* A cell: a sandbox built ahead of demand, everything done but what the
+ * request decides; it waits (blocked in recvmsg) for its spec.  Owned by
+ * the warden's main thread until handed over (docs/design.md, "Cells
+ * prepared ahead"). */
+struct sandbox_cell {
+    struct sandbox_task sb; /* its cgroup named cg.id ("cell.<pid>.<n>") */
+    int sock;               /* the warden's end of the hand-over socket */
+    uint32_t slot;          /* host uid uid_base + slot, kept by its task */
+    struct jc_limits limits; /* what its cgroup and /tmp were built with */
+};
+
+/* Warden descriptors of a waiting cell: pidfd, error, go, output and
+ * status pipes, hand-over socket. */
+#define SB_FDS_PER_CELL 6
 
 extern const char *const sb_host_dev_nodes[SB_DEV_NODES];
 extern const struct sb_rlimit sb_task_rlimits[];
@@ -188,6 +229,26 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
  * failure nothing is left (no child, no cgroup, no descriptor). */
 int sandbox_clone(const struct sandbox_env *env, const struct jc_spec *spec, const int input[INPUT_NFDS],
                   uint32_t slot, struct sandbox_task *t, struct jc_err *err);
+
+/* Build a cell as host uid uid_base + slot, its cgroup `name` with the
+ * limits `lim` (the config's defaults), and release it: it builds itself
+ * and waits.  On failure nothing is left. */
+int sandbox_cell_build(const struct sandbox_env *env, const char *name, const struct jc_limits *lim,
+                       uint32_t slot, struct sandbox_cell *c, struct jc_err *err);
+
+/* Hand `spec` to the cell: its cgroup becomes the task's (named by the
+ * task id, with the request's limits), the spec and the input memfds go
+ * over the socket, and *t takes the cell's descriptors (the monitor goes
+ * on as for any spawn: sandbox_exec_done() ...).  On failure the cell is
+ * still the caller's, to discard (its cgroup may be named either way). */
+int sandbox_cell_hand_over(const struct sandbox_env *env, struct sandbox_cell *c, const struct jc_spec *spec,
+                           const int input[INPUT_NFDS], struct sandbox_task *t, struct jc_err *err);
+
+/* The cell died while it waited (its pidfd is readable). */
+bool sandbox_cell_dead(const struct sandbox_cell *c);
+
+/* Kill and reap the cell, close its descriptors, remove its cgroup. */
+void sandbox_cell_discard(const struct sandbox_env *env, struct sandbox_cell *c);
 
 /* The error pipe is readable: 1 the child exec'd jobcell-init (EOF), 0 not
  * yet, -1 a step failed (err says which). */
@@ -226,7 +287,9 @@ int sandbox_open_log(const struct sandbox_env *env, const char *id, struct sandb
 int sandbox_append_log(const struct sandbox_env *env, const char *id, const struct sandbox_log *where,
                        struct jc_err *err);
 
-/* The child's whole life: never returns. */
+/* The child's whole life: never returns.  sb_cell_main: a cell's (it
+ * fills the request's part of *p from the hand-over). */
 __attribute__((noreturn)) void sb_child_main(const struct sb_prep *p);
+__attribute__((noreturn)) void sb_cell_main(struct sb_prep *p);
 
 const char *sb_step_name(int step);

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "logspace.h"
 #include "notify.h"
+#include "pool.h"
 #include "reload.h"
 #include "sandbox.h"
 #include "wmsg.h"
@@ -116,7 +117,7 @@ struct warden {
     struct wtask *tasks;    /* every task from its clone to its report */
     struct wtask *incoming; /* cloned, not yet adopted by the monitor */
     unsigned ntasks;
-    uint8_t *slots;   /* nslots ≥ max_running (a reload may raise it); under lock */
+    uint8_t *slots;   /* nslots ≥ max_running + pool_size (a reload may raise it); under lock */
     uint32_t nslots;
     bool stopping;
     bool given_up; /* stop_all stopped waiting for tasks that would not end */
@@ -125,6 +126,7 @@ struct warden {
     int64_t armed_ms;       /* monitor thread: what timer_fd is set to, -1 none */
     struct wtask *done;     /* monitor thread: reported, freed after the batch */
     struct ep_tag tag_wake, tag_timer;
+    struct pool pool;       /* main thread: cells waiting for a task */
 };
 
 static int64_t now_ms(clockid_t clk)
@@ -137,9 +139,14 @@ static int64_t now_ms(clockid_t clk)
 
 /* ---- the task list (shared) ---------------------------------------------- */
 
+/* Running tasks and waiting cells share the slots (one host uid each):
+ * max_running of them for tasks, pool_size more for cells; a task started
+ * in a cell keeps the cell's. */
 static int slot_take(struct warden *w, uint32_t *slot)
 {
-    for (uint32_t i = 0; i < w->cfg->max_running; i++)
+    uint32_t n = w->cfg->max_running + w->cfg->pool_size;
+
+    for (uint32_t i = 0; i < n && i < w->nslots; i++)
         if (!w->slots[i]) {
             w->slots[i] = 1;
             *slot = i;
@@ -168,13 +175,18 @@ static void unlist(struct warden *w, struct wtask *t)
     pthread_mutex_unlock(&w->lock);
 }
 
-/* Its slot (host uid) free again: once every process of it is gone. */
-static void free_slot(struct warden *w, struct wtask *t)
+/* A slot (host uid) free again: once every process of its task or cell is gone. */
+static void slot_free(struct warden *w, uint32_t slot)
 {
     pthread_mutex_lock(&w->lock);
-    w->slots[t->slot] = 0;
+    w->slots[slot] = 0;
     pthread_mutex_unlock(&w->lock);
 }
+
+static void free_slot(struct warden *w, struct wtask *t) { slot_free(w, t->slot); }
+
+/* The pool's way to give a slot back. */
+static void pool_free_slot(void *ctx, uint32_t slot) { slot_free(ctx, slot); }
 
 /* SIGKILL to init ends its whole pid namespace; cgroup.kill (v2) or the
  * cgroup's process list (v1) catches anything racing with it.  kill(pid)
@@ -842,26 +854,55 @@ static struct wtask *new_task(struct warden *w, const struct jc_spec *spec, stru
     t->end_status = -1;
     pthread_mutex_lock(&w->lock);
     bool stopping = w->stopping;
-    int full = stopping || slot_take(w, &t->slot) < 0;
     pthread_mutex_unlock(&w->lock);
-    t->host_uid = w->cfg->uid_base + t->slot;
-    if (full) {
+    if (stopping) {
         free(t->sp);
         free(t);
-        if (stopping)
-            jc_client(err, 503, "shutting down: the daemon takes no new task");
-        else
-            jc_fail(err, EAGAIN, "no free task slot");
+        jc_client(err, 503, "shutting down: the daemon takes no new task");
         return NULL;
     }
     return t;
 }
 
-static void release_slot(struct warden *w, struct wtask *t)
+static int take_slot(struct warden *w, uint32_t *slot)
 {
-    free_slot(w, t);
-    free(t->sp);
-    free(t);
+    pthread_mutex_lock(&w->lock);
+    int rc = slot_take(w, slot);
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+/* A cell built ahead takes the spec (0), or there is none to take, or its
+ * hand-over failed (-1: the spawn is built on demand instead). */
+static int spawn_in_cell(struct warden *w, struct wtask *t, const struct jc_spec *spec,
+                         const int input[INPUT_NFDS])
+{
+    struct sandbox_cell c;
+    struct jc_err err;
+
+    if (!policy_find(w->policies, spec->policy) || pool_take(&w->pool, &w->env, &c) < 0)
+        return -1;
+    if (sandbox_cell_hand_over(&w->env, &c, spec, input, &t->sb, &err) < 0) {
+        log_task_warn(spec->id, "%s: discarding the cell, building one on demand", err.msg);
+        pool_discard(&w->pool, &w->env, &c);
+        return -1;
+    }
+    pool_handed_over(&w->pool);
+    t->slot = c.slot;
+    return 0;
+}
+
+/* The spawn as before cells: a slot, a cgroup, a clone, on demand. */
+static int spawn_fresh(struct warden *w, struct wtask *t, const struct jc_spec *spec,
+                       const int input[INPUT_NFDS], struct jc_err *err)
+{
+    if (take_slot(w, &t->slot) < 0)
+        return jc_fail(err, EAGAIN, "no free task slot");
+    if (sandbox_clone(&w->env, spec, input, t->slot, &t->sb, err) < 0) {
+        free_slot(w, t);
+        return -1;
+    }
+    return 0;
 }
 
 /* Clone and release the child, then hand it to the monitor: the main
@@ -873,12 +914,15 @@ static void handle_spawn(struct warden *w, const struct jc_spec *spec, const int
     struct wtask *t = new_task(w, spec, &err);
     uint64_t one = 1;
 
-    if (!t || sandbox_clone(&w->env, spec, input, t->slot, &t->sb, &err) < 0) {
-        if (t)
-            release_slot(w, t);
+    if (!t || (spawn_in_cell(w, t, spec, input) < 0 && spawn_fresh(w, t, spec, input, &err) < 0)) {
+        if (t) {
+            free(t->sp);
+            free(t);
+        }
         send_failed(w, spec->id, &err);
         return;
     }
+    t->host_uid = w->cfg->uid_base + t->slot;
     pthread_mutex_lock(&w->lock);
     t->next = w->tasks;
     w->tasks = t;
@@ -1053,6 +1097,7 @@ static enum serve_end stop_signal(struct warden *w, uint32_t signo)
     log_info("signal %u: draining: no new task; %u running task(s) get up to %u s (stop_grace_s) to finish",
              signo, n, w->cfg->stop_grace_s);
     w->drain_until_ms = now_ms(CLOCK_MONOTONIC) + (int64_t)w->cfg->stop_grace_s * 1000;
+    pool_empty(&w->pool, &w->env); /* no task will take one */
     notify_stopping("draining: no new task, running ones may finish");
     if (ipc_chan_send(&w->chan, &m, IPC_DRAIN, &err) < 0) {
         log_warnx("%s: stopping now", err.msg);
@@ -1081,18 +1126,20 @@ static enum serve_end drain_check(struct warden *w)
 
 /* ---- reload (SIGHUP) ------------------------------------------------------ */
 
-/* Room for a higher max_running: task slots and the report queue (SPAWNED
+/* Room for a higher max_running (or pool_size): slots and the report queue (SPAWNED
  * + EXITED per slot, a SPAWN_FAILED per request in flight).  Neither ever
  * shrinks: a lower max_running only lets fewer start. */
 static int grow_for(struct warden *w, const struct jc_config *c, struct jc_err *err)
 {
-    if (c->max_running > w->nslots) {
+    uint32_t want = c->max_running + c->pool_size;
+
+    if (want > w->nslots) {
         pthread_mutex_lock(&w->lock);
-        uint8_t *s = realloc(w->slots, c->max_running);
+        uint8_t *s = realloc(w->slots, want);
         if (s) {
-            memset(s + w->nslots, 0, c->max_running - w->nslots);
+            memset(s + w->nslots, 0, want - w->nslots);
             w->slots = s;
-            w->nslots = c->max_running;
+            w->nslots = want;
         }
         pthread_mutex_unlock(&w->lock);
         if (!s)
@@ -1150,6 +1197,7 @@ static void apply_reload(struct warden *w, struct reload_next *n)
     for (unsigned i = 0; i < n->nchanged && i < RELOAD_CHANGED_MAX; i++)
         log_warnx("SIGHUP: %s changed: needs a restart; the running value stays", n->changed[i]);
     loosen(&w->judge_max, &n->cfg.max);
+    pool_reconfigure(&w->pool, &w->env, w->cfg, &n->cfg);
     *w->cfg = n->cfg;
     policy_set_free(w->policies);
     *w->policies = n->policies; /* moved: spawns run on this thread, between messages */
@@ -1270,32 +1318,60 @@ static int poll_timeout(int a, int b)
     return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
+/* How long the loop may sleep before the pool wants a cell (-1: never);
+ * none while a stop or drain is under way. */
+static int pool_timeout(struct warden *w)
+{
+    return w->drain_until_ms ? -1 : pool_wait_ms(&w->pool, now_ms(CLOCK_MONOTONIC));
+}
+
+/* Nothing waited: build one cell (the next loop turn looks at the
+ * messages again before another). */
+static void refill(struct warden *w)
+{
+    uint32_t slot;
+
+    if (w->drain_until_ms || !pool_wants(&w->pool, now_ms(CLOCK_MONOTONIC)) || take_slot(w, &slot) < 0)
+        return;
+    pool_fill_one(&w->pool, &w->env, slot, now_ms(CLOCK_MONOTONIC));
+}
+
 static enum serve_end serve(struct warden *w, int sigfd)
 {
-    struct pollfd pfd[3] = {{.fd = w->sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN},
-                            {.fd = w->chan.wake_fd, .events = POLLIN}};
+    struct pollfd pfd[3 + POOL_MAX] = {{.fd = w->sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN},
+                                       {.fd = w->chan.wake_fd, .events = POLLIN}};
     enum serve_end end = SERVE_ON;
 
     while (end == SERVE_ON) {
         if ((end = flush_reports(w, &pfd[0].events)) != SERVE_ON)
             break;
+        nfds_t n = 3 + pool_pollfds(&w->pool, pfd + 3);
         /* While reports wait, wake up to measure the stall; while draining,
          * to see the tasks end (the monitor thread removes them); with a
-         * watchdog, to ping it. */
-        if (poll(pfd, 3, poll_timeout((pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1,
-                                      notify_watchdog())) < 0) {
+         * watchdog, to ping it; when the pool wants a cell, to build it. */
+        int rc = poll(pfd, n, poll_timeout(poll_timeout((pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1,
+                                                         notify_watchdog()), pool_timeout(w)));
+        if (rc < 0) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
             return SERVE_FAILED;
         }
+        for (nfds_t i = 3; i < n; i++)
+            if (pfd[i].revents) {
+                pool_reap(&w->pool, &w->env);
+                break;
+            }
         if (pfd[1].revents)
             end = handle_signal(w, sigfd);
         if (end == SERVE_ON && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
             end = handle_message(w);
         if (end == SERVE_ON)
             end = drain_check(w);
+        if (end == SERVE_ON && rc == 0)
+            refill(w);
     }
+    pool_empty(&w->pool, &w->env);
     return end;
 }
 
@@ -1373,8 +1449,8 @@ static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *er
     *sigfd = signalfd(-1, mask, SFD_CLOEXEC);
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    w->slots = calloc(w->cfg->max_running, 1);
-    w->nslots = w->cfg->max_running;
+    w->nslots = w->cfg->max_running + w->cfg->pool_size;
+    w->slots = calloc(w->nslots, 1);
     if (*sigfd < 0 || w->epfd < 0 || w->wake_fd < 0 || !w->slots)
         return jc_fail(err, errno, "warden set-up");
     /* SPAWNED + EXITED per slot, a SPAWN_FAILED per request in flight. */
@@ -1426,6 +1502,7 @@ int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *p
     w.env.svc_uid = svc_uid;
     w.env.svc_gid = svc_gid;
     w.env.logdir_fd = logdir_fd;
+    pool_init(&w.pool, cfg, pool_free_slot, &w);
     if (pthread_create(&mon, NULL, monitor_main, &w) != 0) {
         log_errx("cannot start the monitor thread");
         stop_front(&w);

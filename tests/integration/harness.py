@@ -477,17 +477,43 @@ class Daemon:
 
     def daemon_pids(self):
         """The daemon's own processes (front, warden): its descendants that
-        still run the jobcelld binary — not the tasks, which exec'd."""
+        still run the jobcelld binary — not the tasks, which exec'd, nor
+        the cells waiting for a task (see cell_pids())."""
         if not self.alive():
             return []
         exe = os.path.realpath(JOBCELLD)
         out = []
         for pid in descendants(self.proc.pid):
             e = proc_exe(pid)
-            if pid == self.proc.pid or (e and os.path.realpath(e) == exe) \
-                    or proc_comm(pid) == "jobcelld":
+            if pid == self.proc.pid or ((e and os.path.realpath(e) == exe)
+                                        or proc_comm(pid) == "jobcelld") and not self.is_cell(pid):
                 out.append(pid)
         return out
+
+    def is_cell(self, pid):
+        """A cell built ahead of demand (docs/design.md, "Cells prepared
+        ahead") has not exec'd yet, but is born with a task's host uid as
+        its effective uid: neither root's (the warden) nor the service
+        user's (the front)."""
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                euid = [int(l.split()[2]) for l in f if l.startswith("Uid:")][0]
+        except (OSError, IndexError, ValueError):
+            return False
+        try:
+            svc = pwd.getpwnam(self.user).pw_uid
+        except KeyError:
+            svc = None
+        return euid not in (0, svc)
+
+    def cell_pids(self):
+        """The cells waiting now (processes of the daemon's, not exec'd)."""
+        if not self.alive():
+            return []
+        exe = os.path.realpath(JOBCELLD)
+        return [p for p in descendants(self.proc.pid)
+                if p != self.proc.pid and proc_exe(p) and os.path.realpath(proc_exe(p)) == exe
+                and self.is_cell(p)]
 
     def front_pid(self):
         """The front: the daemon's process that is not the warden."""
