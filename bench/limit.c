@@ -15,6 +15,11 @@
  * (started = cgroup mkdir → jobcell-init reports the program's start, the
  * moment jobcelld answers 202).
  *
+ * It stays the bare per-spawn cost: jobcelld's cells (pool_size > 0,
+ * docs/design.md "Cells prepared ahead") take most of the steps below
+ * ahead of demand, which this harness never does — it is the limit a
+ * spawn on demand cannot pass, and the one a hand-over is measured against.
+ *
  * Kept in step with the child code as it changes: each step below names
  * the code it mirrors (line numbers as of main af3d0f3; they drift, the
  * function names hold).  When src/child.c or src/sandbox.c gains or loses a step,
@@ -53,7 +58,7 @@
  *   C2 close the parent's ends, PDEATHSIG, wait on the sync pipe
  *                                            [wait_for_parent :71]
  *   C3 setgroups(0), setresgid/setresuid 0, PDEATHSIG again, poll the error
- *      pipe, unshare(CLONE_NEWCGROUP)         [set_ids :87]
+ *      pipe [set_ids :87]; unshare(CLONE_NEWCGROUP) [enter_cgroupns]
  *   C4 / private; empty read-only tmpfs on ROOTFS/tmp, overlay
  *      "lowerdir=.:tmp" on ROOTFS             [mount_root :184,
  *                                             mount_overlay :131]

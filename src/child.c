@@ -10,6 +10,14 @@
  * born with the task's host uid as its effective uid (see do_clone()), so
  * its user namespace, and what the task counts per user, belong to that uid.
  *
+ * A cell (sb_cell_main, docs/design.md "Cells prepared ahead") takes the
+ * same steps in two phases: those that do not depend on the request
+ * ahead of demand, then it blocks in recvmsg() on its hand-over socket
+ * until the warden sends its task's spec, checks it to the last byte, and
+ * takes the rest; the cgroup namespace (and with it the user namespace's
+ * limit on them and /proc/sys read-only) waits for the hand-over, when its
+ * cgroup has become the task's.
+ *
  * The order matters: the warden's other descriptors closed first, then out
  * of the daemon's session (no signal meant for
  * the daemon reaches the task), ids next (so the mounts belong to the

@@ -102,14 +102,6 @@ int pool_take(struct pool *p, const struct sandbox_env *env, struct sandbox_cell
     return -1;
 }
 
-void pool_put_back(struct pool *p, const struct sandbox_cell *c)
-{
-    memmove(&p->cells[1], &p->cells[0], p->n * sizeof p->cells[0]);
-    p->cells[0] = *c;
-    p->n++;
-    set_ready(p);
-}
-
 void pool_handed_over(struct pool *p)
 {
     (void)p;

@@ -45,8 +45,6 @@ void pool_fill_one(struct pool *p, const struct sandbox_env *env, uint32_t slot,
 /* A waiting cell for a task, into *c (the caller's now): 0, or -1 the pool
  * is empty (a miss, counted when the pool is on). */
 int pool_take(struct pool *p, const struct sandbox_env *env, struct sandbox_cell *c);
-/* A cell taken but not used (the request was refused before it was touched). */
-void pool_put_back(struct pool *p, const struct sandbox_cell *c);
 /* A taken cell's hand-over failed: kill it, free its slot. */
 void pool_discard(struct pool *p, const struct sandbox_env *env, struct sandbox_cell *c);
 /* Counted once a taken cell's hand-over succeeded. */

@@ -15,6 +15,10 @@
  * under a deadline of the monitor's (docs/design.md, "A task's life in the
  * warden").
  *
+ * Cells (sandbox_cell_*: the warden's main thread, pool.c): the same
+ * spawn built ahead of demand up to its rootfs, waiting for its spec;
+ * handed over, it goes on as any spawn in the monitor.
+ *
  * Child (child.c): an ordered checklist of raw syscalls ending in execve();
  * it also writes the request's input files into its /tmp and puts its
  * stdin memfd on fd 0 (input.h);

@@ -388,6 +388,49 @@ static void test_ceilings(void)
 /* dist/jobcell.json.sample (installed as the sample config) parses, and
  * every value in it is the embedded default: the sample and the code say
  * the same.  Keys derived from the host are documented, not in the sample. */
+/* pool_size: its bounds, its descriptors, and what a reload must rebuild. */
+static void test_pool(void)
+{
+    struct jc_config a, b;
+    char *path = config_file("pool.json", "{\"pool_size\": 0}");
+
+    config_defaults(&a);
+    CHECK(a.pool_size == 2);
+    CHECK(LOAD("--config", path) == 0 && cfg.pool_size == 0);
+    free(path);
+    path = config_file("pool-big.json", "{\"pool_size\": 65}");
+    EXPECT_FAIL(LOAD("--config", path), "pool_size");
+    free(path);
+
+    a.max_running = 1000;
+    config_fit_nofile(&a, 256); /* 192 after the reserve, 12 for two cells: 30 tasks */
+    CHECK(a.pool_size == 2 && a.max_running == 30);
+    a.pool_size = 64;
+    config_fit_nofile(&a, 256); /* 64 cells would take more than half: none */
+    CHECK(a.pool_size == 0);
+
+    config_defaults(&a);
+    b = a;
+    b.max_queued = 7;
+    b.pool_size = 9;
+    CHECK(!config_cells_differ(&a, &b)); /* nothing a cell carries */
+    struct jc_config c = a;
+    c.def.tmpfs_mb++;
+    CHECK(config_cells_differ(&a, &c));
+    c = a;
+    c.def.cpus = 0.25;
+    CHECK(config_cells_differ(&a, &c));
+    c = a;
+    c.def.memory_mb++;
+    CHECK(config_cells_differ(&a, &c));
+    c = a;
+    c.def.pids++;
+    CHECK(config_cells_differ(&a, &c));
+    c = a;
+    c.def.timeout_s++; /* not in a cell: the monitor's */
+    CHECK(!config_cells_differ(&a, &c));
+}
+
 static void test_sample(const char *sample)
 {
     static struct jc_config plain;
@@ -413,6 +456,7 @@ int main(int argc, char **argv)
     test_file();
     test_file_errors();
     test_ceilings();
+    test_pool();
     CHECK(argc == 2);
     if (argc == 2)
         test_sample(argv[1]);

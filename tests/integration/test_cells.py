@@ -1,0 +1,257 @@
+"""test_cells.py — cells prepared ahead (docs/design.md, "Cells prepared
+ahead"): sandboxes the warden builds before any request, each handed one
+task's spec and never reused.
+
+- single use: tasks in a row through the pool each see a fresh /tmp (the
+  previous task's marker absent), their own hostname, their own pid 1 and
+  a cgroup namespace rooted at their own cgroup, named by their id;
+- the request's limits reach a cell's cgroup and /tmp (the cell was built
+  with the defaults);
+- /metrics: cells ready, built, hand-overs, misses; a burst past the pool
+  still spawns every task (a miss is built on demand);
+- kill -9 of the daemon with cells ready: the successor leaves nothing of
+  them (processes, cgroups, mounts);
+- a reload that changes what cells are built with rebuilds them, one that
+  does not keeps them;
+- pool_size 0: no cell, and a task is isolated the same way;
+- stop: nothing left (the harness checks every stop).
+"""
+
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Daemon, DaemonTestCase, scaled  # noqa: E402
+
+harness.exit_if_skipped()
+
+PROBE = ("ls -A /tmp; touch /tmp/marker; echo host=$(hostname); echo pid1=$(cat /proc/1/comm); "
+         "echo uid=$(id -u); echo cg=$(cat /proc/self/cgroup | tr '\\n' ' ')")
+
+
+def metrics(d):
+    r = d.get("/metrics")
+    assert r.status == 200, r
+    out = {}
+    for line in r.raw.decode().splitlines():
+        m = re.match(r"^(jobcell_cells?_[a-z_]+) (\S+)$", line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def wait_ready(d, n):
+    """Until n cells wait (the pool refills when the warden is idle)."""
+    deadline = time.monotonic() + scaled(30)
+    while True:
+        m = metrics(d)
+        if m.get("jobcell_cells_ready") == n and len(d.cell_pids()) == n:
+            return m
+        if time.monotonic() > deadline:
+            raise AssertionError("never %d cells ready: %r, cell pids %r\n%s"
+                                 % (n, m, d.cell_pids(), d.log_tail()))
+        time.sleep(0.05)
+
+
+def cell_cgroups(d):
+    """The cell cgroups (cell.<warden pid>.<n>) under the daemon's subtree."""
+    out = []
+    for base in harness.cgroup_bases(d.cgroup_name).values():
+        if os.path.isdir(base):
+            out += [os.path.join(base, n) for n in os.listdir(base) if n.startswith("cell.")]
+    return out
+
+
+class Pool(DaemonTestCase):
+    daemon_kwargs = {"config": {"pool_size": 2, "max_running": 8}}
+
+    def test_cells_are_single_use(self):
+        seen_pids = set()
+        before = wait_ready(self.d, 2)
+        for i in range(4):
+            wait_ready(self.d, 2)
+            cells = set(self.d.cell_pids())
+            body = self.d.submit_ok(name="probe-%d" % i, command=["/bin/sh", "-c", PROBE])
+            self.assertIn(body["pid"], cells, "the task did not start in a waiting cell")
+            self.assertNotIn(body["pid"], seen_pids, "a cell served a second task")
+            seen_pids.add(body["pid"])
+            rec = self.d.wait_terminal(body["id"])
+            self.assertRecordEnd(rec, "succeeded", "exited", exit_code=0)
+            out = self.d.logs(body["id"]).splitlines()
+            self.assertNotIn("marker", out, "the previous task's /tmp is visible")
+            self.assertIn("host=%s" % body["id"], out)
+            self.assertIn("pid1=jobcell-init", out)
+            self.assertIn("uid=0", out)
+            cg = [l for l in out if l.startswith("cg=")][0][3:].split()
+            self.assertTrue(cg and all(x.split(":", 2)[2] == "/" for x in cg), out)
+        after = metrics(self.d)
+        self.assertEqual(after["jobcell_cell_handovers_total"] - before["jobcell_cell_handovers_total"], 4)
+        self.assertEqual(after["jobcell_cell_misses_total"], before["jobcell_cell_misses_total"])
+
+    def test_the_task_cgroup_is_named_by_its_id_with_its_limits(self):
+        wait_ready(self.d, 2)
+        body = self.d.submit_ok(name="limits", command=["/bin/sh", "-c", "df -k /tmp; sleep 30"],
+                                limits={"memory_mb": 48, "pids": 20, "cpus": 0.25, "tmpfs_mb": 3})
+        self.d.wait_running(body["id"])
+        cgs = self.d.task_cgroups(body["id"])
+        self.assertTrue(cgs, "no cgroup named %s" % body["id"])
+        if harness.cgroup_mode() == "v2":
+            d = cgs["unified"]
+            self.assertEqual(harness.read_text(os.path.join(d, "memory.max")), str(48 << 20))
+            self.assertEqual(harness.read_text(os.path.join(d, "pids.max")), "20")
+            self.assertEqual(harness.read_text(os.path.join(d, "cpu.max")), "25000 100000")
+            self.assertIn(body["pid"], harness.read_pids(os.path.join(d, "cgroup.procs")))
+        else:
+            self.assertEqual(harness.read_text(os.path.join(cgs["memory"], "memory.limit_in_bytes")),
+                             str(48 << 20))
+            self.assertEqual(harness.read_text(os.path.join(cgs["pids"], "pids.max")), "20")
+            self.assertEqual(harness.read_text(os.path.join(cgs["cpu"], "cpu.cfs_quota_us")), "25000")
+            self.assertIn(body["pid"], harness.read_pids(os.path.join(cgs["pids"], "cgroup.procs")))
+        deadline = time.monotonic() + scaled(10)
+        while "tmp" not in self.d.logs(body["id"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        df = self.d.logs(body["id"]).splitlines()[-1].split()
+        self.assertEqual(df[1], "3072", self.d.logs(body["id"]))
+        self.assertEqual(self.d.delete("/api/tasks/%s" % body["id"]).status, 202)
+        self.d.wait_terminal(body["id"])
+
+    def test_a_burst_past_the_pool_spawns_every_task(self):
+        before = wait_ready(self.d, 2)
+        n = 8
+        out = [None] * n
+
+        def post(i):
+            out[i] = self.d.post("/api/tasks", {"name": "burst-%d" % i, "command": ["/bin/true"]})
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([r.status for r in out], [202] * n, out)
+        for r in out:
+            self.assertRecordEnd(self.d.wait_terminal(r.body["id"]), "succeeded", "exited", exit_code=0)
+        after = wait_ready(self.d, 2)
+        handed = after["jobcell_cell_handovers_total"] - before["jobcell_cell_handovers_total"]
+        missed = after["jobcell_cell_misses_total"] - before["jobcell_cell_misses_total"]
+        print("burst of %d: %d hand-overs, %d misses" % (n, handed, missed))
+        self.assertEqual(handed + missed, n)
+        self.assertGreaterEqual(after["jobcell_cells_built_total"] - before["jobcell_cells_built_total"],
+                                handed)
+
+    def test_a_dead_cell_is_replaced(self):
+        wait_ready(self.d, 2)
+        before = metrics(self.d)
+        victim = self.d.cell_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + scaled(30)
+        while metrics(self.d)["jobcell_cells_discarded_total"] == before["jobcell_cells_discarded_total"]:
+            self.assertLess(time.monotonic(), deadline, self.d.log_tail())
+            time.sleep(0.05)
+        wait_ready(self.d, 2)
+        self.assertNotIn(victim, self.d.cell_pids())
+        rec, logs = self.d.sh("echo ok")
+        self.assertEqual((rec["state"], logs), ("succeeded", "ok\n"))
+
+
+class Reload(unittest.TestCase):
+    def hup(self, d, text="SIGHUP: reload done"):
+        n = d.log_text().count(text)
+        os.kill(d.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + scaled(30)
+        while d.log_text().count(text) <= n:
+            self.assertLess(time.monotonic(), deadline, d.log_tail())
+            time.sleep(0.05)
+
+    def rewrite(self, d, cfg):
+        with open(d.config_path + ".new", "w") as f:
+            json.dump(dict(d.config, **cfg), f)
+        os.rename(d.config_path + ".new", d.config_path)
+
+    def test_a_reload_rebuilds_cells_only_when_what_they_carry_changed(self):
+        with Daemon(config={"pool_size": 2}) as d:
+            wait_ready(d, 2)
+            first = set(d.cell_pids())
+            self.rewrite(d, {"max_queued": 77})            # nothing a cell carries
+            self.hup(d)
+            wait_ready(d, 2)
+            self.assertEqual(set(d.cell_pids()), first, "an unrelated reload rebuilt the cells")
+            self.rewrite(d, {"max_queued": 77, "limits": {"default": {"tmpfs_mb": 5}}})
+            self.hup(d)
+            deadline = time.monotonic() + scaled(30)
+            while set(d.cell_pids()) & first:
+                self.assertLess(time.monotonic(), deadline, "old cells kept: %r" % d.cell_pids())
+                time.sleep(0.05)
+            wait_ready(d, 2)
+            self.assertFalse(any(harness.proc_alive(p) for p in first))
+            rec, logs = d.sh("df -k /tmp | tail -1")
+            self.assertEqual(rec["state"], "succeeded", logs)
+            self.assertEqual(logs.split()[1], "5120", logs)
+            self.rewrite(d, {"pool_size": 0})
+            self.hup(d)
+            deadline = time.monotonic() + scaled(30)
+            while d.cell_pids() or cell_cgroups(d):
+                self.assertLess(time.monotonic(), deadline, "cells kept at pool_size 0")
+                time.sleep(0.05)
+
+
+class Crash(unittest.TestCase):
+    def test_kill_9_with_cells_ready_leaves_nothing_after_restart(self):
+        a = Daemon(config={"pool_size": 3}, check_cleanup=False).start()
+        try:
+            wait_ready(a, 3)
+            cells = {p: harness.proc_stat(p)[2] for p in a.cell_pids()}
+            old_cgroups = cell_cgroups(a)
+            self.assertEqual(len(old_cgroups), 3 * len(harness.cgroup_bases(a.cgroup_name)), old_cgroups)
+            a.crash()     # SIGKILL front and warden
+            deadline = time.monotonic() + scaled(10)
+            while any(harness.proc_alive(p, t) for p, t in cells.items()):
+                self.assertLess(time.monotonic(), deadline, "cells outlived the warden")
+                time.sleep(0.05)
+            b = Daemon(config=a.config, state_dir=a.state_dir, cgroup_name=a.cgroup_name,
+                       owns_state=True).start()
+            try:
+                wait_ready(b, 3)
+                self.assertEqual([c for c in old_cgroups if os.path.isdir(c)], [],
+                                 "the old cells' cgroups were not removed on restart")
+                rec, logs = b.sh("echo alive")
+                self.assertEqual((rec["state"], logs), ("succeeded", "alive\n"))
+            finally:
+                b.stop()  # asserts: no process, cgroup or mount left
+        finally:
+            if a.alive():
+                a.stop()
+
+
+class NoPool(DaemonTestCase):
+    daemon_kwargs = {"config": {"pool_size": 0}}
+
+    def test_pool_size_0_builds_no_cell_and_isolates_the_same(self):
+        time.sleep(0.2)
+        self.assertEqual(self.d.cell_pids(), [])
+        self.assertEqual(cell_cgroups(self.d), [])
+        m = metrics(self.d)
+        body = self.d.submit_ok(name="probe", command=["/bin/sh", "-c", PROBE])
+        rec = self.d.wait_terminal(body["id"])
+        self.assertRecordEnd(rec, "succeeded", "exited", exit_code=0)
+        out = self.d.logs(body["id"]).splitlines()
+        self.assertIn("host=%s" % body["id"], out)
+        self.assertIn("pid1=jobcell-init", out)
+        self.assertIn("uid=0", out)
+        cg = [l for l in out if l.startswith("cg=")][0][3:].split()
+        self.assertTrue(cg and all(x.split(":", 2)[2] == "/" for x in cg), out)
+        after = metrics(self.d)
+        self.assertEqual(after["jobcell_cells_ready"], 0)
+        self.assertEqual(after["jobcell_cell_handovers_total"], m["jobcell_cell_handovers_total"])
+        self.assertEqual(after["jobcell_cell_misses_total"], 0)   # no pool: not a miss
+        self.assertEqual(self.d.cell_pids(), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
