@@ -3,7 +3,9 @@
 ["/bin/true"]} → 202 on one keep-alive connection, the state directory on
 disk ($TMPDIR), a fresh daemon per run.  A benchmark, not a test.
 
-    sudo TMPDIR=/var/tmp JOBCELLD=build/src/jobcelld bench/p202.py [N] [LABEL]
+    sudo TMPDIR=/var/tmp JOBCELLD=build/src/jobcelld [POOL_SIZE=2] bench/p202.py [N] [LABEL]
+
+POOL_SIZE: the daemon's pool_size (cells built ahead; 0: none).
 
 Run it alternately against two binaries (e.g. main's and a branch's) on the
 same machine, several rounds, and compare the medians.
@@ -22,7 +24,8 @@ import harness  # noqa: E402
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
 label = sys.argv[2] if len(sys.argv) > 2 else os.environ.get("JOBCELLD", "")
 harness.exit_if_skipped()
-d = harness.Daemon(config={"max_running": 64}).start()
+pool = int(os.environ.get("POOL_SIZE", "2"))
+d = harness.Daemon(config={"max_running": 64, "pool_size": pool}).start()
 try:
     c = http.client.HTTPConnection("127.0.0.1", d.port)
     body = json.dumps({"name": "b", "command": ["/bin/true"]})
@@ -38,8 +41,13 @@ try:
         if i % 50 == 49:
             time.sleep(0.3)   # let them end: never at max_running
     lat.sort()
-    print("%s: n=%d p50=%.2f p90=%.2f p99=%.2f mean=%.2f ms" % (
-        label, n, lat[n // 2], lat[n * 9 // 10], lat[n * 99 // 100], statistics.mean(lat)))
+    cells = {}
+    for line in d.get("/metrics").raw.decode().splitlines():
+        if line.startswith(("jobcell_cell_handovers_total ", "jobcell_cell_misses_total ")):
+            cells[line.split()[0]] = int(float(line.split()[1]))
+    print("%s pool_size=%d: n=%d p50=%.2f p90=%.2f p99=%.2f mean=%.2f ms (hand-overs %s, misses %s)" % (
+        label, pool, n, lat[n // 2], lat[n * 9 // 10], lat[n * 99 // 100], statistics.mean(lat),
+        cells.get("jobcell_cell_handovers_total"), cells.get("jobcell_cell_misses_total")))
     c.close()
 finally:
     d.stop()

@@ -202,7 +202,7 @@ if has crun; then
     fi
 fi
 if has jobcell || has strict; then
-    jc_start "$ROOTFS" '{"max_running": 65536, "per_ip_connections": 256, "log_level": "warn"}'
+    jc_start "$ROOTFS" "{\"max_running\": 65536, \"per_ip_connections\": 256, \"log_level\": \"warn\", \"pool_size\": ${JC_POOL_SIZE:-2}}"
 fi
 
 # --- the runs: for each lane count, every row, the limit first ----------------
@@ -226,7 +226,7 @@ jc_stop
 if has tmpfs; then
     JC_STATE=$(mktemp -d /dev/shm/jcbench-state.XXXXXX)
     BENCH_CLEANUP_HOOKS+=("rm -rf --one-file-system '$JC_STATE'")
-    jc_start "$ROOTFS" '{"max_running": 65536, "per_ip_connections": 256, "log_level": "warn"}'
+    jc_start "$ROOTFS" "{\"max_running\": 65536, \"per_ip_connections\": 256, \"log_level\": \"warn\", \"pool_size\": ${JC_POOL_SIZE:-2}}"
     for l in "${LANE_LIST[@]}"; do jc_row tmpfs pipelined "$l"; done
     jc_stop
     unset JC_STATE

@@ -273,6 +273,10 @@ static int read_reports(struct front *f)
             return -1;
     if (rc < 0 && (err.errnum == EAGAIN || err.errnum == EINTR))
         return 1;
+    /* The warden closed its end with requests of ours unread (it died
+     * before it read them): the same death as EOF. */
+    if (rc < 0 && err.errnum == ECONNRESET)
+        return 0;
     if (rc < 0)
         log_errx("fatal: %s", err.msg);
     return rc;

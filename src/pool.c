@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -36,7 +37,7 @@ int pool_wait_ms(const struct pool *p, int64_t now_ms)
 /* After a failed build: 1 s, doubling to 60 s, so that a cell that cannot
  * be built (a full pids ceiling, a broken rootfs) costs nothing much; the
  * spawns on demand report the cause to the clients meanwhile. */
-static void back_off(struct pool *p, int64_t now_ms)
+void pool_back_off(struct pool *p, int64_t now_ms)
 {
     int64_t ms = 1000;
 
@@ -53,10 +54,16 @@ void pool_fill_one(struct pool *p, const struct sandbox_env *env, uint32_t slot,
     struct jc_err err;
 
     snprintf(name, sizeof name, "cell.%d.%llu", (int)getpid(), (unsigned long long)++p->seq);
-    if (sandbox_cell_build(env, name, &p->limits, slot, c, &err) < 0) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = sandbox_cell_build(env, name, &p->limits, slot, c, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    log_debug("cell %s: %s in %lld us of the warden's main thread", name, rc < 0 ? "failed" : "built",
+              (long long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+    if (rc < 0) {
         if (!p->fails)
             log_warnx("cell: cannot build one (%s): spawns build their own; trying again later", err.msg);
-        back_off(p, now_ms);
+        pool_back_off(p, now_ms);
         p->free_slot(p->ctx, slot);
         return;
     }

@@ -39,6 +39,10 @@ void pool_init(struct pool *p, const struct jc_config *cfg, void (*free_slot)(vo
 bool pool_wants(const struct pool *p, int64_t now_ms);
 int pool_wait_ms(const struct pool *p, int64_t now_ms);
 
+/* No cell can be built now (no slot free, the build failed): none is
+ * tried for 1 s, doubling to 60 s while it goes on. */
+void pool_back_off(struct pool *p, int64_t now_ms);
+
 /* Build one cell in `slot` (taken by the caller; freed here on failure). */
 void pool_fill_one(struct pool *p, const struct sandbox_env *env, uint32_t slot, int64_t now_ms);
 

@@ -1329,11 +1329,16 @@ static int pool_timeout(struct warden *w)
  * messages again before another). */
 static void refill(struct warden *w)
 {
+    int64_t now = now_ms(CLOCK_MONOTONIC);
     uint32_t slot;
 
-    if (w->drain_until_ms || !pool_wants(&w->pool, now_ms(CLOCK_MONOTONIC)) || take_slot(w, &slot) < 0)
+    if (w->drain_until_ms || !pool_wants(&w->pool, now))
         return;
-    pool_fill_one(&w->pool, &w->env, slot, now_ms(CLOCK_MONOTONIC));
+    /* None free (a reload lowered max_running below the tasks still running). */
+    if (take_slot(w, &slot) < 0)
+        pool_back_off(&w->pool, now);
+    else
+        pool_fill_one(&w->pool, &w->env, slot, now);
 }
 
 static enum serve_end serve(struct warden *w, int sigfd)
