@@ -1,4 +1,5 @@
-/* pool.c — see pool.h.  Runs in: the warden's main thread. */
+/* pool.c — see pool.h.  Runs in: the warden's main thread and the
+ * builder thread (pool_builder). */
 #include "pool.h"
 
 #include <errno.h>
@@ -12,101 +13,183 @@
 
 static void set_ready(const struct pool *p) { metrics_cells_ready(p->n); }
 
-void pool_init(struct pool *p, const struct jc_config *cfg, void (*free_slot)(void *, uint32_t), void *ctx)
+static int64_t now_ms(void)
 {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pool_init(struct pool *p, const struct jc_config *cfg, const struct sandbox_env *env,
+              const struct pool_slots *slots, struct jc_err *err)
+{
+    pthread_condattr_t ca;
+
     memset(p, 0, sizeof *p);
     p->want = cfg->pool_size < POOL_MAX ? cfg->pool_size : POOL_MAX;
     p->limits = cfg->def;
-    p->free_slot = free_slot;
-    p->ctx = ctx;
+    p->slots = *slots;
+    p->main_env = env;
     set_ready(p);
+    if (pthread_mutex_init(&p->lock, NULL) != 0 || pthread_condattr_init(&ca) != 0 ||
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 || pthread_cond_init(&p->wake, &ca) != 0)
+        return jc_fail(err, 0, "pool: mutex and condition");
+    pthread_condattr_destroy(&ca);
+    return sandbox_env_for_cells(env, &p->env, err);
 }
 
-bool pool_wants(const struct pool *p, int64_t now_ms)
+/* Kill a cell the main thread took off the list (never under the lock). */
+void pool_discard(struct pool *p, struct sandbox_cell *c)
 {
-    return p->n < p->want && now_ms >= p->retry_ms;
+    sandbox_cell_discard(p->main_env, c);
+    p->slots.free(p->slots.ctx, c->slot);
+    metrics_cell(MC_DISCARDED);
 }
 
-int pool_wait_ms(const struct pool *p, int64_t now_ms)
-{
-    if (p->n >= p->want)
-        return -1;
-    return now_ms >= p->retry_ms ? 0 : (int)(p->retry_ms - now_ms);
-}
-
-/* After a failed build: 1 s, doubling to 60 s, so that a cell that cannot
- * be built (a full pids ceiling, a broken rootfs) costs nothing much; the
- * spawns on demand report the cause to the clients meanwhile. */
-void pool_back_off(struct pool *p, int64_t now_ms)
-{
-    int64_t ms = 1000;
-
-    for (unsigned i = 0; i < p->fails && ms < 60000; i++)
-        ms *= 2;
-    p->retry_ms = now_ms + (ms < 60000 ? ms : 60000);
-    p->fails++;
-}
-
-void pool_fill_one(struct pool *p, const struct sandbox_env *env, uint32_t slot, int64_t now_ms)
-{
-    struct sandbox_cell *c = &p->cells[p->n];
-    char name[JC_ID_LEN];
-    struct jc_err err;
-
-    snprintf(name, sizeof name, "cell.%d.%llu", (int)getpid(), (unsigned long long)++p->seq);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = sandbox_cell_build(env, name, &p->limits, slot, c, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    log_debug("cell %s: %s in %lld us of the warden's main thread", name, rc < 0 ? "failed" : "built",
-              (long long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
-    if (rc < 0) {
-        if (!p->fails)
-            log_warnx("cell: cannot build one (%s): spawns build their own; trying again later", err.msg);
-        pool_back_off(p, now_ms);
-        p->free_slot(p->ctx, slot);
-        return;
-    }
-    p->fails = 0;
-    p->n++;
-    metrics_cell(MC_BUILT);
-    set_ready(p);
-}
-
-static void discard_at(struct pool *p, const struct sandbox_env *env, unsigned i)
+/* Off the list (lock held): the caller discards it. */
+static struct sandbox_cell unlist_at(struct pool *p, unsigned i)
 {
     struct sandbox_cell c = p->cells[i];
 
     memmove(&p->cells[i], &p->cells[i + 1], (p->n - i - 1) * sizeof p->cells[0]);
     p->n--;
     set_ready(p);
-    pool_discard(p, env, &c);
+    return c;
 }
 
-void pool_discard(struct pool *p, const struct sandbox_env *env, struct sandbox_cell *c)
+/* ---- the builder thread ----------------------------------------------- */
+
+/* After a failed build (or no free slot): 1 s, doubling to 60 s, so that a
+ * cell that cannot be built (a full pids ceiling, a broken rootfs) costs
+ * nothing much; the spawns on demand report the cause meanwhile. */
+static int64_t back_off_ms(struct pool *p)
 {
-    sandbox_cell_discard(env, c);
-    p->free_slot(p->ctx, c->slot);
-    metrics_cell(MC_DISCARDED);
+    int64_t ms = 1000;
+
+    for (unsigned i = 0; i < p->fails && ms < 60000; i++)
+        ms *= 2;
+    p->fails++;
+    return ms < 60000 ? ms : 60000;
 }
 
-int pool_take(struct pool *p, const struct sandbox_env *env, struct sandbox_cell *c)
+/* Sleep (lock held) until woken, or for ms (-1: until woken). */
+static void wait_for(struct pool *p, int64_t ms)
 {
-    while (p->n > 0) {
-        if (sandbox_cell_dead(&p->cells[0])) {
-            log_warnx("cell: one died while it waited: discarded");
-            discard_at(p, env, 0);
-            continue;
-        }
-        *c = p->cells[0];
-        memmove(&p->cells[0], &p->cells[1], (p->n - 1) * sizeof p->cells[0]);
-        p->n--;
-        set_ready(p);
+    struct timespec ts;
+
+    if (ms < 0) {
+        pthread_cond_wait(&p->wake, &p->lock);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+}
+
+/* One cell built (lock not held); its build's time on this thread logged. */
+static int build(struct pool *p, const struct jc_limits *lim, uint32_t slot, struct sandbox_cell *c,
+                 struct jc_err *err)
+{
+    char name[JC_ID_LEN];
+    int64_t t0 = now_ms();
+
+    snprintf(name, sizeof name, "cell.%d.%llu", (int)getpid(), (unsigned long long)++p->seq);
+    int rc = sandbox_cell_build(&p->env, name, lim, slot, c, err);
+    log_debug("cell %s: %s in %lld ms", name, rc < 0 ? "failed" : "built", (long long)(now_ms() - t0));
+    return rc;
+}
+
+/* Lock held on entry and exit: build one cell, add it if what it was
+ * built for still holds; else, or on failure, 1 s (and more) later. */
+static int64_t fill_one(struct pool *p)
+{
+    struct jc_limits lim = p->limits;
+    uint32_t gen = p->gen, slot;
+    struct sandbox_cell c;
+    struct jc_err err;
+
+    pthread_mutex_unlock(&p->lock);
+    int rc = p->slots.take(p->slots.ctx, &slot) < 0 ? jc_fail(&err, EAGAIN, "no free slot")
+                                                      : build(p, &lim, slot, &c, &err);
+    if (rc < 0 && err.errnum != EAGAIN)
+        p->slots.free(p->slots.ctx, slot);
+    if (rc < 0 && !p->fails)
+        log_warnx("cell: cannot build one (%s): spawns build their own; trying again later", err.msg);
+    pthread_mutex_lock(&p->lock);
+    if (rc < 0)
+        return back_off_ms(p);
+    p->fails = 0;
+    if (p->stop || p->gen != gen || p->n >= p->want) { /* a reload or a stop came in between */
+        pthread_mutex_unlock(&p->lock);
+        sandbox_cell_discard(&p->env, &c);
+        p->slots.free(p->slots.ctx, slot);
+        metrics_cell(MC_DISCARDED);
+        pthread_mutex_lock(&p->lock);
         return 0;
     }
-    if (p->want)
+    p->cells[p->n++] = c;
+    set_ready(p);
+    metrics_cell(MC_BUILT);
+    return 0;
+}
+
+static void *pool_builder(void *arg)
+{
+    struct pool *p = arg;
+    int64_t pause = 0;
+
+    log_set_role("warden");
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop) {
+        if (pause > 0 || p->n >= p->want) {
+            wait_for(p, p->n >= p->want ? -1 : pause);
+            pause = 0;
+            continue;
+        }
+        pause = fill_one(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int pool_start(struct pool *p, struct jc_err *err)
+{
+    int e = pthread_create(&p->thread, NULL, pool_builder, p);
+
+    if (e != 0)
+        return jc_fail(err, e, "pool: starting the cell builder thread");
+    p->started = true;
+    return 0;
+}
+
+/* ---- the main thread -------------------------------------------------- */
+
+int pool_take(struct pool *p, struct sandbox_cell *c)
+{
+    bool got = false;
+
+    pthread_mutex_lock(&p->lock);
+    bool on = p->want > 0;
+    while (!got && p->n > 0) {
+        *c = unlist_at(p, 0);
+        if ((got = !sandbox_cell_dead(c)))
+            break;
+        pthread_mutex_unlock(&p->lock);
+        log_warnx("cell: one died while it waited: discarded");
+        pool_discard(p, c);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_cond_signal(&p->wake); /* a replacement */
+    pthread_mutex_unlock(&p->lock);
+    if (!got && on)
         metrics_cell(MC_MISSED);
-    return -1;
+    return got ? 0 : -1;
 }
 
 void pool_handed_over(struct pool *p)
@@ -115,40 +198,80 @@ void pool_handed_over(struct pool *p)
     metrics_cell(MC_HANDED_OVER);
 }
 
-unsigned pool_pollfds(const struct pool *p, struct pollfd *out)
+/* Only the main thread removes cells, so the descriptors stay valid
+ * through its poll(); cells added meanwhile are seen at the next turn. */
+unsigned pool_pollfds(struct pool *p, struct pollfd *out)
 {
-    for (unsigned i = 0; i < p->n; i++)
+    pthread_mutex_lock(&p->lock);
+    unsigned n = p->n;
+    for (unsigned i = 0; i < n; i++)
         out[i] = (struct pollfd){.fd = p->cells[i].sb.pidfd, .events = POLLIN};
-    return p->n;
+    pthread_mutex_unlock(&p->lock);
+    return n;
 }
 
-void pool_reap(struct pool *p, const struct sandbox_env *env)
+/* Take off the list (lock held) the cells matching `dead` or past `keep`. */
+static unsigned unlist_some(struct pool *p, bool dead, unsigned keep, struct sandbox_cell *out)
 {
+    unsigned k = 0;
+
     for (unsigned i = p->n; i-- > 0;)
-        if (sandbox_cell_dead(&p->cells[i])) {
-            log_warnx("cell: one died while it waited: discarded");
-            discard_at(p, env, i);
-        }
+        if (i >= keep || (dead && sandbox_cell_dead(&p->cells[i])))
+            out[k++] = unlist_at(p, i);
+    return k;
 }
 
-void pool_empty(struct pool *p, const struct sandbox_env *env)
+static void discard_all(struct pool *p, struct sandbox_cell *cells, unsigned k, const char *why)
 {
-    while (p->n > 0)
-        discard_at(p, env, p->n - 1);
+    if (k && why)
+        log_info("cell: %u waiting cell(s) discarded: %s", k, why);
+    for (unsigned i = 0; i < k; i++)
+        pool_discard(p, &cells[i]);
 }
 
-void pool_reconfigure(struct pool *p, const struct sandbox_env *env, const struct jc_config *old,
-                      const struct jc_config *cfg)
+void pool_reap(struct pool *p)
 {
-    if (config_cells_differ(old, cfg)) {
-        if (p->n)
-            log_info("SIGHUP: the task defaults changed: rebuilding the %u waiting cell(s)", p->n);
-        pool_empty(p, env);
-    }
+    static struct sandbox_cell gone[POOL_MAX]; /* main thread only */
+
+    pthread_mutex_lock(&p->lock);
+    unsigned k = unlist_some(p, true, POOL_MAX, gone);
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    discard_all(p, gone, k, "it died while it waited");
+}
+
+void pool_reconfigure(struct pool *p, const struct jc_config *old, const struct jc_config *cfg)
+{
+    static struct sandbox_cell gone[POOL_MAX]; /* main thread only */
+    bool differ = config_cells_differ(old, cfg);
+    unsigned want = cfg->pool_size < POOL_MAX ? cfg->pool_size : POOL_MAX;
+
+    pthread_mutex_lock(&p->lock);
+    if (differ)
+        p->gen++;
     p->limits = cfg->def;
-    p->want = cfg->pool_size < POOL_MAX ? cfg->pool_size : POOL_MAX;
-    while (p->n > p->want)
-        discard_at(p, env, p->n - 1);
-    p->fails = 0;
-    p->retry_ms = 0;
+    p->want = want;
+    unsigned k = unlist_some(p, false, differ ? 0 : want, gone);
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    discard_all(p, gone, k, differ ? "SIGHUP changed the task defaults they carry" : "SIGHUP lowered pool_size");
+}
+
+void pool_stop(struct pool *p)
+{
+    static struct sandbox_cell gone[POOL_MAX]; /* main thread only */
+
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    p->want = 0;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    if (p->started) {
+        pthread_join(p->thread, NULL); /* its build under way is discarded by it */
+        p->started = false;
+    }
+    pthread_mutex_lock(&p->lock);
+    unsigned k = unlist_some(p, false, 0, gone);
+    pthread_mutex_unlock(&p->lock);
+    discard_all(p, gone, k, NULL);
 }

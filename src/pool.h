@@ -2,16 +2,20 @@
  * prepared ahead"): the sandboxes the warden builds before any request
  * needs them, each waiting for one task's spec (sandbox.h, struct
  * sandbox_cell).  A SPAWN takes one (pool_take) or, the pool empty, is
- * built on demand as before; the warden's main thread builds replacements
- * only when no message waits (pool_fill_one from its loop), so a request
- * never waits for a refill.  A cell is used by one task and never again.
+ * built on demand as before.  A thread of its own, the builder, makes the
+ * replacements, so a request never waits for a refill.  A cell is used by
+ * one task and never again.  What happens to cells is counted for
+ * /metrics (metrics.h).
  *
- * What happens to cells is counted for /metrics (metrics.h).
+ * Ownership: the builder only adds cells; the main thread takes them,
+ * discards the dead ones (it polls their pidfds) and, on a reload or a
+ * stop, the rest.  The list, the size and the defaults are under p->lock.
  *
- * Runs in: the warden's main thread. */
+ * Runs in: the warden's main thread (pool_*), the builder thread. */
 #pragma once
 
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,48 +25,53 @@
 
 #define POOL_MAX 64 /* pool_size's bound (config.c) */
 
-struct pool {
-    struct sandbox_cell cells[POOL_MAX]; /* [0, n): waiting, oldest first */
-    unsigned n, want;
-    struct jc_limits limits; /* what cells are built with: the config's defaults */
-    uint64_t seq;            /* cell names: cell.<warden pid>.<seq> */
-    int64_t retry_ms;        /* monotonic: no build before (after a failed one) */
-    unsigned fails;          /* failed builds in a row (the back-off) */
-    void (*free_slot)(void *ctx, uint32_t slot);
+/* Slots (host uids) come from the warden's table. */
+struct pool_slots {
+    int (*take)(void *ctx, uint32_t *slot);
+    void (*free)(void *ctx, uint32_t slot);
     void *ctx;
 };
 
-void pool_init(struct pool *p, const struct jc_config *cfg, void (*free_slot)(void *, uint32_t), void *ctx);
+struct pool {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;                 /* the builder waits on it */
+    struct sandbox_cell cells[POOL_MAX]; /* [0, n): waiting, oldest first (lock) */
+    unsigned n, want;                    /* lock */
+    struct jc_limits limits;             /* lock: what cells are built with (the defaults) */
+    uint32_t gen;                        /* lock: bumped when those change */
+    bool stop;                           /* lock: the builder exits */
+    bool started;                        /* main thread: the builder runs */
+    struct sandbox_env env;              /* the builder's (sandbox_env_for_cells) */
+    const struct sandbox_env *main_env;  /* the main thread's, to discard */
+    struct pool_slots slots;
+    uint64_t seq;                        /* builder: cell names cell.<warden pid>.<seq> */
+    unsigned fails;                      /* builder: failed builds in a row (the back-off) */
+    pthread_t thread;
+};
 
-/* Should a cell be built now (below its size, not backing off)?  And how
- * long until one should (-1: no need). */
-bool pool_wants(const struct pool *p, int64_t now_ms);
-int pool_wait_ms(const struct pool *p, int64_t now_ms);
-
-/* No cell can be built now (no slot free, the build failed): none is
- * tried for 1 s, doubling to 60 s while it goes on. */
-void pool_back_off(struct pool *p, int64_t now_ms);
-
-/* Build one cell in `slot` (taken by the caller; freed here on failure). */
-void pool_fill_one(struct pool *p, const struct sandbox_env *env, uint32_t slot, int64_t now_ms);
+/* Before the warden starts any other thread (the builder's environment);
+ * pool_start then starts the builder. */
+int pool_init(struct pool *p, const struct jc_config *cfg, const struct sandbox_env *env,
+              const struct pool_slots *slots, struct jc_err *err);
+int pool_start(struct pool *p, struct jc_err *err);
 
 /* A waiting cell for a task, into *c (the caller's now): 0, or -1 the pool
- * is empty (a miss, counted when the pool is on). */
-int pool_take(struct pool *p, const struct sandbox_env *env, struct sandbox_cell *c);
+ * is empty (a miss, counted when the pool is on).  The builder makes a
+ * replacement. */
+int pool_take(struct pool *p, struct sandbox_cell *c);
 /* A taken cell's hand-over failed: kill it, free its slot. */
-void pool_discard(struct pool *p, const struct sandbox_env *env, struct sandbox_cell *c);
+void pool_discard(struct pool *p, struct sandbox_cell *c);
 /* Counted once a taken cell's hand-over succeeded. */
 void pool_handed_over(struct pool *p);
 
 /* The waiting cells' pidfds (readable: one died) for poll(); then discard
  * the dead ones. */
-unsigned pool_pollfds(const struct pool *p, struct pollfd *out);
-void pool_reap(struct pool *p, const struct sandbox_env *env);
+unsigned pool_pollfds(struct pool *p, struct pollfd *out);
+void pool_reap(struct pool *p);
 
-/* Every waiting cell killed (a stop, a drain, a reload that changed what
- * they were built with). */
-void pool_empty(struct pool *p, const struct sandbox_env *env);
+/* Reload: the new size and defaults; waiting cells built with other
+ * defaults, or past the size, go. */
+void pool_reconfigure(struct pool *p, const struct jc_config *old, const struct jc_config *cfg);
 
-/* Reload: the new size and defaults; cells that no longer fit go. */
-void pool_reconfigure(struct pool *p, const struct sandbox_env *env, const struct jc_config *old,
-                      const struct jc_config *cfg);
+/* A drain or a stop: the builder ends, every waiting cell is killed.  Idempotent. */
+void pool_stop(struct pool *p);

@@ -1,6 +1,8 @@
 /* sandbox.c — the parent side of a spawn (see sandbox.h).
- * Runs in: the warden: sandbox_clone in its main thread (one clone at a
- * time: g_prep is its), the steps after it in the monitor thread. */
+ * Runs in: the warden: sandbox_clone in its main thread, sandbox_cell_build
+ * in its cell builder thread (each with a sandbox_env of its own: its own
+ * plan, reserved descriptor block and trampoline stack), the steps after
+ * them in the monitor thread. */
 #include "sandbox.h"
 
 #include <dirent.h>
@@ -117,6 +119,10 @@ static const char *const step_names[SB_STEP_MAX_] = {
     [SB_STEP_HANDOVER] = "receive the task (cell hand-over)",
 };
 
+/* The child's plans: the main thread's (spawns on demand) and the cell
+ * builder's; the per-host part (paths) is the same in both. */
+static struct sb_prep g_prep, g_cell_prep;
+
 static void prep_paths(const struct sandbox_env *env);
 static struct rlimit task_nofile(void);
 
@@ -207,7 +213,18 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
         return jc_fail(err, errno, "dup /dev/null");
     if (reserve_block(env, err) < 0 || map_tramp_stack(env, err) < 0)
         return -1;
+    env->prep = &g_prep;
     prep_paths(env);
+    return 0;
+}
+
+int sandbox_env_for_cells(const struct sandbox_env *env, struct sandbox_env *out, struct jc_err *err)
+{
+    *out = *env;
+    if (reserve_block(out, err) < 0 || map_tramp_stack(out, err) < 0)
+        return -1;
+    g_cell_prep = g_prep;
+    out->prep = &g_cell_prep;
     return 0;
 }
 
@@ -233,8 +250,6 @@ static int pipe_high(int fds[2], struct jc_err *err)
     return 0;
 }
 
-/* The per-host part of the child's plan: paths never change. */
-static struct sb_prep g_prep; /* main thread only */
 
 static int known_user_limit(const char *name)
 {
@@ -318,7 +333,7 @@ static void prep_paths(const struct sandbox_env *env)
         {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
         {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
     };
-    struct sb_prep *p = &g_prep;
+    struct sb_prep *p = env->prep;
     const char *r = env->cfg->rootfs;
 
     p->rootfs = r;
@@ -414,7 +429,7 @@ static void prep_keep(struct sb_prep *p)
 static void prep_input(const struct sandbox_env *env, const struct jc_spec *spec,
                        const int input[INPUT_NFDS])
 {
-    struct sb_prep *p = &g_prep;
+    struct sb_prep *p = env->prep;
 
     p->stdin_fd = input[INPUT_STDIN] >= 0 ? input[INPUT_STDIN] : env->null_fd;
     p->files_fd = input[INPUT_FILES];
@@ -434,7 +449,7 @@ static void tmp_opts(char *buf, size_t len, uint32_t tmpfs_mb, bool with_mode)
 static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
                      const struct spawn_fds *f, struct jc_err *err)
 {
-    struct sb_prep *p = &g_prep;
+    struct sb_prep *p = env->prep;
     const struct jc_policy *pol = policy_find(env->policies, spec->policy);
     const char *s = NULL;
     unsigned i;
@@ -530,7 +545,7 @@ static int into_block(const struct sandbox_env *env, int *fd, enum sb_block slot
 /* The child's descriptors into the block; *cgroup_fd too (v2). */
 static int fill_block(const struct sandbox_env *env, int *cgroup_fd, struct jc_err *err)
 {
-    struct sb_prep *p = &g_prep;
+    struct sb_prep *p = env->prep;
 
     p->null_fd = env->null_fd;
     if (into_block(env, &p->sync_rd, SB_BLK_SYNC, err) < 0 || into_block(env, &p->err_wr, SB_BLK_ERR, err) < 0 ||
@@ -558,6 +573,7 @@ static void clear_block(const struct sandbox_env *env)
 
 struct tramp {
     struct clone_args args;
+    struct sb_prep *prep; /* the child's plan */
     unsigned keep_below; /* the child's table: descriptors below this only */
     long rc;             /* the child's pid, or -1 */
     int errnum;
@@ -579,10 +595,10 @@ __attribute__((no_sanitize("address", "undefined"))) static int trampoline(void 
         _exit(0);
     }
     t->rc = syscall(SYS_clone3, &t->args, sizeof t->args);
-    if (t->rc == 0 && g_prep.cell_sock >= 0)
-        sb_cell_main(&g_prep);
+    if (t->rc == 0 && t->prep->cell_sock >= 0)
+        sb_cell_main(t->prep);
     if (t->rc == 0)
-        sb_child_main(&g_prep);
+        sb_child_main(t->prep);
     t->errnum = errno;
     _exit(0);
 }
@@ -651,6 +667,7 @@ static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, 
     struct tramp t = {
         .args = {.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
                           CLONE_NEWNET | CLONE_PARENT},
+        .prep = env->prep,
         .keep_below = (unsigned)(env->block + SB_BLOCK_N),
         .rc = -1,
     };
@@ -907,7 +924,7 @@ static int socket_high(int sv[2], struct jc_err *err)
 static void prep_cell(const struct sandbox_env *env, const struct spawn_fds *f, int sock,
                       const struct jc_limits *lim)
 {
-    struct sb_prep *p = &g_prep;
+    struct sb_prep *p = env->prep;
 
     p->prog = (struct sock_fprog){0};
     p->cell_sock = sock;

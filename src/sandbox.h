@@ -54,6 +54,7 @@ struct sandbox_env {
     int last_cap;     /* highest capability number the kernel knows */
     int block;        /* first of SB_BLOCK_N reserved low descriptors (sandbox.c) */
     char *tramp_stack; /* top of the spawn trampoline's stack (sandbox.c) */
+    struct sb_prep *prep; /* the child's plan, filled before each clone */
 };
 
 /* The descriptors a child works with are put at these numbers of a
@@ -233,6 +234,11 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
  * failure nothing is left (no child, no cgroup, no descriptor). */
 int sandbox_clone(const struct sandbox_env *env, const struct jc_spec *spec, const int input[INPUT_NFDS],
                   uint32_t slot, struct sandbox_task *t, struct jc_err *err);
+
+/* The cell builder thread's own environment, a copy of `env` with a
+ * plan, descriptor block and trampoline stack of its own (so that it
+ * clones while the main thread does); before any thread starts. */
+int sandbox_env_for_cells(const struct sandbox_env *env, struct sandbox_env *out, struct jc_err *err);
 
 /* Build a cell as host uid uid_base + slot, its cgroup `name` with the
  * limits `lim` (the config's defaults), and release it: it builds itself

@@ -14,7 +14,8 @@
  * A SIGTERM/SIGINT to the warden first drains (stop_signal()): the front
  * takes no new task, running ones get stop_grace_s; SIGHUP reloads the
  * configuration, the seccomp profiles and the token file (reload()): all
- * or nothing, never touching a running task.
+ * or nothing, never touching a running task.  Cells built ahead of demand
+ * (pool.h) are taken by the main thread and built by a thread of their own.
  * Runs in: the warden (root). */
 #include "warden.h"
 
@@ -185,7 +186,8 @@ static void slot_free(struct warden *w, uint32_t slot)
 
 static void free_slot(struct warden *w, struct wtask *t) { slot_free(w, t->slot); }
 
-/* The pool's way to give a slot back. */
+/* The pool's way to take and give back slots (its builder thread's too). */
+static int pool_take_slot(void *ctx, uint32_t *slot);
 static void pool_free_slot(void *ctx, uint32_t slot) { slot_free(ctx, slot); }
 
 /* SIGKILL to init ends its whole pid namespace; cgroup.kill (v2) or the
@@ -872,6 +874,8 @@ static int take_slot(struct warden *w, uint32_t *slot)
     return rc;
 }
 
+static int pool_take_slot(void *ctx, uint32_t *slot) { return take_slot(ctx, slot); }
+
 /* A cell built ahead takes the spec (0), or there is none to take, or its
  * hand-over failed (-1: the spawn is built on demand instead). */
 static int spawn_in_cell(struct warden *w, struct wtask *t, const struct jc_spec *spec,
@@ -880,11 +884,11 @@ static int spawn_in_cell(struct warden *w, struct wtask *t, const struct jc_spec
     struct sandbox_cell c;
     struct jc_err err;
 
-    if (!policy_find(w->policies, spec->policy) || pool_take(&w->pool, &w->env, &c) < 0)
+    if (!policy_find(w->policies, spec->policy) || pool_take(&w->pool, &c) < 0)
         return -1;
     if (sandbox_cell_hand_over(&w->env, &c, spec, input, &t->sb, &err) < 0) {
         log_task_warn(spec->id, "%s: discarding the cell, building one on demand", err.msg);
-        pool_discard(&w->pool, &w->env, &c);
+        pool_discard(&w->pool, &c);
         return -1;
     }
     pool_handed_over(&w->pool);
@@ -1097,7 +1101,7 @@ static enum serve_end stop_signal(struct warden *w, uint32_t signo)
     log_info("signal %u: draining: no new task; %u running task(s) get up to %u s (stop_grace_s) to finish",
              signo, n, w->cfg->stop_grace_s);
     w->drain_until_ms = now_ms(CLOCK_MONOTONIC) + (int64_t)w->cfg->stop_grace_s * 1000;
-    pool_empty(&w->pool, &w->env); /* no task will take one */
+    pool_stop(&w->pool); /* no task will take one */
     notify_stopping("draining: no new task, running ones may finish");
     if (ipc_chan_send(&w->chan, &m, IPC_DRAIN, &err) < 0) {
         log_warnx("%s: stopping now", err.msg);
@@ -1197,7 +1201,7 @@ static void apply_reload(struct warden *w, struct reload_next *n)
     for (unsigned i = 0; i < n->nchanged && i < RELOAD_CHANGED_MAX; i++)
         log_warnx("SIGHUP: %s changed: needs a restart; the running value stays", n->changed[i]);
     loosen(&w->judge_max, &n->cfg.max);
-    pool_reconfigure(&w->pool, &w->env, w->cfg, &n->cfg);
+    pool_reconfigure(&w->pool, w->cfg, &n->cfg);
     *w->cfg = n->cfg;
     policy_set_free(w->policies);
     *w->policies = n->policies; /* moved: spawns run on this thread, between messages */
@@ -1318,29 +1322,6 @@ static int poll_timeout(int a, int b)
     return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
-/* How long the loop may sleep before the pool wants a cell (-1: never);
- * none while a stop or drain is under way. */
-static int pool_timeout(struct warden *w)
-{
-    return w->drain_until_ms ? -1 : pool_wait_ms(&w->pool, now_ms(CLOCK_MONOTONIC));
-}
-
-/* Nothing waited: build one cell (the next loop turn looks at the
- * messages again before another). */
-static void refill(struct warden *w)
-{
-    int64_t now = now_ms(CLOCK_MONOTONIC);
-    uint32_t slot;
-
-    if (w->drain_until_ms || !pool_wants(&w->pool, now))
-        return;
-    /* None free (a reload lowered max_running below the tasks still running). */
-    if (take_slot(w, &slot) < 0)
-        pool_back_off(&w->pool, now);
-    else
-        pool_fill_one(&w->pool, &w->env, slot, now);
-}
-
 static enum serve_end serve(struct warden *w, int sigfd)
 {
     struct pollfd pfd[3 + POOL_MAX] = {{.fd = w->sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN},
@@ -1353,10 +1334,9 @@ static enum serve_end serve(struct warden *w, int sigfd)
         nfds_t n = 3 + pool_pollfds(&w->pool, pfd + 3);
         /* While reports wait, wake up to measure the stall; while draining,
          * to see the tasks end (the monitor thread removes them); with a
-         * watchdog, to ping it; when the pool wants a cell, to build it. */
-        int rc = poll(pfd, n, poll_timeout(poll_timeout((pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1,
-                                                         notify_watchdog()), pool_timeout(w)));
-        if (rc < 0) {
+         * watchdog, to ping it.  A waiting cell's pidfd: it died. */
+        if (poll(pfd, n, poll_timeout((pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1,
+                                      notify_watchdog())) < 0) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
@@ -1364,7 +1344,7 @@ static enum serve_end serve(struct warden *w, int sigfd)
         }
         for (nfds_t i = 3; i < n; i++)
             if (pfd[i].revents) {
-                pool_reap(&w->pool, &w->env);
+                pool_reap(&w->pool);
                 break;
             }
         if (pfd[1].revents)
@@ -1373,10 +1353,8 @@ static enum serve_end serve(struct warden *w, int sigfd)
             end = handle_message(w);
         if (end == SERVE_ON)
             end = drain_check(w);
-        if (end == SERVE_ON && rc == 0)
-            refill(w);
     }
-    pool_empty(&w->pool, &w->env);
+    pool_stop(&w->pool);
     return end;
 }
 
@@ -1507,13 +1485,21 @@ int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *p
     w.env.svc_uid = svc_uid;
     w.env.svc_gid = svc_gid;
     w.env.logdir_fd = logdir_fd;
-    pool_init(&w.pool, cfg, pool_free_slot, &w);
+    struct pool_slots slots = {pool_take_slot, pool_free_slot, &w};
+    if (pool_init(&w.pool, cfg, &w.env, &slots, &err) < 0) {
+        log_errx("%s", err.msg);
+        stop_front(&w);
+        teardown(&w, sigfd);
+        return 1;
+    }
     if (pthread_create(&mon, NULL, monitor_main, &w) != 0) {
         log_errx("cannot start the monitor thread");
         stop_front(&w);
         teardown(&w, sigfd);
         return 1;
     }
+    if (pool_start(&w.pool, &err) < 0)
+        log_errx("%s: every spawn builds its own cell", err.msg);
     notify_init();
     notify_status("starting the front");
     enum serve_end end = serve(&w, sigfd);
