@@ -337,15 +337,16 @@ static void prepare(const struct sb_prep *p)
     set_ids(p);
 }
 
-/* From no capability on: the last steps before execve. */
-__attribute__((noreturn)) static void seal_and_exec(const struct sb_prep *p)
+/* From no capability on: the last steps, and execve (returns only if it
+ * failed; not noreturn itself: under the sanitizer, a call to a noreturn
+ * function prints a warning about our stack into the task's output). */
+static void seal_and_exec(const struct sb_prep *p)
 {
     drop_caps(p);
     STEP(p, SB_STEP_NNP, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
     /* Last: from here on only the policy's syscalls work. */
     STEP(p, SB_STEP_SECCOMP, prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0));
     execve(p->argv[0], p->argv, p->envp);
-    fail(p, SB_STEP_EXEC);
 }
 
 __attribute__((noreturn)) void sb_child_main(const struct sb_prep *p)
@@ -359,6 +360,7 @@ __attribute__((noreturn)) void sb_child_main(const struct sb_prep *p)
     set_stdio(p);
     set_rlimits(p);
     seal_and_exec(p);
+    fail(p, SB_STEP_EXEC);
 }
 
 /* ---- a cell: built ahead of demand, then handed its request ------------- */
@@ -389,7 +391,7 @@ static int handover_ok(const struct sb_handover *h, ssize_t n)
     size_t bpf = (size_t)h->bpf_len * sizeof(struct sock_filter);
 
     if (n < (ssize_t)offsetof(struct sb_handover, data) || h->bpf_len == 0 || h->bpf_len > BPF_MAXINSNS ||
-        h->strings_len > JC_STRINGS_MAX || h->nfiles > JC_FILES_MAX || h->argc == 0 ||
+        h->strings_len > JC_STRINGS_MAX || h->nfiles > JC_FILES_MAX ||
         h->argc > JC_ARGV_MAX || h->envc > JC_ENV_MAX ||
         (size_t)n != offsetof(struct sb_handover, data) + bpf + h->strings_len ||
         memchr(h->hostname, 0, sizeof h->hostname) == NULL || memchr(h->tmp_opts, 0, sizeof h->tmp_opts) == NULL)
@@ -507,4 +509,5 @@ __attribute__((noreturn)) void sb_cell_main(struct sb_prep *p)
     STEP(p, SB_STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)));
     set_stdio(p);
     seal_and_exec(p);
+    fail(p, SB_STEP_EXEC);
 }
