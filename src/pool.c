@@ -247,6 +247,10 @@ void pool_reconfigure(struct pool *p, const struct jc_config *old, const struct 
     unsigned want = cfg->pool_size < POOL_MAX ? cfg->pool_size : POOL_MAX;
 
     pthread_mutex_lock(&p->lock);
+    if (p->closed) {
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
     if (differ)
         p->gen++;
     p->limits = cfg->def;
@@ -257,21 +261,26 @@ void pool_reconfigure(struct pool *p, const struct jc_config *old, const struct 
     discard_all(p, gone, k, differ ? "SIGHUP changed the task defaults they carry" : "SIGHUP lowered pool_size");
 }
 
-void pool_stop(struct pool *p)
+void pool_close(struct pool *p)
 {
     static struct sandbox_cell gone[POOL_MAX]; /* main thread only */
 
     pthread_mutex_lock(&p->lock);
-    p->stop = true;
-    p->want = 0;
-    pthread_cond_signal(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    if (p->started) {
-        pthread_join(p->thread, NULL); /* its build under way is discarded by it */
-        p->started = false;
-    }
-    pthread_mutex_lock(&p->lock);
+    p->closed = true;
+    p->want = 0; /* a build under way is discarded by the builder */
     unsigned k = unlist_some(p, false, 0, gone);
     pthread_mutex_unlock(&p->lock);
     discard_all(p, gone, k, NULL);
+}
+
+void pool_join(struct pool *p)
+{
+    pool_close(p);
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    if (p->started)
+        pthread_join(p->thread, NULL);
+    p->started = false;
 }

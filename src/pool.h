@@ -39,7 +39,8 @@ struct pool {
     unsigned n, want;                    /* lock */
     struct jc_limits limits;             /* lock: what cells are built with (the defaults) */
     uint32_t gen;                        /* lock: bumped when those change */
-    bool stop;                           /* lock: the builder exits */
+    bool closed;                         /* lock: no more cells (a drain, a stop) */
+    bool stop;                           /* lock: the builder exits (no task left) */
     bool started;                        /* main thread: the builder runs */
     struct sandbox_env env;              /* the builder's (sandbox_env_for_cells) */
     const struct sandbox_env *main_env;  /* the main thread's, to discard */
@@ -73,5 +74,9 @@ void pool_reap(struct pool *p);
  * defaults, or past the size, go. */
 void pool_reconfigure(struct pool *p, const struct jc_config *old, const struct jc_config *cfg);
 
-/* A drain or a stop: the builder ends, every waiting cell is killed.  Idempotent. */
-void pool_stop(struct pool *p);
+/* A drain or a stop: no cell is built any more, every waiting one is
+ * killed.  Idempotent.  The builder thread itself lives on until
+ * pool_join, once no task runs: the cells it cloned, tasks now, are its
+ * children, and PDEATHSIG would kill them with it. */
+void pool_close(struct pool *p);
+void pool_join(struct pool *p);

@@ -1101,7 +1101,7 @@ static enum serve_end stop_signal(struct warden *w, uint32_t signo)
     log_info("signal %u: draining: no new task; %u running task(s) get up to %u s (stop_grace_s) to finish",
              signo, n, w->cfg->stop_grace_s);
     w->drain_until_ms = now_ms(CLOCK_MONOTONIC) + (int64_t)w->cfg->stop_grace_s * 1000;
-    pool_stop(&w->pool); /* no task will take one */
+    pool_close(&w->pool); /* no task will take one */
     notify_stopping("draining: no new task, running ones may finish");
     if (ipc_chan_send(&w->chan, &m, IPC_DRAIN, &err) < 0) {
         log_warnx("%s: stopping now", err.msg);
@@ -1354,7 +1354,7 @@ static enum serve_end serve(struct warden *w, int sigfd)
         if (end == SERVE_ON)
             end = drain_check(w);
     }
-    pool_stop(&w->pool);
+    pool_close(&w->pool);
     return end;
 }
 
@@ -1506,6 +1506,7 @@ int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *p
     notify_stopping(end == SERVE_ASKED ? "stopping: ending the tasks" : "stopping after a failure");
     stop_all(&w, end == SERVE_ASKED);
     pthread_join(mon, NULL);
+    pool_join(&w.pool); /* after the tasks: its cells' PDEATHSIG */
     if (end == SERVE_ASKED)
         drain_reports(&w);
     stop_front(&w);

@@ -201,6 +201,40 @@ class Reload(unittest.TestCase):
                 time.sleep(0.05)
 
 
+def b_name():
+    return "jobcell-test-%d-b" % os.getpid()
+
+
+class Drain(unittest.TestCase):
+    def test_a_drain_lets_a_task_started_in_a_cell_finish(self):
+        # The cells are the builder thread's children: stopping that thread
+        # at the drain's start killed them (PDEATHSIG), tasks included.
+        cfg = {"pool_size": 2, "stop_grace_s": int(scaled(30))}
+        d = Daemon(config=cfg, owns_state=False).start()
+        b = None
+        try:
+            wait_ready(d, 2)
+            cells = d.cell_pids()
+            body = d.submit_ok(name="drained", command=["/bin/sh", "-c", "sleep 1; echo done"])
+            self.assertIn(body["pid"], cells)
+            d.wait_running(body["id"])
+            d.proc.send_signal(signal.SIGTERM)
+            d.proc.wait(timeout=scaled(60))
+            self.assertEqual(d.proc.returncode, 0, d.log_tail())
+            self.assertIn("drained: every running task ended within stop_grace_s", d.log_text())
+            d.stop()  # asserts: no process, cgroup or mount left
+            state, d = d.state_dir, None
+            b = Daemon(config=cfg, state_dir=state, cgroup_name=b_name(), owns_state=True).start()
+            rec = b.task(body["id"])
+            self.assertEqual((rec["state"], rec["reason"], rec["exit_code"]), ("succeeded", "exited", 0), rec)
+            self.assertEqual(b.logs(body["id"]), "done\n")
+        finally:
+            if d:
+                d.stop()
+            if b:
+                b.stop()
+
+
 class Crash(unittest.TestCase):
     def test_kill_9_with_cells_ready_leaves_nothing_after_restart(self):
         a = Daemon(config={"pool_size": 3}, check_cleanup=False).start()
