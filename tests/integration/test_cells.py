@@ -215,7 +215,8 @@ class Drain(unittest.TestCase):
         try:
             wait_ready(d, 2)
             cells = d.cell_pids()
-            body = d.submit_ok(name="drained", command=["/bin/sh", "-c", "sleep 1; echo done"])
+            body = d.submit_ok(name="drained",
+                               command=["/bin/sh", "-c", "sleep %d; echo done" % int(scaled(2))])
             self.assertIn(body["pid"], cells)
             d.wait_running(body["id"])
             d.proc.send_signal(signal.SIGTERM)
