@@ -13,7 +13,7 @@ task's spec and never reused.
   them (processes, cgroups, mounts);
 - a reload that changes what cells are built with rebuilds them, one that
   does not keeps them;
-- pool_size 0: no cell, and a task is isolated the same way;
+- pool_size 0 (by a reload): no cell, and a task is isolated the same way;
 - stop: nothing left (the harness checks every stop).
 """
 
@@ -174,7 +174,7 @@ class Reload(unittest.TestCase):
             json.dump(dict(d.config, **cfg), f)
         os.rename(d.config_path + ".new", d.config_path)
 
-    def test_a_reload_rebuilds_cells_only_when_what_they_carry_changed(self):
+    def test_a_reload_rebuilds_cells_only_when_what_they_carry_changed_and_0_builds_none(self):
         with Daemon(config={"pool_size": 2}) as d:
             wait_ready(d, 2)
             first = set(d.cell_pids())
@@ -199,6 +199,29 @@ class Reload(unittest.TestCase):
             while d.cell_pids() or cell_cgroups(d):
                 self.assertLess(time.monotonic(), deadline, "cells kept at pool_size 0")
                 time.sleep(0.05)
+            self.pool_size_0_isolates_the_same(d)
+
+    def pool_size_0_isolates_the_same(self, d):
+        """pool_size 0: no cell, and a task built on demand is isolated the same way."""
+        m = metrics(d)
+        body = d.submit_ok(name="probe", command=["/bin/sh", "-c", PROBE])
+        self.assertNotIn(body["pid"], d.cell_pids())
+        rec = d.wait_terminal(body["id"])
+        self.assertEqual((rec["state"], rec["exit_code"]), ("succeeded", 0), rec)
+        out = d.logs(body["id"]).splitlines()
+        self.assertNotIn("marker", out)
+        self.assertIn("host=%s" % body["id"], out)
+        self.assertIn("pid1=jobcell-init", out)
+        self.assertIn("uid=0", out)
+        cg = [l for l in out if l.startswith("cg=")][0][3:].split()
+        self.assertTrue(cg and all(x.split(":", 2)[2] == "/" for x in cg), out)
+        after = metrics(d)
+        self.assertEqual(after["jobcell_cells_ready"], 0)
+        self.assertEqual(after["jobcell_cell_handovers_total"], m["jobcell_cell_handovers_total"])
+        self.assertEqual(after["jobcell_cell_misses_total"], m["jobcell_cell_misses_total"])  # no pool: no miss
+        self.assertEqual(d.cell_pids(), [])
+
+
 
 
 def b_name():
@@ -262,30 +285,6 @@ class Crash(unittest.TestCase):
         finally:
             if a.alive():
                 a.stop()
-
-
-class NoPool(DaemonTestCase):
-    daemon_kwargs = {"config": {"pool_size": 0}}
-
-    def test_pool_size_0_builds_no_cell_and_isolates_the_same(self):
-        time.sleep(0.2)
-        self.assertEqual(self.d.cell_pids(), [])
-        self.assertEqual(cell_cgroups(self.d), [])
-        m = metrics(self.d)
-        body = self.d.submit_ok(name="probe", command=["/bin/sh", "-c", PROBE])
-        rec = self.d.wait_terminal(body["id"])
-        self.assertRecordEnd(rec, "succeeded", "exited", exit_code=0)
-        out = self.d.logs(body["id"]).splitlines()
-        self.assertIn("host=%s" % body["id"], out)
-        self.assertIn("pid1=jobcell-init", out)
-        self.assertIn("uid=0", out)
-        cg = [l for l in out if l.startswith("cg=")][0][3:].split()
-        self.assertTrue(cg and all(x.split(":", 2)[2] == "/" for x in cg), out)
-        after = metrics(self.d)
-        self.assertEqual(after["jobcell_cells_ready"], 0)
-        self.assertEqual(after["jobcell_cell_handovers_total"], m["jobcell_cell_handovers_total"])
-        self.assertEqual(after["jobcell_cell_misses_total"], 0)   # no pool: not a miss
-        self.assertEqual(self.d.cell_pids(), [])
 
 
 if __name__ == "__main__":
