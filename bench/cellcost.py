@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/cellcost.py — what a waiting cell costs when idle (docs/performance.md,
-"Cells prepared ahead"): one daemon, pool_size 0 then N (a reload), the
-differences divided by N: kernel memory (MemAvailable, Slab, the subtree's
+"Cells prepared ahead"): one daemon, pool_size 0 then N (a reload), ROUNDS
+times (default 3), the median difference divided by N: kernel memory (MemAvailable, Slab, the subtree's
 memory cgroup), warden descriptors, processes, and the CPU cells and warden
 use while idle.  A benchmark, not a test: the host's other activity moves
 MemAvailable, so run it on a quiet host and repeat.
@@ -70,24 +70,31 @@ def reload(d, size):
         time.sleep(0.1)
 
 
+rounds = int(os.environ.get("ROUNDS", "3"))
 d = harness.Daemon(config={"pool_size": 0, "max_running": 64}).start()
 try:
-    time.sleep(1)
-    a = sample(d)
-    reload(d, n)
-    time.sleep(1)
-    b = sample(d)
+    diffs = []
+    for r in range(rounds):   # 0 → N → 0 …: the host's own drift averages out in the median
+        reload(d, 0)
+        time.sleep(1)
+        a = sample(d)
+        reload(d, n)
+        time.sleep(1)
+        b = sample(d)
+        diffs.append({k: (b[k] - a[k]) for k in a} | {"avail_kb": a["avail_kb"] - b["avail_kb"]})
+    med = {k: sorted(x[k] for x in diffs)[len(diffs) // 2] for k in diffs[0]}
     cells = d.cell_pids()
     t0 = {p: cpu_ticks(p) for p in cells + [d.proc.pid]}
     time.sleep(idle_s)
     t1 = {p: cpu_ticks(p) for p in t0}
     hz = os.sysconf("SC_CLK_TCK")
-    print("kernel %s, %d cells" % (os.uname().release, b["cells"]))
+    print("kernel %s, %d cells, median of %d rounds" % (os.uname().release, len(cells), rounds))
     print("per cell: MemAvailable -%.0f KiB, Slab +%.0f KiB (unreclaimable +%.0f KiB), "
           "subtree memory cgroup +%.0f KiB, warden fds +%.1f, processes %d" % (
-              (a["avail_kb"] - b["avail_kb"]) / n, (b["slab_kb"] - a["slab_kb"]) / n,
-              (b["sunreclaim_kb"] - a["sunreclaim_kb"]) / n, (b["cg_bytes"] - a["cg_bytes"]) / 1024 / n,
-              (b["warden_fds"] - a["warden_fds"]) / n, len(cells) // n))
+              med["avail_kb"] / n, med["slab_kb"] / n, med["sunreclaim_kb"] / n, med["cg_bytes"] / 1024 / n,
+              med["warden_fds"] / n, len(cells) // n))
+    print("per round (KiB per cell, MemAvailable/Slab): " + ", ".join(
+        "%.0f/%.0f" % (x["avail_kb"] / n, x["slab_kb"] / n) for x in diffs))
     print("idle %.0f s: CPU of all cells %.2f s, of the warden %.2f s" % (
         idle_s, sum(t1[p] - t0[p] for p in cells) / hz, (t1[d.proc.pid] - t0[d.proc.pid]) / hz))
 finally:
