@@ -506,6 +506,20 @@ class Daemon:
             svc = None
         return euid not in (0, svc)
 
+    def wait_cells(self, n, timeout=None):
+        """Until n cells wait and the builder rests (it builds only below
+        pool_size): what the warden holds is then what n cells hold."""
+        deadline = time.monotonic() + (timeout or scaled(30))
+        while True:
+            r = self.get("/metrics")
+            m = re.search(r"^jobcell_cells_ready (\S+)$", r.raw.decode(), re.M) if r.status == 200 else None
+            if m and float(m.group(1)) == n and len(self.cell_pids()) == n:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("never %d cells ready (%s), cell pids %r\n%s"
+                                     % (n, m and m.group(1), self.cell_pids(), self.log_tail()))
+            time.sleep(0.05)
+
     def cell_pids(self):
         """The cells waiting now (processes of the daemon's, not exec'd)."""
         if not self.alive():

@@ -29,6 +29,7 @@ import harness  # noqa: E402
 from harness import DaemonTestCase, scaled  # noqa: E402
 
 LANES = 4
+POOL = 2   # cells prepared ahead (the default)
 
 
 def stress_count():
@@ -91,7 +92,7 @@ def body_of(i):
 
 
 class PipelineTest(DaemonTestCase):
-    daemon_kwargs = {"config": {"max_running": 64, "max_queued": 4096}}
+    daemon_kwargs = {"config": {"max_running": 64, "max_queued": 4096, "pool_size": POOL}}
 
     def warden_pid(self):
         return self.d.proc.pid
@@ -189,10 +190,14 @@ class PipelineTest(DaemonTestCase):
 
     def test_two_descriptors_per_running_task(self):
         k = 40
+        # Measured with the pool of cells full and its builder at rest
+        # (its cells' descriptors, 6 each, are the same in both counts).
+        self.d.wait_cells(POOL)
         base_fds = fd_count(self.warden_pid())
         ids = [self.d.submit_ok(name="sleeper", command=["/bin/sleep", "300"])["id"] for _ in range(k)]
         for tid in ids:
             self.d.wait_running(tid)
+        self.d.wait_cells(POOL)
         running = fd_count(self.warden_pid())
         print("warden descriptors: %d idle, %d with %d running tasks (%.2f per task)"
               % (base_fds, running, k, (running - base_fds) / k))
