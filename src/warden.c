@@ -127,7 +127,7 @@ struct warden {
     int64_t armed_ms;       /* monitor thread: what timer_fd is set to, -1 none */
     struct wtask *done;     /* monitor thread: reported, freed after the batch */
     struct ep_tag tag_wake, tag_timer;
-    struct pool pool;       /* main thread: cells waiting for a task */
+    struct pool pool;       /* cells waiting for a task (pool.h: main thread, builder) */
 };
 
 static int64_t now_ms(clockid_t clk)
