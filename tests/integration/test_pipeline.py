@@ -154,6 +154,7 @@ class PipelineTest(DaemonTestCase):
 
     def test_stress_every_record_exact(self):
         n = stress_count()
+        self.d.wait_cells(POOL)  # a refill under way holds a cell's descriptors
         base_fds = fd_count(self.warden_pid())
         out, errors = {}, []
         t0 = time.monotonic()
@@ -183,6 +184,7 @@ class PipelineTest(DaemonTestCase):
                 self.assertEqual(self.d.logs(ids[i]), "line-%d\n" % i)
         print("%d tasks over %d lanes in %.1f s" % (n, LANES, time.monotonic() - t0))
         # Nothing of them is left in the warden.
+        self.d.wait_cells(POOL)
         deadline = time.monotonic() + scaled(10)
         while fd_count(self.warden_pid()) > base_fds and time.monotonic() < deadline:
             time.sleep(0.1)
