@@ -107,7 +107,7 @@ cmd_test() {
     run_suite "ASan+UBSan build, all suites" build-asan/meson-logs/testlog.json \
         meson test -C build-asan --print-errorlogs
     run_suite "cgroup v2 VM, integration suite" build/meson-logs/vm.json \
-        tests/vm/run.sh --timeout 2400 -- env JOBCELL_TEST_SLOW=6 \
+        tests/vm/run.sh --timeout 2400 --console build/meson-logs/vm-console.log -- env JOBCELL_TEST_SLOW=6 \
         meson test -C build --suite integration --no-suite any-cgroup --logbase vm --print-errorlogs --no-rebuild \
         --timeout-multiplier 4
     # The installed unit under systemd as PID 1 (suite systemd only): the
@@ -116,7 +116,7 @@ cmd_test() {
     meson install -C build --no-rebuild --quiet --destdir "$here/build/systemd-destdir" >/dev/null ||
         { echo "meson install --destdir build/systemd-destdir failed" >&2; suite_status=1; }
     run_suite "systemd as PID 1 in the cgroup v2 VM" build/meson-logs/vm-systemd.json \
-        tests/vm/run.sh --systemd --timeout 900 -- env JOBCELL_TEST_SLOW=6 \
+        tests/vm/run.sh --systemd --timeout 900 --console build/meson-logs/vm-systemd-console.log -- env JOBCELL_TEST_SLOW=6 \
         JOBCELL_TEST_DESTDIR="$here/build/systemd-destdir" \
         meson test -C build --suite systemd --logbase vm-systemd --print-errorlogs --no-rebuild \
         --timeout-multiplier 4

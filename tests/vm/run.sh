@@ -2,13 +2,14 @@
 # tests/vm/run.sh — run a command as root inside a throwaway qemu VM whose
 # kernel has a pure cgroup v2 hierarchy (see tests/vm/README.md).
 #
-#   tests/vm/run.sh [--timeout SECONDS] [--mem MB] [--systemd] -- COMMAND [ARGS...]
+#   tests/vm/run.sh [--timeout SECONDS] [--mem MB] [--systemd] [--console FILE] -- COMMAND [ARGS...]
 #   tests/vm/run.sh --check
 #
 # The guest sees the host's / read-only (with a tmpfs overlay on top) and the
 # current directory read-write at the same path; COMMAND runs there and this
 # script exits with its exit status.  No result from the guest (panic, hang,
-# timeout, boot failure) is always a failure (exit 1).
+# timeout, boot failure) is always a failure (exit 1); a guest kernel that
+# locks up panics at once, with every CPU's stack on the console.
 
 # shellcheck disable=SC2015,SC2054,SC2317  # a && b || c on purpose; qemu options hold commas; trap handlers
 set -euo pipefail
@@ -19,24 +20,29 @@ TIMEOUT=1800
 MEM=1024
 CHECK=0
 SYSTEMD=0
+CONSOLE_COPY=
 MARK=JOBCELL-VM-RESULT
+LOCKUP_S=60
 
 usage() {
 	cat <<'EOF'
-usage: tests/vm/run.sh [--timeout SECONDS] [--mem MB] [--systemd] -- COMMAND [ARGS...]
-       tests/vm/run.sh [--timeout SECONDS] [--mem MB] [--systemd] --check
+usage: tests/vm/run.sh [--timeout SECONDS] [--mem MB] [--systemd] [--console FILE] -- COMMAND [ARGS...]
+       tests/vm/run.sh [--timeout SECONDS] [--mem MB] [--systemd] [--console FILE] --check
 
 Boots a throwaway qemu VM (Debian 6.1 kernel, pure cgroup v2), runs COMMAND as
 root in the current directory (shared read-write at the same path; the rest of
 the host's / is visible read-only with a tmpfs overlay), streams its output
 (stdout and stderr, merged) and exits with its exit status.  Exit 1 when the
-VM produced no result (boot failure, panic, hang, timeout).
+VM produced no result (boot failure, panic, hang, timeout); a soft lockup
+of the guest kernel is such a panic, reported with every CPU's stack.
 
   --timeout S   kill the VM after S seconds (default 1800)
   --mem MB      guest memory (default 1024)
   --check       run the built-in self-test (tests/vm/selftest.sh)
   --systemd     boot the host's systemd as PID 1 (journald running, a
                 minimal target of its own) and run COMMAND in a unit
+  --console F   copy the guest's console log (kernel messages) to F, kept
+                whatever the outcome
 
 Environment: JOBCELL_VM_CACHE (default /var/cache/jobcell-vm),
 JOBCELL_VM_KERNEL (a linux-image-* package to use instead of the newest),
@@ -63,6 +69,9 @@ while [ $# -gt 0 ]; do
 	--mem=*) MEM=${1#*=}; is_uint "$MEM" && [ "$MEM" -ge 128 ] || usage_err "--mem needs a size in MB (>= 128)"; shift ;;
 	--check) CHECK=1; shift ;;
 	--systemd) SYSTEMD=1; shift ;;
+	--console) [ $# -ge 2 ] && [ -n "$2" ] || usage_err "--console needs a file name"
+		CONSOLE_COPY=$2; shift 2 ;;
+	--console=*) CONSOLE_COPY=${1#*=}; [ -n "$CONSOLE_COPY" ] || usage_err "--console needs a file name"; shift ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; break ;;
 	-*) usage >&2; usage_err "unknown option $1" ;;
@@ -244,7 +253,14 @@ chmod 0755 "$TMP/initrd/init"
 cat "$KDIR/base.cpio" "$TMP/run.cpio" >"$TMP/initrd.img"
 
 KHZ=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
-APPEND="console=ttyS0 quiet panic=-1 tsc=reliable"
+# Kernel messages: a quiet boot, but every warning and stack trace on the
+# console (loglevel=5 after quiet: KERN_WARNING and plain printk, the level
+# of oops and lockup stacks).  A soft lockup (a CPU busy in the kernel for
+# 2 x watchdog_thresh = $LOCKUP_S s without scheduling) prints every CPU's
+# stack and panics; panic=-1 reboots at once and -no-reboot makes that
+# qemu's exit: a locked-up guest fails the run at once, not at --timeout.
+APPEND="console=ttyS0 quiet loglevel=5 panic=-1 tsc=reliable"
+APPEND+=" softlockup_panic=1 softlockup_all_cpu_backtrace=1 watchdog_thresh=$((LOCKUP_S / 2))"
 [ -n "$KHZ" ] && [ "$KHZ" -gt 0 ] && APPEND+=" tsc_early_khz=$KHZ"
 # guest-stage2.sh writes jobcell-vm.target and masks everything else.
 [ "$SYSTEMD" = 1 ] && APPEND+=" systemd.unit=jobcell-vm.target systemd.hostname=jobcell-vm systemd.unified_cgroup_hierarchy=1 systemd.show_status=0"
@@ -295,27 +311,58 @@ wait 2>/dev/null || true
 T1=$(date +%s.%N)
 ELAPSED=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }')
 
+[ -z "$CONSOLE_COPY" ] || cp "$CONSOLE" "$CONSOLE_COPY" ||
+	say "warning: cannot copy the console log to $CONSOLE_COPY"
+
+# The first report of the guest kernel (lockup, stall, oops, warning,
+# panic), if any: its line number in the console log and its text.
+REPORT_AT=$(grep -a -n -m 1 -E 'BUG:|Oops|Kernel panic|rcu: INFO: .*detected.*stall|INFO: task .* blocked for more than|WARNING: CPU' \
+	"$CONSOLE" | cut -d: -f1 || true)
+REPORT=
+[ -z "$REPORT_AT" ] || REPORT=$(sed -n "${REPORT_AT}{s/\r\$//;s/^\[ *[0-9.]*\] //;p}" "$CONSOLE")
+
+# Keeps the console log (and qemu's messages) in $TMPDIR; prints its name.
+keep_console() {
+	local keep="${TMPDIR:-/tmp}/jobcell-vm-console.$NONCE.log"
+	{
+		cat "$CONSOLE"
+		if [ -s "$TMP/qemu.log" ]; then
+			echo "--- qemu output ---"
+			cat "$TMP/qemu.log"
+		fi
+	} >"$keep" 2>/dev/null || keep=$CONSOLE
+	echo "$keep"
+}
+
 RC=$(sed -n "s/.*$MARK $NONCE \([0-9]\{1,3\}\)\r\{0,1\}\$/\1/p" "$CONSOLE" | tail -n 1)
 if [ -n "$RC" ]; then
 	[ "${JOBCELL_VM_VERBOSE:-0}" = 1 ] && say "exit status $RC after ${ELAPSED} s"
+	# The guest's kernel complained but the command finished: say so.
+	[ -z "$REPORT" ] || say "warning: the guest kernel reported \"$REPORT\"; console log at $(keep_console)"
 	exit "$RC"
 fi
 
 # No marker: the run failed, whatever happened.  Keep the evidence.
-KEEP="${TMPDIR:-/tmp}/jobcell-vm-console.$NONCE.log"
-{
-	cat "$CONSOLE"
-	if [ -s "$TMP/qemu.log" ]; then
-		echo "--- qemu output ---"
-		cat "$TMP/qemu.log"
-	fi
-} >"$KEEP" 2>/dev/null || KEEP=$CONSOLE
+KEEP=$(keep_console)
 if [ "$QRC" = 124 ] || [ "$QRC" = 137 ]; then
 	say "timed out after $TIMEOUT s"
 elif [ "$QRC" != 0 ]; then
 	say "qemu exited with status $QRC"
 fi
-say "last console lines:"
-tail -n 20 "$KEEP" | sed 's/^/vm:   | /' >&2
+LOCKUP=$(grep -a -m 1 -o 'BUG: soft lockup.*' "$CONSOLE" | tr -d '\r' || true)
+PANIC=$(grep -a -m 1 -o 'Kernel panic - not syncing.*' "$CONSOLE" | tr -d '\r' || true)
+if [ -n "$REPORT" ]; then
+	# From the first report on: with a soft lockup, every CPU's stack.
+	say "the guest kernel's report (console from its first line, at most 400 lines):"
+	tail -n "+$REPORT_AT" "$CONSOLE" | head -n 400 | sed 's/^/vm:   | /' >&2
+else
+	say "last console lines:"
+	tail -n 20 "$KEEP" | sed 's/^/vm:   | /' >&2
+fi
+if [ -n "$LOCKUP" ]; then
+	say "the guest kernel locked up after ${ELAPSED} s: $LOCKUP (every CPU's stack is above and in $KEEP)"
+elif [ -n "$PANIC" ]; then
+	say "the guest kernel panicked after ${ELAPSED} s: $PANIC; console log at $KEEP"
+fi
 say "no result marker: the VM did not boot or the command did not finish; console log at $KEEP"
 exit 1
