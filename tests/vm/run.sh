@@ -195,7 +195,9 @@ shq() { local s=$1; printf "'%s'" "${s//\'/\'\\\'\'}"; }
 TMP=
 QEMU_PID=
 TAIL_PID=
+TIMER_PID=
 cleanup() {
+	[ -n "$TIMER_PID" ] && kill -TERM "$TIMER_PID" 2>/dev/null || true
 	[ -n "$QEMU_PID" ] && kill -TERM "$QEMU_PID" 2>/dev/null || true
 	[ -n "$TAIL_PID" ] && kill -TERM "$TAIL_PID" 2>/dev/null || true
 	[ -n "$QEMU_PID" ] && wait "$QEMU_PID" 2>/dev/null || true
@@ -260,7 +262,7 @@ KHZ=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 # stack and panics; panic=-1 reboots at once and -no-reboot makes that
 # qemu's exit: a locked-up guest fails the run at once, not at --timeout.
 APPEND="console=ttyS0 quiet loglevel=5 panic=-1 tsc=reliable"
-APPEND+=" softlockup_panic=1 softlockup_all_cpu_backtrace=1 watchdog_thresh=$((LOCKUP_S / 2))"
+APPEND+=" softlockup_panic=1 softlockup_all_cpu_backtrace=1 watchdog_thresh=$((LOCKUP_S / 2)) unknown_nmi_panic=1 sysctl.kernel.panic_on_unrecovered_nmi=1"
 [ -n "$KHZ" ] && [ "$KHZ" -gt 0 ] && APPEND+=" tsc_early_khz=$KHZ"
 # guest-stage2.sh writes jobcell-vm.target and masks everything else.
 [ "$SYSTEMD" = 1 ] && APPEND+=" systemd.unit=jobcell-vm.target systemd.hostname=jobcell-vm systemd.unified_cgroup_hierarchy=1 systemd.show_status=0"
@@ -281,16 +283,60 @@ QEMU=(
 	-fsdev "local,id=vmout,path=$TMP/out,security_model=none"
 	-device virtio-9p-device,fsdev=vmout,mount_tag=vmout
 )
+# The monitor: where the vCPUs are when the run times out (on_timeout).
+MON=$TMP/monitor.sock
+QEMU+=(-name jobcell-vm,debug-threads=on -monitor "unix:$MON,server=on,wait=off")
 if [ "$SHARE_WORKDIR" = 1 ]; then
 	# qemu's option parser splits on ','; double it in the path.
 	QEMU+=(-fsdev "local,id=work,path=${WORKDIR//,/,,},security_model=none,multidevs=remap"
 		-device virtio-9p-device,fsdev=work,mount_tag=work)
 fi
 
+# HMP commands on qemu's monitor; prints their answers.
+hmp() {
+	python3 - "$MON" "$@" <<'PY'
+import re, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(20)
+s.connect(sys.argv[1])
+def answer():
+    buf = b""
+    while not buf.endswith(b"(qemu) "):
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]|\r", "", buf.decode("utf-8", "replace"))
+answer()
+for cmd in sys.argv[2:]:
+    s.sendall(cmd.encode() + b"\n")
+    print(answer().rsplit("(qemu) ", 1)[0].split("\n", 1)[-1].rstrip())
+PY
+}
+
+# At --timeout: each vCPU's registers, then an NMI to every CPU, which the
+# guest (unknown_nmi_panic=1) answers with a panic and its stack even when
+# it spins with interrupts off (no soft lockup report then: TCG has no NMI
+# watchdog); qemu is killed if it has not exited 30 s later.
+on_timeout() {
+	local end=$((SECONDS + TIMEOUT))
+	exec </dev/null >/dev/null 2>&1 # its sleep may outlive it: holds no pipe
+	while [ "$SECONDS" -lt "$end" ]; do sleep 1; done
+	: >"$TMP/timed-out"
+	hmp "info registers -a" >"$TMP/vcpus.txt" || true
+	hmp nmi || true
+	end=$((SECONDS + 30))
+	while [ "$SECONDS" -lt "$end" ]; do sleep 1; done
+	hmp quit || true
+}
+
 T0=$(date +%s.%N)
-# timeout(1) runs qemu in its own process group and forwards TERM to it.
-timeout -k 5 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$TMP/qemu.log" 2>&1 &
+# timeout(1) runs qemu in its own process group and forwards TERM to it:
+# the last resort, should the monitor not answer.
+timeout -k 5 "$((TIMEOUT + 60))" "${QEMU[@]}" </dev/null >"$TMP/qemu.log" 2>&1 &
 QEMU_PID=$!
+on_timeout &
+TIMER_PID=$!
 
 # Stream the command's output while the VM runs; tail ends after the final
 # read once qemu has exited and been reaped.
@@ -305,13 +351,28 @@ wait "$QEMU_PID"
 QRC=$?
 set -e
 QEMU_PID=
+kill "$TIMER_PID" 2>/dev/null || true
+wait "$TIMER_PID" 2>/dev/null || true
+TIMER_PID=
 wait "$TAIL_PID" 2>/dev/null || true
 TAIL_PID=
 wait 2>/dev/null || true
 T1=$(date +%s.%N)
 ELAPSED=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }')
 
-[ -z "$CONSOLE_COPY" ] || cp "$CONSOLE" "$CONSOLE_COPY" ||
+# The console log, then qemu's messages and the vCPUs' registers, if any.
+console_log() {
+	cat "$CONSOLE"
+	if [ -s "$TMP/qemu.log" ]; then
+		echo "--- qemu output ---"
+		cat "$TMP/qemu.log"
+	fi
+	if [ -s "$TMP/vcpus.txt" ]; then
+		echo "--- the vCPUs' registers at --timeout (qemu monitor) ---"
+		cat "$TMP/vcpus.txt"
+	fi
+}
+[ -z "$CONSOLE_COPY" ] || console_log >"$CONSOLE_COPY" ||
 	say "warning: cannot copy the console log to $CONSOLE_COPY"
 
 # The first report of the guest kernel (lockup, stall, oops, warning,
@@ -321,16 +382,10 @@ REPORT_AT=$(grep -a -n -m 1 -E 'BUG:|Oops|Kernel panic|rcu: INFO: .*detected.*st
 REPORT=
 [ -z "$REPORT_AT" ] || REPORT=$(sed -n "${REPORT_AT}{s/\r\$//;s/^\[ *[0-9.]*\] //;p}" "$CONSOLE")
 
-# Keeps the console log (and qemu's messages) in $TMPDIR; prints its name.
+# Keeps console_log in $TMPDIR; prints its name.
 keep_console() {
 	local keep="${TMPDIR:-/tmp}/jobcell-vm-console.$NONCE.log"
-	{
-		cat "$CONSOLE"
-		if [ -s "$TMP/qemu.log" ]; then
-			echo "--- qemu output ---"
-			cat "$TMP/qemu.log"
-		fi
-	} >"$keep" 2>/dev/null || keep=$CONSOLE
+	console_log >"$keep" 2>/dev/null || keep=$CONSOLE
 	echo "$keep"
 }
 
@@ -344,8 +399,12 @@ fi
 
 # No marker: the run failed, whatever happened.  Keep the evidence.
 KEEP=$(keep_console)
-if [ "$QRC" = 124 ] || [ "$QRC" = 137 ]; then
+if [ -e "$TMP/timed-out" ] || [ "$QRC" = 124 ] || [ "$QRC" = 137 ]; then
 	say "timed out after $TIMEOUT s"
+	if [ -s "$TMP/vcpus.txt" ]; then
+		say "where the vCPUs were (then an NMI: the guest's panic and stack follow, if it could print them):"
+		grep -E '^CPU#|^RIP=|^RSI=|^CR0' "$TMP/vcpus.txt" | sed 's/^/vm:   | /' >&2
+	fi
 elif [ "$QRC" != 0 ]; then
 	say "qemu exited with status $QRC"
 fi
