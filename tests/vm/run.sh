@@ -48,7 +48,8 @@ Environment: JOBCELL_VM_CACHE (default /var/cache/jobcell-vm),
 JOBCELL_VM_KERNEL (a linux-image-* package to use instead of the newest),
 JOBCELL_VM_VERBOSE=1 (copy the guest console to stderr),
 JOBCELL_VM_APPEND (extra kernel command line), JOBCELL_VM_ROOT_CACHE (9p cache
-mode of the host root, default loose).  Exit 2: usage error.
+mode of the host root, default loose), JOBCELL_VM_SMP (vCPUs, default 2),
+JOBCELL_VM_TCG_THREAD (multi, the default: a host thread per vCPU; or single).  Exit 2: usage error.
 CI and all JOBCELL_* variables are passed into the guest.
 EOF
 }
@@ -268,13 +269,18 @@ APPEND+=" softlockup_panic=1 softlockup_all_cpu_backtrace=1 watchdog_thresh=$((L
 [ "$SYSTEMD" = 1 ] && APPEND+=" systemd.unit=jobcell-vm.target systemd.hostname=jobcell-vm systemd.unified_cgroup_hierarchy=1 systemd.show_status=0"
 APPEND+="${JOBCELL_VM_APPEND:+ $JOBCELL_VM_APPEND}"
 
+SMP=${JOBCELL_VM_SMP:-2}
+TCG_THREAD=${JOBCELL_VM_TCG_THREAD:-multi}
+is_uint "$SMP" && [ "$SMP" -ge 1 ] || die "JOBCELL_VM_SMP must be a number of CPUs"
+[ "$TCG_THREAD" = multi ] || [ "$TCG_THREAD" = single ] || die "JOBCELL_VM_TCG_THREAD must be multi or single"
+
 CONSOLE=$TMP/console.log
 : >"$CONSOLE"
 : >"$TMP/out/output"
 
 QEMU=(
 	qemu-system-x86_64
-	-M microvm -accel tcg,thread=multi -cpu max -smp 2 -m "$MEM"
+	-M microvm -accel "tcg,thread=$TCG_THREAD" -cpu max -smp "$SMP" -m "$MEM"
 	-nodefaults -no-user-config -display none -no-reboot
 	-kernel "$KDIR/vmlinux" -initrd "$TMP/initrd.img" -append "$APPEND"
 	-serial "file:$CONSOLE"
