@@ -91,7 +91,7 @@ fi
 ensure_host_tools() {
 	local missing=() cmd pkg
 	for pair in qemu-system-x86_64:qemu-system-x86 cpio:cpio xz:xz-utils \
-		dpkg-deb:dpkg apt-get:apt flock:util-linux timeout:coreutils; do
+		dpkg-deb:dpkg apt-get:apt flock:util-linux timeout:coreutils python3:python3; do
 		cmd=${pair%%:*} pkg=${pair#*:}
 		command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 	done
@@ -291,7 +291,12 @@ QEMU=(
 )
 # The monitor: where the vCPUs are when the run times out (on_timeout).
 MON=$TMP/monitor.sock
-QEMU+=(-name jobcell-vm,debug-threads=on -monitor "unix:$MON,server=on,wait=off")
+QEMU+=(-name jobcell-vm,debug-threads=on)
+if [ "${#MON}" -lt 100 ]; then # sun_path holds 108 bytes
+	QEMU+=(-monitor "unix:$MON,server=on,wait=off")
+else
+	say "warning: TMPDIR is too long a path for qemu's monitor socket: no registers at --timeout"
+fi
 if [ "$SHARE_WORKDIR" = 1 ]; then
 	# qemu's option parser splits on ','; double it in the path.
 	QEMU+=(-fsdev "local,id=work,path=${WORKDIR//,/,,},security_model=none,multidevs=remap"
