@@ -96,5 +96,15 @@ $BB hostname jobcell-vm
 $BB ip link set lo up || die "ip link set lo up"
 echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control ||
 	die "cannot enable cpu, memory, pids in /sys/fs/cgroup/cgroup.subtree_control"
+# One memory cgroup that lives as long as the VM.  On cgroup v2 the kernel
+# turns socket accounting's static key (memcg_sockets_enabled_key) on with
+# the first non-root memory cgroup and off when the last one is freed, and
+# each flip rewrites the kernel's code at every site of that key (text_poke
+# and IPIs).  A test VM has no other cgroups, so every test daemon's start
+# and stop flipped it; under multi-threaded TCG a vCPU running TCP code then
+# got stuck at such a site for good (an RCU stall, then the run's timeout:
+# tests/vm/README.md).  A real host (systemd) never flips it.
+$BB mkdir -p /sys/fs/cgroup/jobcell-vm.pin ||
+	die "cannot create /sys/fs/cgroup/jobcell-vm.pin"
 
 run_cmd

@@ -264,6 +264,10 @@ KHZ=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 # qemu's exit: a locked-up guest fails the run at once, not at --timeout.
 APPEND="console=ttyS0 quiet loglevel=5 panic=-1 tsc=reliable"
 APPEND+=" softlockup_panic=1 softlockup_all_cpu_backtrace=1 watchdog_thresh=$((LOCKUP_S / 2)) unknown_nmi_panic=1 sysctl.kernel.panic_on_unrecovered_nmi=1"
+# An RCU stall (a CPU in the kernel that never passes a quiescent state,
+# while it still schedules, as with cond_resched: no soft lockup then)
+# panics too, after the same time, with that CPU's stack.
+APPEND+=" rcupdate.rcu_cpu_stall_timeout=$LOCKUP_S sysctl.kernel.panic_on_rcu_stall=1"
 [ -n "$KHZ" ] && [ "$KHZ" -gt 0 ] && APPEND+=" tsc_early_khz=$KHZ"
 # guest-stage2.sh writes jobcell-vm.target and masks everything else.
 [ "$SYSTEMD" = 1 ] && APPEND+=" systemd.unit=jobcell-vm.target systemd.hostname=jobcell-vm systemd.unified_cgroup_hierarchy=1 systemd.show_status=0"
