@@ -28,7 +28,7 @@
  *  parent (the warden's spawning thread; sandbox.c sandbox_spawn :592)
  *   P1 cgroup create: v1 mkdir in memory, pids, cpu, cpuacct (co-mounted
  *      hierarchies once), memory.limit_in_bytes, memory.memsw.limit_in_bytes,
- *      memory.swappiness 0, pids.max; v2 mkdir, memory.max, memory.swap.max 0,
+ *      pids.max (swappiness 0 inherited from the parent); v2 mkdir, memory.max, memory.swap.max 0,
  *      memory.oom.group 1, pids.max, open the dirfd.
  *      [cgroup_v1.c cg_v1_create :143, set_limits :127, set_memory :112;
  *       cgroup_v2.c cg_v2_create :200, set_limits :170]
@@ -45,7 +45,8 @@
  *      cgroup_v1.c cg_v1_attach :183]
  *   P5 EOF on the close-on-exec error pipe: jobcell-init exec'd
  *      [sandbox.c wait_exec :491]
- *   P6 the CPU limit (v1 cpu.cfs_period_us + cpu.cfs_quota_us, v2 cpu.max),
+ *   P6 the CPU limit (v1 cpu.cfs_quota_us, the period being the kernel's
+ *      default 100000; v2 cpu.max),
  *      then EOF on init's go pipe [sandbox.c release_program :466;
  *      cgroup_v1.c cg_v1_limit_cpu :166, cgroup_v2.c cg_v2_limit_cpu :190]
  *   P7 init's STARTED record [sandbox.c wait_started :541]
@@ -561,6 +562,8 @@ static int cg_ceilings(struct jc_err *err)
         return -1;
     if (g_cg.memsw && cg_write(g_cg.base[0], "memory.memsw.limit_in_bytes", "68719476736", err) < 0)
         return -1;
+    if (g_cg.base[0][0]) /* the tasks' memory cgroups inherit it */
+        (void)cg_write(g_cg.base[0], "memory.swappiness", "0", &(struct jc_err){0});
     return g_cg.base[1][0] ? cg_write(g_cg.base[1], "pids.max", "1000000", err) : 0;
 }
 
@@ -637,7 +640,6 @@ static int cg_set_limits(int i, const char *dir, struct jc_err *err)
     if (cg_write(dir, "memory.limit_in_bytes", mem, err) < 0 ||
         (g_cg.memsw && cg_write(dir, "memory.memsw.limit_in_bytes", mem, err) < 0))
         return -1;
-    (void)cg_write(dir, "memory.swappiness", "0", &ignored); /* absent on some kernels */
     return 0;
 }
 
@@ -683,8 +685,6 @@ static int cg_limit_cpu(const struct task *t, struct jc_err *err)
         return 0;
     task_dir(2, t, dir, sizeof dir);
     snprintf(v, sizeof v, "%lld", quota);
-    if (cg_write(dir, "cpu.cfs_period_us", "100000", err) < 0)
-        return -1;
     return cg_write(dir, "cpu.cfs_quota_us", v, err);
 }
 

@@ -95,6 +95,10 @@ int cg_v1_ceiling(const struct cg_ctx *cg, struct jc_err *err)
 
     if (cg->v1_base[0][0] && ceiling_memory(cg, cg->v1_base[0], err) < 0)
         return -1;
+    /* Every task's memory cgroup copies its parent's swappiness when it is
+     * made: written once here, not per task. */
+    if (cg->v1_base[0][0])
+        (void)cg_write(cg->v1_base[0], "memory.swappiness", "0", NULL); /* absent on some kernels */
     snprintf(v, sizeof v, "%u", cg->ceiling_pids);
     if (cg->v1_base[1][0] && cg_write(cg->v1_base[1], "pids.max", v, err) < 0)
         return -1;
@@ -120,8 +124,7 @@ static int set_memory(const struct cg_ctx *cg, const char *dir, const struct jc_
     /* memory+swap = memory: the task cannot swap. */
     if (cg->memsw && cg_write(dir, "memory.memsw.limit_in_bytes", v, err) < 0)
         return -1;
-    (void)cg_write(dir, "memory.swappiness", "0", NULL); /* absent on some kernels */
-    return 0;
+    return 0; /* memory.swappiness 0: inherited from the parent (cg_v1_ceiling) */
 }
 
 static int set_limits(const struct cg_ctx *cg, int i, const char *dir, const struct jc_limits *lim,
@@ -172,8 +175,8 @@ int cg_v1_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const stru
         if (v1_bits[i] != CG_CPU || !cg->v1_base[i][0])
             continue;
         task_dir(cg, i, t, dir, sizeof dir);
-        if (cg_write(dir, "cpu.cfs_period_us", "100000", err) < 0)
-            return -1;
+        /* A new cgroup's cpu.cfs_period_us is the kernel's fixed default,
+         * 100000 (100 ms), whatever its parent's: only the quota is ours. */
         snprintf(v, sizeof v, "%lld", (long long)(lim->cpus * 100000.0 + 0.5));
         return cg_write(dir, "cpu.cfs_quota_us", v, err);
     }

@@ -333,6 +333,8 @@ class Outside(DaemonTestCase):
                 if os.path.exists(m + "/memory.memsw.limit_in_bytes"):
                     self.assertEqual(int(harness.read_text(m + "/memory.memsw.limit_in_bytes")),
                                      64 << 20, "swap is not limited to 0")
+                if os.path.exists(m + "/memory.swappiness"):  # inherited from the parent
+                    self.assertEqual(harness.read_text(m + "/memory.swappiness"), "0")
                 self.assertEqual(harness.read_text(cg["pids"] + "/pids.max"), "16")
                 quota = int(harness.read_text(cg["cpu"] + "/cpu.cfs_quota_us"))
                 period = int(harness.read_text(cg["cpu"] + "/cpu.cfs_period_us"))
