@@ -9,9 +9,10 @@
  * Per round, timed with CLOCK_MONOTONIC:
  *   /dev      in a child in new user, mount and pid namespaces (maps
  *             "0 <uid> 1"): a 64k tmpfs + 5 files + 5 host nodes bound + 4
- *             symlinks + read-only remount (before) | one bind of a /dev
- *             prepared once (a read-only tmpfs holding the 5 nodes and the
- *             4 symlinks) + read-only remount (after): src/child.c mount_dev
+ *             symlinks + read-only remount (before) | one recursive bind of a
+ *             /dev prepared once (a read-only tmpfs holding the 5 host
+ *             nodes, bound, and the 4 symlinks) + read-only remount
+ *             (after): src/child.c mount_dev
  *   caps      in the same child: the PR_CAPBSET_DROP of every capability
  *             (0..cap_last_cap), and the whole drop_caps() (securebits,
  *             bounding set, ambient, capset)
@@ -50,7 +51,7 @@
 
 enum { S_DEV_OLD, S_DEV_NEW, S_CAPBSET, S_DROPCAPS, S_CG_OLD, S_CG_NEW, S_MSG_OLD, S_MSG_NEW, S_MAX };
 static const char *const names[S_MAX] = {
-    "/dev: tmpfs+5 binds+4 links (before)", "/dev: prepared, bind+ro (after)",
+    "/dev: tmpfs+5 binds+4 links (before)", "/dev: prepared, rbind+ro (after)",
     "PR_CAPBSET_DROP x (last_cap+1)", "drop_caps() whole",
     "v1 cgroup mkdir+writes (before)", "v1 cgroup mkdir+writes (after)",
     "SPAWN msg 33 KB send+recv (before)", "SPAWN msg trimmed send+recv (after)",
@@ -78,22 +79,22 @@ static void die(const char *what)
     _exit(1);
 }
 
-/* The prepared /dev, as the warden makes it (src/sandbox.c prep_dev), in
- * this process's own mount namespace. */
+/* The prepared /dev, as the warden makes it (src/devdir.c), in this
+ * process's own mount namespace: the host's nodes bound onto empty files
+ * (no CAP_MKNOD needed: systemd's PrivateDevices=yes drops it), 4 links,
+ * the tmpfs read-only. */
 static void prepare_dev(void)
 {
-    char p[4096];
-    struct stat st;
+    char p[4096], host[64];
 
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 || !mkdtemp(prepared) ||
         mount("jobcell-dev", prepared, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=755") < 0)
         die("prepare /dev");
     for (int i = 0; i < 5; i++) {
-        snprintf(p, sizeof p, "/dev/%s", dev_names[i]);
-        if (stat(p, &st) < 0)
-            die(p);
+        snprintf(host, sizeof host, "/dev/%s", dev_names[i]);
         snprintf(p, sizeof p, "%s/%s", prepared, dev_names[i]);
-        if (mknod(p, S_IFCHR | 0666, st.st_rdev) < 0 || chmod(p, 0666) < 0)
+        int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+        if (fd < 0 || close(fd) < 0 || mount(host, p, NULL, MS_BIND, NULL) < 0)
             die(p);
     }
     for (int i = 0; i < 4; i++) {
@@ -131,7 +132,7 @@ static void dev_old(const char *dev)
 
 static void dev_new(const char *dev)
 {
-    if (mount(prepared, dev, NULL, MS_BIND, NULL) < 0 ||
+    if (mount(prepared, dev, NULL, MS_BIND | MS_REC, NULL) < 0 ||
         mount(NULL, dev, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) < 0)
         die("bind prepared /dev");
 }

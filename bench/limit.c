@@ -69,8 +69,11 @@
  *      proc_entries :70, prep_user_limits :216, prep_proc_paths :234]
  *   C6 tmpfs /tmp (size = tmpfs_mb, nr_inodes = tmpfs_mb*256+64)
  *                                            [mount_root; sandbox.c prep_task :342]
- *   C7 /dev: tmpfs, 5 host nodes bound, 4 symlinks, read-only remount
- *                                            [mount_dev :103]
+ *   C7 /dev: a recursive bind of the /dev prepared once (src/devdir.c,
+ *      the same code: a read-only tmpfs of the 5 host nodes, bound, and 4
+ *      links, in this process's own mount namespace) and a read-only
+ *      remount; the /proc masks of C5 bind its null          [mount_dev; sandbox.c prep_paths;
+ *                                             devdir.c devdir_prepare]
  *   C8 pivot_root(".", "."), detach the old root   [mount_root :184]
  *   C9 sethostname(task id), lo up           [sb_child_main, loopback_up :237]
  *   C10 stdio onto 0-4, close_range(5.., CLOEXEC)   [set_stdio :255]
@@ -120,6 +123,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devdir.h"
 #include "error.h"
 #include "init_proto.h"
 #include "jc_build_config.h"
@@ -128,21 +132,12 @@
 #include "task.h"
 
 #define NCTL 4       /* v1 hierarchies: memory, pids, cpu, cpuacct */
-#define DEV_NODES 5
 #define MAX_LIMITS 16
 #define MAX_PROC 20
 #define MAX_LANES 64
 
 /* ---- the fixed plan (prepared once, as sandbox.c prep_paths does) ------ */
 
-static const char *const host_dev_nodes[DEV_NODES] = {
-    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
-};
-static const char *const dev_names[DEV_NODES] = {"null", "zero", "full", "random", "urandom"};
-static const char *const dev_links[4][2] = {
-    {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
-    {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-};
 /* sandbox.c sb_task_rlimits */
 static const struct {
     int resource;
@@ -180,7 +175,7 @@ enum proc_kind { PROC_RO, PROC_MASK_FILE, PROC_MASK_DIR };
 struct plan {
     const char *rootfs;
     char proc[PATH_MAX], tmp[PATH_MAX], dev[PATH_MAX];
-    char dev_nodes[DEV_NODES][PATH_MAX], dev_links[4][PATH_MAX];
+    char dev_src[PATH_MAX], mask_null[PATH_MAX]; /* the prepared /dev, its null */
     char limit_paths[MAX_LIMITS][PATH_MAX];
     const char *limit_values[MAX_LIMITS];
     unsigned n_limits;
@@ -324,7 +319,7 @@ static void c_proc(const struct plan *p)
             STEP(p, ST_PROC_TRIM, mount(NULL, e, NULL, MS_REMOUNT | MS_BIND | RO_FLAGS, NULL));
             break;
         case PROC_MASK_FILE:
-            STEP(p, ST_PROC_TRIM, mount(host_dev_nodes[0], e, NULL, MS_BIND, NULL));
+            STEP(p, ST_PROC_TRIM, mount(p->mask_null, e, NULL, MS_BIND, NULL));
             break;
         case PROC_MASK_DIR:
             STEP(p, ST_PROC_TRIM, mount("tmpfs", e, "tmpfs", RO_FLAGS, EMPTY_TMPFS_OPTS));
@@ -335,15 +330,7 @@ static void c_proc(const struct plan *p)
 
 static void c_dev(const struct plan *p)
 {
-    STEP(p, ST_DEV, mount("tmpfs", p->dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=755"));
-    for (int i = 0; i < DEV_NODES; i++) {
-        int fd = open(p->dev_nodes[i], O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
-        STEP(p, ST_DEV, fd);
-        close(fd);
-        STEP(p, ST_DEV, mount(host_dev_nodes[i], p->dev_nodes[i], NULL, MS_BIND, NULL));
-    }
-    for (int i = 0; i < 4; i++)
-        STEP(p, ST_DEV, symlink(dev_links[i][0], p->dev_links[i]));
+    STEP(p, ST_DEV, mount(p->dev_src, p->dev, NULL, MS_BIND | MS_REC, NULL));
     STEP(p, ST_DEV, mount(NULL, p->dev, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL));
 }
 
@@ -439,10 +426,6 @@ static void plan_paths(struct plan *p, const char *r)
     snprintf(p->proc, sizeof p->proc, "%s/proc", r);
     snprintf(p->tmp, sizeof p->tmp, "%s/tmp", r);
     snprintf(p->dev, sizeof p->dev, "%s/dev", r);
-    for (int i = 0; i < DEV_NODES; i++)
-        snprintf(p->dev_nodes[i], sizeof p->dev_nodes[i], "%s/dev/%s", r, dev_names[i]);
-    for (int i = 0; i < 4; i++)
-        snprintf(p->dev_links[i], sizeof p->dev_links[i], "%s/dev/%s", r, dev_links[i][1]);
     for (unsigned i = 0; i < JC_ARRAY_LEN(user_limits); i++) {
         snprintf(host, sizeof host, "/proc/sys/user/%s", user_limits[i].name);
         if (access(host, F_OK) < 0)
@@ -1025,6 +1008,10 @@ static int setup(const struct opts *o, struct jc_policy_set *pols, struct jc_err
     snprintf(name, sizeof name, "%s", o->cg_name ? o->cg_name : "");
     if (!o->cg_name)
         snprintf(name, sizeof name, "jobcell-limit-%d", (int)getpid());
+    /* What the warden does once at start-up (sandbox_env_init). */
+    if (devdir_prepare(name, g_plan.dev_src, err) < 0)
+        return -1;
+    snprintf(g_plan.mask_null, sizeof g_plan.mask_null, "%s/null", g_plan.dev_src);
     return cg_init_bases(name, err) < 0 ? -1 : cg_ceilings(err);
 }
 
@@ -1111,6 +1098,7 @@ int main(int argc, char **argv)
     if (setup(&o, &pols, &err) < 0) {
         fprintf(stderr, "limit: %s\n", err.msg);
         cg_fini();
+        devdir_remove(g_plan.dev_src);
         return 1;
     }
     size_t bytes = (size_t)o.count * 2 * sizeof(double) + sizeof(struct shared);
@@ -1118,6 +1106,7 @@ int main(int argc, char **argv)
     if (lat == MAP_FAILED) {
         perror("limit: mmap");
         cg_fini();
+        devdir_remove(g_plan.dev_src);
         return 1;
     }
     double *started = lat + o.count;
@@ -1129,6 +1118,7 @@ int main(int argc, char **argv)
     else
         report(&o, lat, started, n, sh->n_fail + wfail, sh->t_end);
     cg_fini();
+    devdir_remove(g_plan.dev_src);
     policy_set_free(&pols);
     return n < 0 || sh->n_fail + wfail > 0 ? 1 : 0;
 }

@@ -132,19 +132,13 @@ static void enter_cgroupns(const struct sb_prep *p)
     STEP(p, SB_STEP_CGROUPNS, unshare(CLONE_NEWCGROUP));
 }
 
+/* /dev: the tmpfs the warden prepared once (devdir.h: the host's five
+ * nodes bound in it, four links, read-only), bound with its node binds
+ * (MS_REC).  The bind keeps its flags, locked in our namespace (read-only,
+ * nosuid, noexec); the remount says so. */
 static void mount_dev(const struct sb_prep *p)
 {
-    STEP(p, SB_STEP_DEV, mount("tmpfs", p->dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
-                                "size=64k,nr_inodes=64,mode=755"));
-    for (int i = 0; i < SB_DEV_NODES; i++) {
-        int fd = open(p->dev_nodes[i], O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
-        STEP(p, SB_STEP_DEV_NODE, fd);
-        close(fd);
-        /* No mknod in a user namespace: bind the host's node instead. */
-        STEP(p, SB_STEP_DEV_NODE, mount(sb_host_dev_nodes[i], p->dev_nodes[i], NULL, MS_BIND, NULL));
-    }
-    for (int i = 0; i < 4; i++)
-        STEP(p, SB_STEP_DEV_NODE, symlink(p->dev_links[i][0], p->dev_links[i][1]));
+    STEP(p, SB_STEP_DEV, mount(p->dev_src, p->dev, NULL, MS_BIND | MS_REC, NULL));
     STEP(p, SB_STEP_DEV_RO, mount(NULL, p->dev, NULL,
                                   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL));
 }
@@ -183,7 +177,7 @@ static void write_file(const struct sb_prep *p, int step, const char *path, cons
 }
 
 /* Docker's defaults: read-only in place (a bind onto itself, remounted),
- * or hidden under /dev/null (a file) or an empty read-only tmpfs. */
+ * or hidden under the prepared /dev's null (a file) or an empty read-only tmpfs. */
 static void trim_proc_entry(const struct sb_prep *p, const struct sb_proc_path *e)
 {
     switch (e->kind) {
@@ -192,7 +186,7 @@ static void trim_proc_entry(const struct sb_prep *p, const struct sb_proc_path *
         STEP(p, SB_STEP_PROC_RO, mount(NULL, e->path, NULL, MS_REMOUNT | MS_BIND | RO_FLAGS, NULL));
         break;
     case SB_PROC_MASK_FILE:
-        STEP(p, SB_STEP_PROC_MASK, mount(sb_host_dev_nodes[0], e->path, NULL, MS_BIND, NULL));
+        STEP(p, SB_STEP_PROC_MASK, mount(p->mask_null, e->path, NULL, MS_BIND, NULL));
         break;
     case SB_PROC_MASK_DIR:
         STEP(p, SB_STEP_PROC_MASK, mount("tmpfs", e->path, "tmpfs", RO_FLAGS, EMPTY_TMPFS_OPTS));

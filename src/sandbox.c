@@ -32,13 +32,10 @@
 #include <unistd.h>
 
 #include "../rootfs/init_proto.h"
+#include "devdir.h"
 #include "input.h"
 #include "log.h"
 #include "request.h"
-
-const char *const sb_host_dev_nodes[SB_DEV_NODES] = {
-    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
-};
 
 /* The kernel bounds of every task, fixed here whatever the daemon inherited
  * (each value is written only here; docs/security.md explains them). */
@@ -102,8 +99,7 @@ static const char *const step_names[SB_STEP_MAX_] = {
     [SB_STEP_PROC_RO] = "make /proc entries read-only",
     [SB_STEP_PROC_MASK] = "mask /proc entries",
     [SB_STEP_TMP] = "mount /tmp",
-    [SB_STEP_DEV] = "mount /dev",
-    [SB_STEP_DEV_NODE] = "populate /dev",
+    [SB_STEP_DEV] = "bind the prepared /dev",
     [SB_STEP_DEV_RO] = "remount /dev read-only",
     [SB_STEP_PIVOT] = "pivot_root into the rootfs",
     [SB_STEP_FILES] = "write the input files to /tmp",
@@ -211,7 +207,8 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
     close(fd);
     if (env->null_fd < 0)
         return jc_fail(err, errno, "dup /dev/null");
-    if (reserve_block(env, err) < 0 || map_tramp_stack(env, err) < 0)
+    if (reserve_block(env, err) < 0 || map_tramp_stack(env, err) < 0 ||
+        devdir_prepare(cfg->cgroup_name, env->dev_dir, err) < 0)
         return -1;
     env->prep = &g_prep;
     prep_paths(env);
@@ -328,11 +325,6 @@ static void prep_proc_paths(struct sb_prep *p)
 
 static void prep_paths(const struct sandbox_env *env)
 {
-    static const char *const names[SB_DEV_NODES] = {"null", "zero", "full", "random", "urandom"};
-    static const char *const links[4][2] = {
-        {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
-        {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-    };
     struct sb_prep *p = env->prep;
     const char *r = env->cfg->rootfs;
 
@@ -340,12 +332,8 @@ static void prep_paths(const struct sandbox_env *env)
     snprintf(p->proc, sizeof p->proc, "%s/proc", r);
     snprintf(p->tmp, sizeof p->tmp, "%s/tmp", r);
     snprintf(p->dev, sizeof p->dev, "%s/dev", r);
-    for (int i = 0; i < SB_DEV_NODES; i++)
-        snprintf(p->dev_nodes[i], sizeof p->dev_nodes[i], "%s/dev/%s", r, names[i]);
-    for (int i = 0; i < 4; i++) {
-        snprintf(p->dev_links[i][0], sizeof p->dev_links[i][0], "%s", links[i][0]);
-        snprintf(p->dev_links[i][1], sizeof p->dev_links[i][1], "%s/dev/%s", r, links[i][1]);
-    }
+    p->dev_src = env->dev_dir;
+    snprintf(p->mask_null, sizeof p->mask_null, "%s/null", env->dev_dir);
     p->last_cap = env->last_cap;
     p->null_fd = env->null_fd;
     prep_user_limits(p);

@@ -55,6 +55,7 @@ struct sandbox_env {
     int block;        /* first of SB_BLOCK_N reserved low descriptors (sandbox.c) */
     char *tramp_stack; /* top of the spawn trampoline's stack (sandbox.c) */
     struct sb_prep *prep; /* the child's plan, filled before each clone */
+    char dev_dir[PATH_MAX]; /* the task's /dev, prepared once (devdir.h) */
 };
 
 /* The descriptors a child works with are put at these numbers of a
@@ -105,7 +106,6 @@ enum sb_step {
     SB_STEP_PROC_MASK,
     SB_STEP_TMP,
     SB_STEP_DEV,
-    SB_STEP_DEV_NODE,
     SB_STEP_DEV_RO,
     SB_STEP_PIVOT,
     SB_STEP_FILES,
@@ -127,7 +127,6 @@ struct sb_child_err {
     int32_t errnum;
 };
 
-#define SB_DEV_NODES 5
 #define SB_USER_LIMITS 16 /* /proc/sys/user/max_* entries the table can hold */
 #define SB_PROC_PATHS 20  /* /proc entries made read-only or masked */
 
@@ -171,6 +170,8 @@ struct sb_prep {
     const char *rootfs;
     char hostname[JC_ID_LEN];
     char proc[PATH_MAX], tmp[PATH_MAX], dev[PATH_MAX];
+    const char *dev_src; /* the prepared /dev (devdir.h), bound onto dev */
+    char mask_null[PATH_MAX]; /* its null: what masks a /proc file */
     struct sb_sysctl user_limits[SB_USER_LIMITS];
     struct sb_proc_path proc_paths[SB_PROC_PATHS];
     unsigned n_user_limits, n_proc_paths; /* those mount_proc() takes */
@@ -179,8 +180,6 @@ struct sb_prep {
      * tables) once handed over, after it entered its cgroup namespace. */
     unsigned n_user_limits_all, n_proc_paths_all, n_user_limits_early, n_proc_paths_early;
     rlim_t nofile_cap; /* RLIMIT_NOFILE no higher than the daemon's hard limit */
-    char dev_nodes[SB_DEV_NODES][PATH_MAX];
-    char dev_links[4][2][PATH_MAX];
     char tmp_opts[96];
     char *argv[JC_ARGV_MAX + 2];
     char *envp[JC_ENV_MAX + 1];
@@ -220,7 +219,6 @@ struct sandbox_cell {
  * status pipes, hand-over socket. */
 #define SB_FDS_PER_CELL 6
 
-extern const char *const sb_host_dev_nodes[SB_DEV_NODES];
 extern const struct sb_rlimit sb_task_rlimits[];
 extern const unsigned sb_task_rlimits_n;
 

@@ -48,6 +48,7 @@
 #include "pool.h"
 #include "reload.h"
 #include "sandbox.h"
+#include "devdir.h"
 #include "wmsg.h"
 
 enum tag_kind { TAG_PIDFD, TAG_ERR, TAG_STATUS, TAG_OUT, TAG_TIMER, TAG_WAKE };
@@ -1452,6 +1453,7 @@ static void teardown(struct warden *w, int sigfd)
     for (unsigned i = 0; i < JC_ARRAY_LEN(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    devdir_remove(w->env.dev_dir);
     free(w->slots);
     deadlines_free(&w->dl);
     ipc_chan_free(&w->chan);

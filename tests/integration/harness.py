@@ -605,12 +605,22 @@ class Daemon:
                 mounts = [l.strip() for l in f if any(m and m in l for m in marks)]
             if mounts:
                 problems.append("mounts left: " + "; ".join(mounts[:5]))
+            if os.path.lexists(self.dev_dir()):
+                problems.append("the prepared /dev's directory left: " + self.dev_dir())
             if not problems or time.monotonic() >= deadline:
                 return problems
             time.sleep(0.1)
 
+    def dev_dir(self):
+        """Where the warden prepares the tasks' /dev (src/devdir.h)."""
+        return os.path.join("/run/jobcell", self.cgroup_name + ".dev")
+
     def _cleanup_leftovers(self):
         """Whatever the checks found, do not let it spill into the next test."""
+        try:
+            os.rmdir(self.dev_dir())
+        except OSError:
+            pass
         for p, t in self.seen.items():
             if p != os.getpid() and proc_alive(p, t):
                 try:

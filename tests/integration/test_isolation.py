@@ -245,6 +245,53 @@ class Inside(DaemonTestCase):
         self.assertEqual(extra, set(), "unexpected entries in /dev")
         self.assertEqual(lines[-2:], ["null-ok", "4"])
 
+    def test_dev_end_state(self):
+        """/dev is one read-only tmpfs (nosuid, noexec, 64 KiB) holding
+        exactly the host's null, zero, full, random and urandom (binds of
+        the host's nodes: the same device numbers and modes) and the four
+        /proc/self/fd links; each device works, nothing can be added, and no
+        other mount sits at or below /dev."""
+        nodes = ("null", "zero", "full", "random", "urandom")
+        links = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+                 "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
+        script = ["ls -A /dev | tr '\\n' ' '; echo",
+                  "for n in %s; do stat -c 'node %%n %%F %%a %%t:%%T' /dev/$n; done" % " ".join(nodes),
+                  "for l in %s; do echo link $l $(readlink /dev/$l); done" % " ".join(links),
+                  "echo x >/dev/null && echo null-ok",
+                  "echo zero=$(head -c 7 /dev/zero | wc -c)",
+                  "(echo x >/dev/full) 2>/dev/null || echo full-refused",
+                  "echo random=$(head -c 5 /dev/random | wc -c) urandom=$(head -c 5 /dev/urandom | wc -c)",
+                  "touch /dev/x 2>/dev/null || echo touch-refused",
+                  "mkdir /dev/d 2>/dev/null || echo mkdir-refused",
+                  "cat /proc/self/mountinfo"]
+        rec, logs = self.run_sh("\n".join(script))
+        lines = logs.splitlines()
+        self.assertEqual(set(lines[0].split()), set(nodes) | set(links), logs)
+        for n in nodes:
+            st = os.stat("/dev/" + n)
+            want = "node /dev/%s character special file %o %x:%x" % (
+                n, st.st_mode & 0o7777, os.major(st.st_rdev), os.minor(st.st_rdev))
+            self.assertIn(want, lines, logs)
+        for l, target in links.items():
+            self.assertIn("link %s %s" % (l, target), lines, logs)
+        for word in ("null-ok", "zero=7", "full-refused", "random=5 urandom=5",
+                     "touch-refused", "mkdir-refused"):
+            self.assertIn(word, lines, logs)
+        mounts = [l.split() for l in lines if len(l.split()) > 5]
+        top = [m for m in mounts if m[4] == "/dev"]
+        self.assertEqual(len(top), 1, "mounts on /dev: %s" % top)
+        m = top[0]
+        opts, sep = m[5].split(","), m.index("-")
+        self.assertEqual((m[3], m[sep + 1]), ("/", "tmpfs"), m)
+        for o in ("ro", "nosuid", "noexec"):
+            self.assertIn(o, opts, m)
+        self.assertIn("size=64k", m[sep + 3].split(","), m)
+        below = {m[4]: m for m in mounts if m[4].startswith("/dev/")}
+        self.assertEqual(set(below), {"/dev/" + n for n in nodes}, "mounts below /dev: %s" % below)
+        for n in nodes:   # each the host's node itself, bound
+            self.assertEqual(below["/dev/" + n][3], "/" + n, below["/dev/" + n])
+            self.assertNotIn("nodev", below["/dev/" + n][5].split(","), below["/dev/" + n])
+
     def test_no_device_access_by_mknod(self):
         rec, logs = self.run_sh("mknod /tmp/sda b 8 0 2>&1; echo rc=$?")
         if "not found" in logs:
@@ -387,6 +434,49 @@ class Outside(DaemonTestCase):
             time.sleep(0.05)
         for p in tree:
             self.assertFalse(harness.proc_alive(p), "process %d survived cancel" % p)
+
+
+class PreparedDev(unittest.TestCase):
+    """The /dev the warden prepares once (src/devdir.h), in its own mount
+    namespace on a root-owned directory /run/jobcell/<cgroup_name>.dev."""
+
+    def test_a_removed_dev_fails_every_spawn_closed(self):
+        """Root on the host removing the directory detaches the prepared
+        tmpfs: spawns fail (500, naming the step), no task runs without its
+        /dev."""
+        with Daemon() as d:
+            self.assertEqual(os.listdir(d.dev_dir()), [], "the host sees more than an empty directory")
+            os.rmdir(d.dev_dir())
+            r = d.post("/api/tasks", {"name": "nodev", "command": ["/bin/true"]})
+            self.assertEqual(r.status, 500, r)
+            # The first step to use it fails: masking /proc with its null.
+            self.assertRegex(r.body["error"], r"^Spawn failed: sandbox: .*: No such file or directory$", r)
+            rec = d.task(r.body["id"])
+            self.assertEqual(rec["state"], "failed", rec)
+            self.assertIsNone(rec.get("pid"), rec)
+
+    def test_a_planted_symlink_refuses_the_start(self):
+        """The directory must be root's own directory: a symlink in its
+        place (which would lead the mount elsewhere) stops the start."""
+        name = "jobcell-test-dev-%d" % os.getpid()
+        path = os.path.join("/run/jobcell", name + ".dev")
+        os.makedirs("/run/jobcell", mode=0o755, exist_ok=True)
+        os.symlink("/tmp", path)
+        d = Daemon(cgroup_name=name)
+        try:
+            try:   # the front may answer /healthz before the warden gives up
+                d.start()
+            except harness.DaemonError as e:
+                text = str(e)
+            else:
+                d.proc.wait(timeout=scaled(15))
+                text = d.log_text()
+                d.check_cleanup = False   # the planted symlink is ours
+                d.stop()
+                self.assertNotEqual(d.returncode, 0, text)
+            self.assertIn(path + " is not a directory", text)
+        finally:
+            os.unlink(path)
 
 
 class DaemonProcessGroup(unittest.TestCase):
