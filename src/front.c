@@ -12,6 +12,7 @@
 #include "front.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <grp.h>
 #include <poll.h>
@@ -116,7 +117,7 @@ static const char *spawn_unsent(struct front *f, const struct jc_err *err)
 static void start_task(void *ctx, const struct jc_spec *spec, const struct jc_input *in)
 {
     struct front *f = ctx;
-    _cleanup_free_ union ipc_msg *m = calloc(1, sizeof *m);
+    _cleanup_free_ union ipc_msg *m = malloc(sizeof *m);
     __attribute__((cleanup(sealed_close))) struct sealed sl = {{-1, -1}, {-1, -1}, 0};
     struct jc_err err = {0};
     struct spawn_send send = {f, m, &sl, &err};
@@ -125,6 +126,9 @@ static void start_task(void *ctx, const struct jc_spec *spec, const struct jc_in
         start_failed(f, spec->id, 503, "", "out of memory");
         return;
     }
+    /* Only what the SPAWN carries (ipc.h): the header, its padding
+     * zeroed (no stale bytes on the wire), and the spec up to its strings' end. */
+    memset(m, 0, offsetof(struct ipc_spawn, spec));
     memcpy(&m->spawn.spec, spec, spec_size(spec));
     memcpy(m->h.id, spec->id, JC_ID_LEN);
     if (input_seal(spec, in, sl.fds, sl.list, &sl.n, &err) < 0)

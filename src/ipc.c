@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -40,6 +41,22 @@ static size_t type_size(uint32_t type)
     default:
         return 0;
     }
+}
+
+/* The smallest SPAWN: everything of its spec before the strings. */
+#define SPAWN_MIN (offsetof(struct ipc_spawn, spec) + offsetof(struct jc_spec, strings))
+
+/* The bytes a message of `type` takes on the wire: its type's size, but a
+ * SPAWN ends with its spec's strings (spec_size()), a few hundred bytes,
+ * not the 32 KB the struct has room for.  0: no such type, or a spec
+ * whose strings_len is out of bounds (never sent). */
+static size_t wire_size(const union ipc_msg *m, uint32_t type)
+{
+    if (type != IPC_SPAWN)
+        return type_size(type);
+    if (m->spawn.spec.strings_len > JC_STRINGS_MAX)
+        return 0;
+    return offsetof(struct ipc_spawn, spec) + spec_size(&m->spawn.spec);
 }
 
 int ipc_send(int fd, union ipc_msg *m, enum ipc_type type, struct jc_err *err)
@@ -77,11 +94,13 @@ static ssize_t send_msg(int fd, const void *buf, size_t len, const int *fds, uns
 int ipc_send_fds(int fd, union ipc_msg *m, enum ipc_type type, const int *fds, unsigned nfds,
                  struct jc_err *err)
 {
-    size_t len = type_size(type);
+    size_t len = wire_size(m, type);
     ssize_t n;
 
     if (nfds > IPC_MAX_FDS)
         return jc_fail(err, 0, "ipc: %u descriptors (at most %d)", nfds, IPC_MAX_FDS);
+    if (len == 0)
+        return jc_fail(err, 0, "ipc: type %d: no size", (int)type);
     m->h.magic = IPC_MAGIC;
     m->h.type = type;
     if ((n = send_msg(fd, m, len, fds, nfds, 0)) < 0)
@@ -199,7 +218,7 @@ static int validate(const union ipc_msg *m, size_t len, struct jc_err *err)
 
     if (len < sizeof(struct ipc_hdr) || m->h.magic != IPC_MAGIC)
         return jc_fail(err, 0, "ipc: bad magic or short message (%zu bytes)", len);
-    want = type_size(m->h.type);
+    want = m->h.type == IPC_SPAWN && len >= SPAWN_MIN ? wire_size(m, IPC_SPAWN) : type_size(m->h.type);
     if (want == 0 || want != len)
         return jc_fail(err, 0, "ipc: type %u with %zu bytes", m->h.type, len);
     if (!has_no_id(m->h.type) && !jc_id_valid(m->h.id))
@@ -432,11 +451,13 @@ int ipc_chan_send(struct ipc_chan *c, union ipc_msg *m, enum ipc_type type, stru
 int ipc_chan_send_fds(struct ipc_chan *c, union ipc_msg *m, enum ipc_type type, const int *fds,
                       unsigned nfds, struct jc_err *err)
 {
-    size_t len = type_size(type);
+    size_t len = wire_size(m, type);
     int e;
 
     if (nfds > IPC_MAX_FDS)
         return jc_fail(err, 0, "ipc: %u descriptors (at most %d)", nfds, IPC_MAX_FDS);
+    if (len == 0)
+        return jc_fail(err, 0, "ipc: type %d: no size", (int)type);
     m->h.magic = IPC_MAGIC;
     m->h.type = type;
     pthread_mutex_lock(&c->lock);

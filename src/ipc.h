@@ -1,7 +1,10 @@
 /* ipc.h — the messages between the front (unprivileged) and the warden
- * (root), over a SOCK_SEQPACKET socketpair.  Every type has one fixed size;
- * a message whose size, magic or fields do not match is fatal to the
- * receiver (a confused peer is a compromised peer).
+ * (root), over a SOCK_SEQPACKET socketpair.  Every type has one fixed size
+ * but SPAWN, whose message ends with its spec's strings (spec_size(): the
+ * fixed part, 1.5 KB, then strings_len bytes, not the 32 KB the struct has
+ * room for; the receiver takes nothing past what was sent); a message
+ * whose size, magic or fields do not match is fatal to the receiver (a
+ * confused peer is a compromised peer).
  *
  *   front → warden: SPAWN (a validated spec, plus the sealed memfds of its
  *                   stdin and files), KILL (cancel a task), SHUTDOWN, READY,
@@ -128,7 +131,8 @@ union ipc_msg {
     struct ipc_config_ack config_ack;
 };
 
-/* Send one message of `type` (its size is implied by the type). */
+/* Send one message of `type` (its size is implied by the type, and for a
+ * SPAWN by its spec's strings_len). */
 int ipc_send(int fd, union ipc_msg *m, enum ipc_type type, struct jc_err *err);
 
 /* A SPAWN carries at most this many descriptors (SCM_RIGHTS): the sealed

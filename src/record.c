@@ -278,11 +278,6 @@ void rec_summary(const struct trec *r, char out[192], size_t max)
     json_object_put(a);
 }
 
-size_t spec_size(const struct jc_spec *spec)
-{
-    return offsetof(struct jc_spec, strings) + spec->strings_len;
-}
-
 struct jc_spec *spec_dup(const struct jc_spec *spec)
 {
     struct jc_spec *c = malloc(spec_size(spec));

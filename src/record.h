@@ -50,7 +50,7 @@ char *rec_text(const struct trec *r); /* malloc'd JSON text */
 /* "argv0 arg1 ..." cut at `max` (< 192) bytes, for messages. */
 void rec_summary(const struct trec *r, char out[192], size_t max);
 
-/* A compact, owned copy of a spec: only spec_size() bytes are allocated,
- * so it is never copied by value (memcpy spec_size() bytes instead). */
-size_t spec_size(const struct jc_spec *spec);
+/* A compact, owned copy of a spec: only spec_size() (task.h) bytes are
+ * allocated, so it is never copied by value (memcpy spec_size() bytes
+ * instead). */
 struct jc_spec *spec_dup(const struct jc_spec *spec);

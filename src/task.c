@@ -4,6 +4,7 @@
  * Runs in: front (records, API) and warden (logging).  Pure. */
 #include "task.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,11 @@ const struct jc_limit_def *jc_limits_outside(const struct jc_limits *l, const st
             return d;
     }
     return NULL;
+}
+
+size_t spec_size(const struct jc_spec *spec)
+{
+    return offsetof(struct jc_spec, strings) + spec->strings_len;
 }
 
 const char *spec_next_string(const struct jc_spec *s, const char *prev)

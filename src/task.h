@@ -99,6 +99,11 @@ struct jc_usage {
     uint64_t oom_kills;
 };
 
+/* The bytes of a spec that carry anything: all before its strings, then
+ * strings_len of them (the store's blob, the SPAWN message).  For a spec
+ * whose strings_len is within JC_STRINGS_MAX. */
+size_t spec_size(const struct jc_spec *spec);
+
 /* Iterate the spec's packed strings: argv first, then env. */
 const char *spec_next_string(const struct jc_spec *s, const char *prev);
 

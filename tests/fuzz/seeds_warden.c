@@ -7,6 +7,8 @@
  *
  * Runs in: a developer's shell, by hand; never part of a test. */
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@
 #include "ipc.h"
 
 static const char id[] = "n1.0f674001-0cf4-4463-8eca-e6cf896a76c7";
-static union ipc_msg m; /* 33 KB: not on the stack */
+static union ipc_msg m; /* 34 KB: not on the stack */
 static const char *dir;
 
 static void put(const char *name, size_t len)
@@ -58,27 +60,44 @@ static void spawn(void)
     memcpy(s->strings, strings, sizeof strings);
 }
 
+/* A SPAWN's length on the wire: its spec up to the end of its strings
+ * (ipc.c wire_size). */
+static size_t wire(void)
+{
+    return offsetof(struct ipc_spawn, spec) + offsetof(struct jc_spec, strings) + m.spawn.spec.strings_len;
+}
+
 static void spawn_variants(void)
 {
     struct jc_spec *s = &m.spawn.spec;
 
-    spawn(), put("ok-spawn", sizeof m.spawn);
-    spawn(), s->limits.memory_mb = 4097, put("bad-spawn-over-max", sizeof m.spawn);
-    spawn(), s->limits.cpus = NAN, put("bad-spawn-cpus-nan", sizeof m.spawn);
-    spawn(), s->strings[0] = 'b', put("bad-spawn-relative", sizeof m.spawn);
-    spawn(), s->strings_len -= 1, put("bad-spawn-unterminated", sizeof m.spawn);
-    spawn(), s->strings_len += 4, put("bad-spawn-trailing", sizeof m.spawn);
-    spawn(), s->argc = JC_ARGV_MAX + 1, put("bad-spawn-argc", sizeof m.spawn);
-    spawn(), memset(s->name, 'n', sizeof s->name), put("bad-spawn-name", sizeof m.spawn);
-    spawn(), s->id[0] = 'f', put("bad-spawn-id-mismatch", sizeof m.spawn);
-    spawn(), memset(&s->is_command, 2, 1), put("bad-spawn-bool", sizeof m.spawn);
-    spawn(), memset(&s->has_stdin, 2, 1), put("bad-spawn-bool-stdin", sizeof m.spawn);
-    spawn(), s->has_stdin = true, s->stdin_len = 3, put("bad-spawn-stdin-without-fd", sizeof m.spawn);
+    spawn(), put("ok-spawn", wire());
+    spawn(), s->limits.memory_mb = 4097, put("bad-spawn-over-max", wire());
+    spawn(), s->limits.cpus = NAN, put("bad-spawn-cpus-nan", wire());
+    spawn(), s->strings[0] = 'b', put("bad-spawn-relative", wire());
+    spawn(), s->strings_len -= 1, put("bad-spawn-unterminated", wire());
+    spawn(), s->strings_len += 4, put("bad-spawn-trailing", wire());
+    spawn(), s->argc = JC_ARGV_MAX + 1, put("bad-spawn-argc", wire());
+    spawn(), memset(s->name, 'n', sizeof s->name), put("bad-spawn-name", wire());
+    spawn(), s->id[0] = 'f', put("bad-spawn-id-mismatch", wire());
+    spawn(), memset(&s->is_command, 2, 1), put("bad-spawn-bool", wire());
+    spawn(), memset(&s->has_stdin, 2, 1), put("bad-spawn-bool-stdin", wire());
+    spawn(), s->has_stdin = true, s->stdin_len = 3, put("bad-spawn-stdin-without-fd", wire());
     spawn(), s->nfiles = 1, snprintf(s->files[0].name, sizeof s->files[0].name, "in.txt"),
-        put("bad-spawn-file-without-fd", sizeof m.spawn);
+        put("bad-spawn-file-without-fd", wire());
     spawn(), s->nfiles = 1, snprintf(s->files[0].name, sizeof s->files[0].name, ".."),
-        put("bad-spawn-file-name", sizeof m.spawn);
-    spawn(), put("bad-spawn-short", sizeof m.spawn - 1);
+        put("bad-spawn-file-name", wire());
+    /* The length itself (variable since issue 10). */
+    spawn(), put("bad-spawn-short", wire() - 1);
+    spawn(), put("bad-spawn-long", wire() + 1);
+    spawn(), put("bad-spawn-fixed-size", sizeof m.spawn); /* the old 34 KB form */
+    spawn(), put("bad-spawn-below-strings", wire() - s->strings_len - 1);
+    spawn(), s->strings_len = JC_STRINGS_MAX + 1, put("bad-spawn-strings-over-max", sizeof m.spawn);
+    spawn(), s->strings_len = UINT32_MAX, put("bad-spawn-strings-huge", wire() - s->strings_len);
+    spawn(), s->is_command = false, s->argc = s->envc = 0, s->strings_len = 0, s->duration = 1,
+        put("ok-spawn-worker-shortest", wire());
+    spawn(), memset(s->strings, 'S', JC_STRINGS_MAX), s->strings_len = JC_STRINGS_MAX,
+        put("bad-spawn-full-unterminated", wire());
 }
 
 int main(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,12 +106,12 @@ static void test_round_trips(void)
                "\"limits\":{\"cpus\":0.5,\"memory_mb\":128}}");
     CHECK(round_trip(IPC_SPAWN));
     CHECK(in.h.magic == IPC_MAGIC && in.h.type == IPC_SPAWN && strcmp(in.h.id, ID1) == 0);
-    CHECK(memcmp(&in.spawn.spec, &out.spawn.spec, sizeof in.spawn.spec) == 0);
+    CHECK(memcmp(&in.spawn.spec, &out.spawn.spec, spec_size(&out.spawn.spec)) == 0);
     CHECK(strcmp(in.spawn.spec.name, "rt") == 0 && in.spawn.spec.argc == 2 &&
           in.spawn.spec.envc == 3 && in.spawn.spec.limits.cpus == 0.5);
     make_spawn("{\"name\":\"worker\"}");
     CHECK(round_trip(IPC_SPAWN));
-    CHECK(memcmp(&in.spawn.spec, &out.spawn.spec, sizeof in.spawn.spec) == 0);
+    CHECK(memcmp(&in.spawn.spec, &out.spawn.spec, spec_size(&out.spawn.spec)) == 0);
 
     hdr(0, ID2); /* ipc_send fills magic and type itself */
     out.h.magic = 0;
@@ -240,10 +241,16 @@ static void test_header_checks(void)
     EXPECT_REFUSED(sizeof(struct ipc_spawned), "malformed task id");
 }
 
+/* The bytes a SPAWN of `out` takes on the wire: its spec up to the end of
+ * its strings (ipc.c wire_size). */
+static size_t spawn_wire(void)
+{
+    return offsetof(struct ipc_spawn, spec) + offsetof(struct jc_spec, strings) + out.spawn.spec.strings_len;
+}
+#define sz spawn_wire()
+
 static void test_spawn_checks(void)
 {
-    const size_t sz = sizeof(struct ipc_spawn);
-
     make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"],\"env\":{\"K\":\"v\"}}");
     snprintf(out.spawn.spec.id, sizeof out.spawn.spec.id, "%s", ID2);
     EXPECT_REFUSED(sz, "id mismatch");
@@ -264,12 +271,13 @@ static void test_spawn_checks(void)
     memset(out.spawn.spec.policy, 'p', sizeof out.spawn.spec.policy);
     EXPECT_REFUSED(sz, "bad policy");
 
+    /* strings_len past the area: no length can match it. */
     make_spawn("{\"name\":\"x\"}");
     out.spawn.spec.strings_len = JC_STRINGS_MAX + 1;
-    EXPECT_REFUSED(sz, "bad argv/env counts");
+    EXPECT_REFUSED(sizeof(struct ipc_spawn), "type 1 with");
     make_spawn("{\"name\":\"x\"}");
     out.spawn.spec.strings_len = UINT32_MAX;
-    EXPECT_REFUSED(sz, "bad argv/env counts");
+    EXPECT_REFUSED(sizeof(struct ipc_spawn), "type 1 with");
     make_spawn("{\"name\":\"x\"}");
     out.spawn.spec.argc = JC_ARGV_MAX + 1;
     EXPECT_REFUSED(sz, "bad argv/env counts");
@@ -305,6 +313,44 @@ static void test_spawn_checks(void)
     /* Still a valid message after all that. */
     make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"]}");
     CHECK(round_trip(IPC_SPAWN));
+}
+#undef sz
+
+/* A SPAWN is as long as its spec's strings make it (issue 10: it was a
+ * fixed 34 KB whatever the spec): exactly that long, or refused. */
+static void test_spawn_length(void)
+{
+    static char raw[sizeof(union ipc_msg) + 64];
+    const size_t min = offsetof(struct ipc_spawn, spec) + offsetof(struct jc_spec, strings);
+
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/echo\",\"a\"],\"env\":{\"K\":\"v\"}}");
+    CHECK(ipc_send(sv[0], &out, IPC_SPAWN, &err) == 0);
+    ssize_t n = recv(sv[1], raw, sizeof raw, MSG_TRUNC);
+    CHECK(n == (ssize_t)spawn_wire());
+    CHECK(n < 2048 && n < (ssize_t)sizeof(struct ipc_spawn) / 16);
+    /* The old fixed size, a byte more, a byte less: each refused. */
+    EXPECT_REFUSED(sizeof(struct ipc_spawn), "type 1 with");
+    EXPECT_REFUSED(spawn_wire() + 1, "type 1 with");
+    EXPECT_REFUSED(spawn_wire() - 1, "type 1 with");
+    EXPECT_REFUSED(min - 1, "type 1 with");
+    EXPECT_REFUSED(sizeof(struct ipc_hdr), "type 1 with");
+    /* No strings at all (the built-in worker): the shortest SPAWN there is. */
+    make_spawn("{\"name\":\"worker\"}");
+    out.spawn.spec.argc = out.spawn.spec.envc = 0;
+    out.spawn.spec.strings_len = 0;
+    CHECK(spawn_wire() == min);
+    CHECK(round_trip(IPC_SPAWN) && in.spawn.spec.strings_len == 0 && in.spawn.spec.argc == 0);
+    /* Nothing past the message is taken from the buffer it lands in. */
+    make_spawn("{\"name\":\"x\",\"command\":[\"/bin/true\"]}");
+    CHECK(round_trip(IPC_SPAWN));
+    CHECK((unsigned char)in.spawn.spec.strings[in.spawn.spec.strings_len] == 0xa5);
+    /* A spec the sender cannot size is never sent. */
+    make_spawn("{\"name\":\"x\"}");
+    out.spawn.spec.strings_len = JC_STRINGS_MAX + 1;
+    jc_err_clear(&err);
+    CHECK(ipc_send(sv[0], &out, IPC_SPAWN, &err) == -1);
+    CHECK_STR_CONTAINS(err.msg, "no size");
+    CHECK(recv(sv[1], raw, sizeof raw, MSG_DONTWAIT) == -1 && errno == EAGAIN);
 }
 
 static void test_report_checks(void)
@@ -552,6 +598,7 @@ int main(void)
     test_round_trips();
     test_header_checks();
     test_spawn_checks();
+    test_spawn_length();
     test_report_checks();
     test_input_fds();
     test_input_fds_refused();
