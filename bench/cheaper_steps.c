@@ -3,7 +3,7 @@
  * method).
  *
  *     sudo build/bench/jobcell-cheaper-steps ROOTFS [N [BYTES]]
- *     (N rounds, default 1000; BYTES: the trimmed SPAWN, default 1300;
+ *     (N rounds, default 1000; BYTES: the trimmed SPAWN, default 1585, sh -c "echo hi";
  *     or cc -O2 -o /tmp/cheaper_steps bench/cheaper_steps.c)
  *
  * Per round, timed with CLOCK_MONOTONIC:
@@ -23,6 +23,9 @@
  *   spawn msg one SPAWN over a SOCK_SEQPACKET socketpair, sendmsg +
  *             recvmsg into a full-size buffer: the fixed 33 KB message
  *             (before) and the prefix a task with a short argv needs (after)
+ *   front     the front's SPAWN buffer per spawn: calloc of the whole union
+ *             and a copy of the spec's used bytes (before) | malloc, the
+ *             header zeroed, the same copy (after); x100, divided back
  * Prints the median and p90 of each, in microseconds.  A benchmark, not a
  * test; it needs root and changes nothing outside its own namespaces and
  * cgroups (removed as it goes). */
@@ -49,12 +52,14 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { S_DEV_OLD, S_DEV_NEW, S_CAPBSET, S_DROPCAPS, S_CG_OLD, S_CG_NEW, S_MSG_OLD, S_MSG_NEW, S_MAX };
+enum { S_DEV_OLD, S_DEV_NEW, S_CAPBSET, S_DROPCAPS, S_CG_OLD, S_CG_NEW, S_MSG_OLD, S_MSG_NEW, S_BUF_OLD,
+       S_BUF_NEW, S_MAX };
 static const char *const names[S_MAX] = {
     "/dev: tmpfs+5 binds+4 links (before)", "/dev: prepared, rbind+ro (after)",
     "PR_CAPBSET_DROP x (last_cap+1)", "drop_caps() whole",
     "v1 cgroup mkdir+writes (before)", "v1 cgroup mkdir+writes (after)",
     "SPAWN msg 33 KB send+recv (before)", "SPAWN msg trimmed send+recv (after)",
+    "front: calloc 34 KB + copy (before)", "front: malloc + copy (after)",
 };
 static const char *const dev_names[5] = {"null", "zero", "full", "random", "urandom"};
 static const char *const links[4][2] = {
@@ -280,6 +285,24 @@ static double msg_one(size_t len)
     return now_us() - t0;
 }
 
+static double buf_one(int before)
+{
+    static char spec[1600];
+    double t0 = now_us();
+
+    for (int i = 0; i < 100; i++) {
+        char *m = before ? calloc(1, FULL_MSG) : malloc(FULL_MSG);
+        if (!m)
+            die("malloc");
+        if (!before)
+            memset(m, 0, 64);
+        memcpy(m + 64, spec, short_msg - 64);
+        __asm__ volatile("" : : "r"(m) : "memory");
+        free(m);
+    }
+    return (now_us() - t0) / 100;
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -297,7 +320,7 @@ int main(int argc, char **argv)
         return fprintf(stderr, "usage: %s ROOTFS [N]\n", argv[0]), 2;
     fclose(f);
     rootfs = argv[1];
-    short_msg = argc > 3 ? (size_t)atol(argv[3]) : 1300;
+    short_msg = argc > 3 ? (size_t)atol(argv[3]) : 1585;
     prepare_dev();
     have_v1 = access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) == 0;
     if (have_v1)
@@ -313,6 +336,7 @@ int main(int argc, char **argv)
             if (have_v1)
                 t[variant ? S_CG_NEW : S_CG_OLD] = cg_one(!variant, i);
             t[variant ? S_MSG_NEW : S_MSG_OLD] = msg_one(variant ? short_msg : FULL_MSG);
+            t[variant ? S_BUF_NEW : S_BUF_OLD] = buf_one(!variant);
             for (int s = 0; s < S_MAX; s++)
                 if (t[s] > 0)
                     v[s][k[s]++] = t[s];
