@@ -1481,6 +1481,7 @@ int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *p
         sandbox_env_init(&w.env, cfg, cg, policies, &err) < 0) {
         log_errx("%s", err.msg);
         stop_front(&w);
+        cg_fini(cg); /* no task was made: the subtree is empty */
         teardown(&w, sigfd);
         return 1;
     }

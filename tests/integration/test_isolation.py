@@ -463,6 +463,8 @@ class PreparedDev(unittest.TestCase):
         os.makedirs("/run/jobcell", mode=0o755, exist_ok=True)
         os.symlink("/tmp", path)
         d = Daemon(cgroup_name=name)
+        tidy = d._cleanup_leftovers
+        d._cleanup_leftovers = lambda: None   # see what the daemon itself left
         try:
             try:   # the front may answer /healthz before the warden gives up
                 d.start()
@@ -475,8 +477,12 @@ class PreparedDev(unittest.TestCase):
                 d.stop()
                 self.assertNotEqual(d.returncode, 0, text)
             self.assertIn(path + " is not a directory", text)
+            # The refused start removed the cgroup subtree it had made.
+            left = [b for b in harness.cgroup_bases(name).values() if os.path.isdir(b)]
+            self.assertEqual(left, [], text)
         finally:
             os.unlink(path)
+            tidy()
 
 
 class DaemonProcessGroup(unittest.TestCase):
