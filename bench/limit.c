@@ -34,7 +34,8 @@
  *       cgroup_v2.c cg_v2_create :200, set_limits :170]
  *      The tasks' parent carries the ceilings, written once at start-up
  *      [cgroup_v1.c cg_v1_ceiling :92, cgroup_v2.c cg_v2_ceiling :147]
- *   P2 four pipes with both ends >= 10 (sync, error, output, status)
+ *   P2 three pipes and init's channel (a SOCK_SEQPACKET socketpair), both
+ *      ends >= 10 (sync, error, init's own stdout, channel)
  *      [sandbox.c pipe_high :167, fds_open :312]
  *   P3 clone3(NEWUSER|NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET|PIDFD
  *      [|INTO_CGROUP on v2]) with the thread's euid switched to the task's
@@ -51,7 +52,8 @@
  *      cgroup_v1.c cg_v1_limit_cpu :166, cgroup_v2.c cg_v2_limit_cpu :190]
  *   P7 init's STARTED record [sandbox.c wait_started :541]
  *  monitor (warden.c, the monitor thread)
- *   P8 ENDED record, EOF on the output pipe, waitid(P_PIDFD), cgroup rmdir
+ *   P8 the program's OUTPUT records and ENDED on the channel (init relays
+ *      the program's output), EOF on init's stdout, waitid(P_PIDFD), cgroup rmdir
  *      with EBUSY retries [cgroup.c cg_rmdir_retry, cgroup_v1.c
  *      cg_v1_destroy :228, cgroup_v2.c cg_v2_destroy :243]
  *  child (child.c sb_child_main :298, raw syscalls only)
@@ -362,7 +364,7 @@ static void c_net_and_stdio(const struct plan *p)
     STEP(p, ST_STDIO, dup3(p->null_fd, 0, 0));
     STEP(p, ST_STDIO, dup3(p->out_wr, 1, 0));
     STEP(p, ST_STDIO, dup3(p->out_wr, 2, 0));
-    STEP(p, ST_STDIO, dup3(p->status_wr, JC_INIT_STATUS_FD, 0));
+    STEP(p, ST_STDIO, dup3(p->status_wr, JC_INIT_CHAN_FD, 0));
     STEP(p, ST_STDIO, dup3(p->sync_rd, JC_INIT_GO_FD, 0));
     STEP(p, ST_STDIO, syscall(SYS_close_range, 5, ~0U, CLOSE_RANGE_CLOEXEC));
 }
@@ -687,6 +689,22 @@ static int pipe_high(int fds[2], struct jc_err *err)
     return 0;
 }
 
+/* P2: init's channel, as sandbox.c chan_high. */
+static int chan_high(int fds[2], struct jc_err *err)
+{
+    int raw[2];
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, raw) < 0)
+        return jc_fail(err, errno, "socketpair");
+    for (int i = 0; i < 2; i++) {
+        fds[i] = fcntl(raw[i], F_DUPFD_CLOEXEC, 10);
+        close(raw[i]);
+    }
+    if (fds[0] < 0 || fds[1] < 0)
+        return jc_fail(err, errno, "fcntl F_DUPFD_CLOEXEC");
+    return 0;
+}
+
 static void close_fd(int *fd)
 {
     if (*fd >= 0)
@@ -787,11 +805,23 @@ static int wait_exec(struct task *t, struct jc_err *err)
     return jc_fail(err, errno, "no word from the child");
 }
 
+/* The next status record on init's channel; its OUTPUT records on the way
+ * are the program's output (printed with --print-output). */
 static int read_init(struct task *t, uint32_t kind, struct jc_err *err)
 {
-    struct jc_init_msg m;
-    ssize_t n = read_timeout(t->status[0], &m, sizeof m, 10000);
+    static struct {
+        struct jc_init_msg h;
+        char data[JC_INIT_CHUNK];
+    } r;
+    struct jc_init_msg m = {0};
+    ssize_t n;
 
+    while ((n = read_timeout(t->status[0], &r, sizeof r, 10000)) > (ssize_t)sizeof r.h &&
+           r.h.kind == JC_INIT_OUTPUT)
+        if (g_plan.print_output)
+            (void)!write(STDERR_FILENO, r.data, (size_t)n - sizeof r.h);
+    if (n == (ssize_t)sizeof m)
+        m = r.h;
     if (n == (ssize_t)sizeof m && m.kind == kind)
         return m.value;
     return jc_fail(err, n < 0 ? errno : 0, "jobcell-init: expected record %u, got %zd bytes (kind %u, %d)",
@@ -843,7 +873,7 @@ static double now_s(void)
 static int run_task(struct task *t, uint32_t hostid, double *started, struct jc_err *err)
 {
     if (pipe_high(t->sync, err) < 0 || pipe_high(t->errp, err) < 0 || pipe_high(t->out, err) < 0 ||
-        pipe_high(t->status, err) < 0)
+        chan_high(t->status, err) < 0)
         return -1;
     g_plan.sync_rd = t->sync[0];
     g_plan.sync_wr = t->sync[1];

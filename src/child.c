@@ -275,7 +275,8 @@ static void loopback_up(const struct sb_prep *p)
 }
 
 /* stdin the request's memfd (read to its end, then EOF) or /dev/null,
- * stdout+stderr the output pipe, fd 3 init's status pipe, fd 4 the sync
+ * stdout+stderr /dev/null (init says everything on its channel and makes
+ * the program's output pipe itself), fd 3 init's channel, fd 4 the sync
  * pipe, now init's go pipe (init_proto.h); every other descriptor is closed
  * at execve. */
 static void set_stdio(const struct sb_prep *p)

@@ -623,7 +623,8 @@ void config_warn_stop_time(const struct jc_config *c)
 
 void config_fit_nofile(struct jc_config *c, uint64_t nofile)
 {
-    uint64_t room = nofile > FDS_RESERVED * 2 ? nofile - FDS_RESERVED : FDS_RESERVED;
+    const uint64_t fixed = FDS_RESERVED + (uint64_t)SPAWNS_IN_FLIGHT * FDS_PER_SPAWN;
+    uint64_t room = nofile > fixed + FDS_PER_TASK ? nofile - fixed : FDS_PER_TASK;
 
     if ((uint64_t)c->pool_size * FDS_PER_CELL > room / 2) {
         log_warnx("pool_size %u needs more descriptors than RLIMIT_NOFILE %llu allows: using 0", c->pool_size,
@@ -635,7 +636,7 @@ void config_fit_nofile(struct jc_config *c, uint64_t nofile)
     if (c->max_running > room / FDS_PER_TASK) {
         log_warnx("max_running %u needs more descriptors than RLIMIT_NOFILE %llu allows: using %llu",
                   c->max_running, (unsigned long long)nofile, (unsigned long long)(room / FDS_PER_TASK));
-        c->max_running = (uint32_t)(room / FDS_PER_TASK ? room / FDS_PER_TASK : 1);
+        c->max_running = (uint32_t)(room / FDS_PER_TASK);
     }
     if (c->max_connections > room) {
         log_warnx("max_connections %u is above RLIMIT_NOFILE %llu: using %llu", c->max_connections,

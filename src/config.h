@@ -105,16 +105,22 @@ void config_defaults(struct jc_config *c);
 /* Parse "HOST:PORT" (IPv4 literal or "localhost"). */
 int config_parse_listen(struct jc_config *c, const char *s, struct jc_err *err);
 
-/* Descriptors a task holds in the warden: 2 while it runs (output and
- * status pipes), 5 while it is being spawned (pidfd, error, go, output and
- * status pipes), 3 while it ends (its pidfd again); spawns in flight are
- * bounded only by max_running, so the budget is the spawn's, plus one; and
- * those kept for everything else. */
-#define FDS_PER_TASK 6
+/* The warden's descriptor budget (docs/design.md, "File descriptors"): a
+ * running task holds FDS_PER_TASK (init's channel; its pidfd instead while
+ * it ends), a spawn in flight FDS_PER_SPAWN (pidfd, error pipe, go pipe,
+ * channel).  Spawns in flight are at most SPAWNS_IN_FLIGHT: the front hands
+ * the warden no more (it queues the rest) and the warden refuses more
+ * (503).  FDS_RESERVED covers everything else (the front's channel, epoll,
+ * timer, the log directory, a spawn's pipes while it is being cloned).  So
+ * max_running × FDS_PER_TASK + SPAWNS_IN_FLIGHT × FDS_PER_SPAWN +
+ * FDS_RESERVED must fit RLIMIT_NOFILE. */
+#define FDS_PER_TASK 1
+#define FDS_PER_SPAWN 4
+#define SPAWNS_IN_FLIGHT 64
 #define FDS_RESERVED 64
-/* A cell waiting in the pool: pidfd, error, go, output and status pipes,
+/* A cell waiting in the pool: pidfd, error and go pipes, init's channel,
  * its hand-over socket (SB_FDS_PER_CELL, sandbox.h). */
-#define FDS_PER_CELL 6
+#define FDS_PER_CELL 5
 
 /* max_running and max_connections within what RLIMIT_NOFILE `nofile`
  * allows after the pool's cells (a warning for each lowered): a task past

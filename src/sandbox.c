@@ -225,14 +225,10 @@ int sandbox_env_for_cells(const struct sandbox_env *env, struct sandbox_env *out
     return 0;
 }
 
-/* A pipe whose ends are >= 10, so the child's dup3() onto 0-3 never
- * clobbers one of its own sources. */
-static int pipe_high(int fds[2], struct jc_err *err)
+/* The two ends of a new pipe or socketpair (raw) moved to >= 10, so the
+ * child's dup3() onto 0-4 never clobbers one of its own sources. */
+static int pair_high(const int raw[2], int fds[2], struct jc_err *err)
 {
-    int raw[2];
-
-    if (pipe2(raw, O_CLOEXEC) < 0)
-        return jc_fail(err, errno, "pipe2");
     for (int i = 0; i < 2; i++) {
         fds[i] = fcntl(raw[i], F_DUPFD_CLOEXEC, 10);
         close(raw[i]);
@@ -245,6 +241,39 @@ static int pipe_high(int fds[2], struct jc_err *err)
         return jc_fail(err, errno, "fcntl F_DUPFD_CLOEXEC");
     }
     return 0;
+}
+
+static int pipe_high(int fds[2], struct jc_err *err)
+{
+    int raw[2];
+
+    if (pipe2(raw, O_CLOEXEC) < 0)
+        return jc_fail(err, errno, "pipe2");
+    return pair_high(raw, fds, err);
+}
+
+/* Room in init's end for a few whole records (the kernel doubles this),
+ * whatever net.core.wmem_default says: a record larger than the send buffer
+ * would fail with EMSGSIZE.  The channel's queue is charged to init's end,
+ * so this bounds it too (about 256 KiB, the default's size). */
+#define CHAN_SNDBUF (2 * (int)sizeof(struct sandbox_record))
+
+/* init's channel (init_proto.h): a datagram per record, boundaries kept;
+ * fds[1] is init's end. */
+static int chan_high(int fds[2], struct jc_err *err)
+{
+    int raw[2], size = CHAN_SNDBUF;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, raw) < 0)
+        return jc_fail(err, errno, "socketpair");
+    /* FORCE: root may pass net.core.wmem_max; the kernel doubles it. */
+    if (setsockopt(raw[1], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0) {
+        jc_fail(err, errno, "setsockopt SO_SNDBUFFORCE");
+        close(raw[0]);
+        close(raw[1]);
+        return -1;
+    }
+    return pair_high(raw, fds, err);
 }
 
 
@@ -354,7 +383,7 @@ static struct rlimit task_nofile(void)
 }
 
 struct spawn_fds {
-    int sync[2], errp[2], out[2], status[2];
+    int sync[2], errp[2], chan[2];
 };
 
 static void close_pair(int p[2])
@@ -370,20 +399,17 @@ static void fds_close(struct spawn_fds *f)
 {
     close_pair(f->sync);
     close_pair(f->errp);
-    close_pair(f->out);
-    close_pair(f->status);
+    close_pair(f->chan);
 }
 
 static int fds_open(struct spawn_fds *f, struct jc_err *err)
 {
-    *f = (struct spawn_fds){{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
-    if (pipe_high(f->sync, err) < 0 || pipe_high(f->errp, err) < 0 ||
-        pipe_high(f->out, err) < 0 || pipe_high(f->status, err) < 0) {
+    *f = (struct spawn_fds){{-1, -1}, {-1, -1}, {-1, -1}};
+    if (pipe_high(f->sync, err) < 0 || pipe_high(f->errp, err) < 0 || chan_high(f->chan, err) < 0) {
         fds_close(f);
         return -1;
     }
-    if (fcntl(f->out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(f->errp[0], F_SETFL, O_NONBLOCK) < 0 ||
-        fcntl(f->status[0], F_SETFL, O_NONBLOCK) < 0) {
+    if (fcntl(f->errp[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(f->chan[0], F_SETFL, O_NONBLOCK) < 0) {
         fds_close(f);
         return jc_fail(err, errno, "fcntl O_NONBLOCK");
     }
@@ -450,8 +476,10 @@ static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
     p->n_proc_paths = p->n_proc_paths_all;
     p->sync_rd = f->sync[0];
     p->err_wr = f->errp[1];
-    p->out_wr = f->out[1];
-    p->status_wr = f->status[1];
+    /* init's own stdout and stderr: it says everything on its channel,
+     * and makes the program's output pipe itself (init_proto.h). */
+    p->out_wr = env->null_fd;
+    p->status_wr = f->chan[1];
     snprintf(p->hostname, sizeof p->hostname, "%s", spec->id);
     tmp_opts(p->tmp_opts, sizeof p->tmp_opts, spec->limits.tmpfs_mb, true);
     p->argv[0] = (char *)JC_INIT_PATH;
@@ -795,19 +823,38 @@ static int started_record(const struct jc_init_msg *m, const struct sandbox_prog
     return jc_fail(err, 0, "sandbox: %s did not report the program's start", JC_INIT_PATH);
 }
 
-/* jobcell-init's first record: the program started, or its execve failed. */
+ssize_t sandbox_recv(int chan, struct sandbox_record *r)
+{
+    /* MSG_TRUNC: the record's whole length, to see one too long for *r. */
+    ssize_t n = recv(chan, r, sizeof *r, MSG_DONTWAIT | MSG_TRUNC);
+
+    if (n <= 0)
+        return n;
+    if ((size_t)n < sizeof r->h || (size_t)n > sizeof *r ||
+        (r->h.kind == JC_INIT_OUTPUT) != ((size_t)n > sizeof r->h) ||
+        (r->h.kind == JC_INIT_OUTPUT && (size_t)r->h.value != (size_t)n - sizeof r->h)) {
+        errno = EPROTO;
+        return -1;
+    }
+    return n;
+}
+
+/* jobcell-init's first status record: the program started, or why not.
+ * Output before it is init's own message about that, dropped with the
+ * spawn (the error names the cause). */
 int sandbox_started(const struct sandbox_task *t, const struct sandbox_program *prog, bool timed_out,
                     struct jc_err *err)
 {
-    struct jc_init_msg m;
-    ssize_t n = timed_out ? -1 : read(t->status_rd, &m, sizeof m);
+    struct sandbox_record r;
+    ssize_t n = -1;
 
+    errno = ETIMEDOUT;
+    while (!timed_out && ((n = sandbox_recv(t->chan, &r)) > 0 || (n < 0 && errno == EPROTO)))
+        if (n > 0 && r.h.kind != JC_INIT_OUTPUT)
+            return started_record(&r.h, prog, err);
     if (n < 0 && !timed_out && (errno == EAGAIN || errno == EINTR))
         return 0;
-    if (n == (ssize_t)sizeof m)
-        return started_record(&m, prog, err);
-    return jc_fail(err, timed_out ? ETIMEDOUT : n < 0 ? errno : 0,
-                   "sandbox: %s did not report the program's start", JC_INIT_PATH);
+    return jc_fail(err, n < 0 ? errno : 0, "sandbox: %s did not report the program's start", JC_INIT_PATH);
 }
 
 /* Before the child is released only: it holds no other process yet, so the
@@ -836,10 +883,9 @@ static int start_child(const struct sandbox_env *env, uint32_t slot, struct spaw
     if (t->cg.dirfd >= 0)
         close(JC_STEAL_FD(t->cg.dirfd));
     /* The child's ends: it holds them now, and no later child may inherit them. */
-    close(f->out[1]);
-    close(f->status[1]);
+    close(f->chan[1]);
     close(f->errp[1]);
-    f->out[1] = f->status[1] = f->errp[1] = -1;
+    f->chan[1] = f->errp[1] = -1;
     if (release_child(env, t->pid, hostid, &t->cg, f, err) < 0) {
         abort_child(t->pidfd);
         t->pidfd = -1;
@@ -854,8 +900,8 @@ int sandbox_clone(const struct sandbox_env *env, const struct jc_spec *spec, con
     struct spawn_fds f;
     struct jc_err ignored;
 
-    *t = (struct sandbox_task){.pid = -1, .pidfd = -1, .err_rd = -1, .go_wr = -1, .out_rd = -1,
-                               .status_rd = -1, .cpus_set = -1};
+    *t = (struct sandbox_task){.pid = -1, .pidfd = -1, .err_rd = -1, .go_wr = -1, .chan = -1,
+                               .cpus_set = -1};
     if (cg_task_create(env->cg, spec->id, &spec->limits, &t->cg, err) < 0)
         return -1;
     if (fds_open(&f, err) < 0 || prep_task(env, spec, &f, err) < 0)
@@ -867,8 +913,7 @@ int sandbox_clone(const struct sandbox_env *env, const struct jc_spec *spec, con
         goto fail;
     t->err_rd = JC_STEAL_FD(f.errp[0]);
     t->go_wr = JC_STEAL_FD(f.sync[1]);
-    t->out_rd = JC_STEAL_FD(f.out[0]);
-    t->status_rd = JC_STEAL_FD(f.status[0]);
+    t->chan = JC_STEAL_FD(f.chan[0]);
     fds_close(&f);
     return 0;
 fail:
@@ -879,7 +924,7 @@ fail:
 
 void sandbox_task_close(struct sandbox_task *t)
 {
-    int *fds[] = {&t->pidfd, &t->err_rd, &t->go_wr, &t->out_rd, &t->status_rd};
+    int *fds[] = {&t->pidfd, &t->err_rd, &t->go_wr, &t->chan};
 
     for (unsigned i = 0; i < JC_ARRAY_LEN(fds); i++)
         if (*fds[i] >= 0) {
@@ -920,8 +965,8 @@ static void prep_cell(const struct sandbox_env *env, const struct spawn_fds *f, 
     p->n_proc_paths = p->n_proc_paths_early;
     p->sync_rd = f->sync[0];
     p->err_wr = f->errp[1];
-    p->out_wr = f->out[1];
-    p->status_wr = f->status[1];
+    p->out_wr = env->null_fd; /* as prep_task(): init makes the output pipe */
+    p->status_wr = f->chan[1];
     p->hostname[0] = 0;
     tmp_opts(p->tmp_opts, sizeof p->tmp_opts, lim->tmpfs_mb, true);
     p->argv[0] = (char *)JC_INIT_PATH;
@@ -935,8 +980,8 @@ static void prep_cell(const struct sandbox_env *env, const struct spawn_fds *f, 
 static void cell_init(struct sandbox_cell *c, uint32_t slot, const struct jc_limits *lim)
 {
     *c = (struct sandbox_cell){.sock = -1, .slot = slot, .limits = *lim};
-    c->sb = (struct sandbox_task){.pid = -1, .pidfd = -1, .err_rd = -1, .go_wr = -1, .out_rd = -1,
-                                  .status_rd = -1, .cpus_set = -1};
+    c->sb = (struct sandbox_task){.pid = -1, .pidfd = -1, .err_rd = -1, .go_wr = -1, .chan = -1,
+                                  .cpus_set = -1};
 }
 
 /* Its cgroup with every limit in place (the CPU quota too: a cell's set-up
@@ -959,7 +1004,7 @@ static int cell_cgroup(const struct sandbox_env *env, const char *name, struct s
 int sandbox_cell_build(const struct sandbox_env *env, const char *name, const struct jc_limits *lim,
                        uint32_t slot, struct sandbox_cell *c, struct jc_err *err)
 {
-    struct spawn_fds f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
+    struct spawn_fds f = {{-1, -1}, {-1, -1}, {-1, -1}};
     int sv[2] = {-1, -1};
     struct jc_err ignored;
 
@@ -976,8 +1021,7 @@ int sandbox_cell_build(const struct sandbox_env *env, const char *name, const st
     c->sock = JC_STEAL_FD(sv[0]);
     c->sb.err_rd = JC_STEAL_FD(f.errp[0]);
     c->sb.go_wr = JC_STEAL_FD(f.sync[1]);
-    c->sb.out_rd = JC_STEAL_FD(f.out[0]);
-    c->sb.status_rd = JC_STEAL_FD(f.status[0]);
+    c->sb.chan = JC_STEAL_FD(f.chan[0]);
     fds_close(&f);
     return 0;
 fail:

@@ -11,7 +11,7 @@
  * (sandbox_clone()).  Nothing here waits on a child: the warden's monitor
  * thread watches the descriptors this hands it and calls the steps that
  * follow when they are ready (sandbox_exec_done() on the error pipe,
- * sandbox_release_program(), sandbox_started() on the status pipe), each
+ * sandbox_release_program(), sandbox_started() on init's channel), each
  * under a deadline of the monitor's (docs/design.md, "A task's life in the
  * warden").
  *
@@ -35,6 +35,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "../rootfs/init_proto.h"
 #include "cgroup.h"
 #include "config.h"
 #include "error.h"
@@ -65,14 +66,14 @@ enum sb_block { SB_BLK_SYNC, SB_BLK_ERR, SB_BLK_OUT, SB_BLK_STATUS, SB_BLK_STDIN
                 SB_BLK_NULL, SB_BLK_CGROUP, SB_BLK_CELL, SB_BLOCK_N };
 
 /* A task being spawned or running: the warden's descriptors of it, -1
- * where closed.  While it runs only out_rd and status_rd stay open. */
+ * where closed.  While it runs only chan stays open. */
 struct sandbox_task {
     pid_t pid;      /* an unreaped child of the warden's: kill(pid) is safe */
     int pidfd;      /* until the task is started, and again at its end */
     int err_rd;     /* the child's {step, errno} records; EOF: it exec'd init */
     int go_wr;      /* init's go pipe: closed once the CPU limit is in place */
-    int out_rd;     /* task's stdout+stderr (non-blocking) */
-    int status_rd;  /* jobcell-init's status records (non-blocking) */
+    int chan;       /* jobcell-init's channel: its records and the
+                       program's output (init_proto.h; non-blocking) */
     struct cg_task cg;
     double cpus_set;    /* the CPU quota its cgroup already has, or -1 (none) */
     int64_t started_ms; /* realtime */
@@ -215,9 +216,9 @@ struct sandbox_cell {
     struct jc_limits limits; /* what its cgroup and /tmp were built with */
 };
 
-/* Warden descriptors of a waiting cell: pidfd, error, go, output and
- * status pipes, hand-over socket. */
-#define SB_FDS_PER_CELL 6
+/* Warden descriptors of a waiting cell: pidfd, error and go pipes, init's
+ * channel, hand-over socket. */
+#define SB_FDS_PER_CELL 5
 
 extern const struct sb_rlimit sb_task_rlimits[];
 extern const unsigned sb_task_rlimits_n;
@@ -273,7 +274,18 @@ struct sandbox_program {
     const char *name; /* argv[0] of the request */
 };
 
-/* The status pipe is readable (or its deadline passed: timed_out): 1 init
+/* One record of init's channel, as large as one can be. */
+struct sandbox_record {
+    struct jc_init_msg h;
+    char data[JC_INIT_CHUNK];
+};
+
+/* The next record on init's channel into *r: its length (8 and more,
+ * checked against init_proto.h), 0 at EOF (init is gone), -1 with errno
+ * (EAGAIN: none now; EPROTO: a malformed record, consumed). */
+ssize_t sandbox_recv(int chan, struct sandbox_record *r);
+
+/* The channel is readable (or its deadline passed: timed_out): 1 init
  * reported STARTED, 0 not yet, -1 the program did not start (err: why,
  * with the status the API answers). */
 int sandbox_started(const struct sandbox_task *t, const struct sandbox_program *prog, bool timed_out,

@@ -41,6 +41,7 @@ struct ttable {
     struct trec *buckets[NBUCKETS];
     struct trec *qhead, *qtail; /* queued, not yet handed to the warden */
     unsigned queued, active;    /* active: starting or running */
+    unsigned starting;          /* handed to the warden, not yet answered (≤ SPAWNS_IN_FLIGHT) */
     unsigned dirty;             /* ended, not yet in the store */
     struct trec *lost;          /* start-up only: records to mark lost */
     uint64_t next_seq;
@@ -52,6 +53,22 @@ struct ttable {
 };
 
 static int64_t now_ms(void) { return jc_now_ms(CLOCK_REALTIME); }
+
+/* r handed to the warden (on) or answered, ended, requeued (off).  The
+ * spawns in flight are bounded (config.h, the warden's descriptors): one
+ * answered lets the table's thread hand over the next. */
+static void set_starting(struct ttable *t, struct trec *r, bool on)
+{
+    if (r->starting == on)
+        return;
+    r->starting = on;
+    if (on) {
+        t->starting++;
+        return;
+    }
+    t->starting--;
+    pthread_cond_signal(&t->cond);
+}
 static int64_t mono_ms(void) { return jc_now_ms(CLOCK_MONOTONIC); }
 
 /* ---- the index of live records ---------------------------------------- */
@@ -216,7 +233,7 @@ static void finish_locked(struct ttable *t, struct trec *r, enum jc_reason reaso
         queue_del(t, r);
     else if (r->starting || r->state == ST_RUNNING)
         t->active--;
-    r->starting = false;
+    set_starting(t, r, false);
     r->reason = reason;
     r->state = jc_state_for_end(reason, r->exit_code);
     r->finished_ms = at;
@@ -458,7 +475,8 @@ static bool start_head_locked(struct ttable *t)
     if (store_dispatched(t->store, r->id, &err) < 0)
         return false;
     queue_del(t, r);
-    r->starting = r->from_queue = true;
+    r->from_queue = true;
+    set_starting(t, r, true);
     t->active++;
     int64_t waited = mono_ms() - r->queued_mono_ms;
     t->mean_wait_ms = t->mean_wait_ms ? (t->mean_wait_ms * 7 + waited) / 8 : waited;
@@ -478,7 +496,8 @@ static bool requeue_locked(struct ttable *t, struct trec *r)
 
     if (!r->from_queue || !r->spec || store_requeue(t->store, r->id, r->spec, &err) < 0)
         return false;
-    r->starting = r->from_queue = false;
+    set_starting(t, r, false);
+    r->from_queue = false;
     t->active--;
     queue_push_front(t, r);
     t->pause_until = mono_ms() + 1000;
@@ -502,7 +521,8 @@ static void retry_dirty_locked(struct ttable *t)
 
 static bool can_start(const struct ttable *t)
 {
-    return t->qhead && !t->stopping && t->active < t->conf.max_running && mono_ms() >= t->pause_until;
+    return t->qhead && !t->stopping && t->active < t->conf.max_running && t->starting < SPAWNS_IN_FLIGHT &&
+           mono_ms() >= t->pause_until;
 }
 
 static void wait_a_second(struct ttable *t)
@@ -623,7 +643,7 @@ static int submit_locked(struct ttable *t, struct trec *r, const struct tasks_su
     if (admit_check(t, retry, err) < 0)
         return -1;
     r->accepted_mono_ms = mono_ms();
-    queue = t->active >= t->conf.max_running || t->qhead;
+    queue = t->active >= t->conf.max_running || t->qhead || t->starting >= SPAWNS_IN_FLIGHT;
     if (add_locked(t, r, s, queue, err) < 0)
         return -1;
     index_add(t, r);
@@ -634,7 +654,7 @@ static int submit_locked(struct ttable *t, struct trec *r, const struct tasks_su
         a->position = t->queued;
         pthread_cond_signal(&t->cond);
     } else {
-        r->starting = true;
+        set_starting(t, r, true);
         t->active++;
         a->kind = TASKS_START;
     }
@@ -715,7 +735,7 @@ void tasks_spawned(struct ttable *t, const char *id, int pid, int64_t started_ms
     pthread_mutex_lock(&t->lock);
     struct trec *r = find(t, id);
     if (r && r->starting) {
-        r->starting = false;
+        set_starting(t, r, false);
         free(JC_STEAL(r->spec)); /* it runs: never again */
         r->state = ST_RUNNING;
         r->pid = pid;

@@ -51,7 +51,9 @@
 #include "devdir.h"
 #include "wmsg.h"
 
-enum tag_kind { TAG_PIDFD, TAG_ERR, TAG_STATUS, TAG_OUT, TAG_TIMER, TAG_WAKE };
+#define ID_BUCKETS 4096 /* the task index: chains of ~2 at 10 000 tasks */
+
+enum tag_kind { TAG_PIDFD, TAG_ERR, TAG_CHAN, TAG_TIMER, TAG_WAKE };
 
 struct wtask;
 struct ep_tag {
@@ -64,7 +66,7 @@ struct ep_tag {
 enum phase {
     PH_EXEC,     /* released: EOF on the error pipe means it exec'd init */
     PH_STARTING, /* CPU limit written, init let go: waiting for STARTED */
-    PH_RUNNING,  /* started: its output, ENDED, EOF on the status pipe, its timeout */
+    PH_RUNNING,  /* started: its output, ENDED, EOF on its channel, its timeout */
     PH_ENDING,   /* init is exiting: waiting for its pidfd (namespace gone) */
     PH_FAILING,  /* the spawn failed: killed, waiting for its pidfd */
     PH_DONE,     /* reported: freed once the batch of events is handled */
@@ -97,8 +99,9 @@ struct wtask {
     enum log_state log;   /* monitor thread */
     struct sandbox_log log_at;
     int log_errno; /* monitor thread only: why output was lost, 0 if none */
-    struct ep_tag tag_pid, tag_err, tag_status, tag_out;
-    struct wtask *next;   /* w->tasks, under w->lock */
+    struct ep_tag tag_pid, tag_err, tag_chan;
+    struct wtask *next, **pprev; /* w->tasks, under w->lock: O(1) out */
+    struct wtask *hnext;  /* w->by_id[], under w->lock */
     struct wtask *next_new; /* w->incoming (under w->lock), then w->done */
 };
 
@@ -117,8 +120,10 @@ struct warden {
     pthread_mutex_t lock;
     pthread_cond_t idle;
     struct wtask *tasks;    /* every task from its clone to its report */
+    struct wtask *by_id[ID_BUCKETS]; /* the same, by id: a KILL finds its task in O(1) */
     struct wtask *incoming; /* cloned, not yet adopted by the monitor */
     unsigned ntasks;
+    unsigned in_flight; /* under lock: cloned, not yet started or failed (≤ SPAWNS_IN_FLIGHT) */
     uint8_t *slots;   /* nslots ≥ max_running + pool_size (a reload may raise it); under lock */
     uint32_t nslots;
     bool stopping;
@@ -157,23 +162,54 @@ static int slot_take(struct warden *w, uint32_t *slot)
     return -1;
 }
 
+static unsigned bucket_of(const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % ID_BUCKETS;
+}
+
 static struct wtask *find_locked(struct warden *w, const char *id)
 {
-    for (struct wtask *t = w->tasks; t; t = t->next)
+    for (struct wtask *t = w->by_id[bucket_of(id)]; t; t = t->hnext)
         if (strcmp(t->id, id) == 0)
             return t;
     return NULL;
 }
 
-/* Out of the list: no kill can reach it any more, so it may be reaped. */
+/* Into the list and the index: from now on a kill can reach it. */
+static void list_locked(struct warden *w, struct wtask *t)
+{
+    struct wtask **b = &w->by_id[bucket_of(t->id)];
+
+    t->next = w->tasks;
+    t->pprev = &w->tasks;
+    if (w->tasks)
+        w->tasks->pprev = &t->next;
+    w->tasks = t;
+    t->hnext = *b;
+    *b = t;
+}
+
+/* Out of the list: no kill can reach it any more, so it may be reaped.
+ * O(1) but for its bucket's chain (10 000 tasks cancelled at once each
+ * leave this list, under the lock every KILL takes). */
 static void unlist(struct warden *w, struct wtask *t)
 {
     pthread_mutex_lock(&w->lock);
-    for (struct wtask **pp = &w->tasks; *pp; pp = &(*pp)->next)
-        if (*pp == t) {
-            *pp = t->next;
-            break;
-        }
+    if (t->pprev) { /* once */
+        *t->pprev = t->next;
+        if (t->next)
+            t->next->pprev = t->pprev;
+        t->pprev = NULL;
+        for (struct wtask **pp = &w->by_id[bucket_of(t->id)]; *pp; pp = &(*pp)->hnext)
+            if (*pp == t) {
+                *pp = t->hnext;
+                break;
+            }
+    }
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -324,6 +360,15 @@ static void free_done(struct warden *w)
     }
 }
 
+/* A spawn no longer in flight: started, or failed (before the front hears
+ * of it, so that the front's count of them is never below this one). */
+static void spawn_landed(struct warden *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->in_flight--;
+    pthread_mutex_unlock(&w->lock);
+}
+
 /* One task fewer; stop_all() waits for none. */
 static void count_down(struct warden *w)
 {
@@ -350,6 +395,7 @@ static void finish_failed(struct warden *w, struct wtask *t)
     if (cg_task_destroy(w->cg, &t->sb.cg, &err) < 0)
         log_task_warn(t->id, "%s", err.msg);
     free_slot(w, t);
+    spawn_landed(w);
     send_failed(w, t->id, &t->sp->err);
     bury(w, t);
     count_down(w);
@@ -362,7 +408,7 @@ static void spawn_fail(struct warden *w, struct wtask *t, const struct jc_err *e
     t->sp->err = *err;
     deadline_clear(&w->dl, &t->dl);
     unwatch(w, t, t->sb.err_rd);
-    unwatch(w, t, t->sb.status_rd);
+    unwatch(w, t, t->sb.chan);
     t->phase = PH_FAILING;
     if (t->child_dead) {
         finish_failed(w, t);
@@ -402,12 +448,11 @@ static void adopt_incoming(struct warden *w)
 }
 
 /* STARTED: the 202 goes out (SPAWNED, before the task's end can be seen),
- * the task's timeout counts from now, and only its output and status
- * pipes stay open. */
+ * the task's timeout counts from now, and only its channel stays open
+ * (watched since the release: its output and end come through it). */
 static void became_running(struct warden *w, struct wtask *t)
 {
     union ipc_msg m = {0};
-    struct jc_err err;
     bool is_command = t->sp->prog.is_command;
 
     t->phase = PH_RUNNING;
@@ -417,6 +462,7 @@ static void became_running(struct warden *w, struct wtask *t)
         close(JC_STEAL_FD(t->sb.pidfd));
     }
     free(JC_STEAL(t->sp));
+    spawn_landed(w);
     snprintf(m.h.id, sizeof m.h.id, "%s", t->id);
     m.spawned.pid = t->sb.pid;
     m.spawned.started_ms = t->sb.started_ms;
@@ -428,11 +474,6 @@ static void became_running(struct warden *w, struct wtask *t)
     if (t->cancelled)
         kill_task(w, t);
     pthread_mutex_unlock(&w->lock);
-    if (watch(w, t->sb.out_rd, &t->tag_out, TAG_OUT, t, &err) < 0) {
-        /* Cannot read its output: end it (the status pipe reports the end). */
-        log_task_warn(t->id, "%s", err.msg);
-        kill_task(w, t);
-    }
 }
 
 /* EOF on the error pipe: init was exec'd; its CPU limit, then its go. */
@@ -453,7 +494,7 @@ static void on_exec(struct warden *w, struct wtask *t, bool timed_out)
     close(JC_STEAL_FD(t->sb.err_rd));
     t->phase = PH_STARTING;
     if (sandbox_release_program(&w->env, &t->sp->limits, &t->sb, &err) < 0 ||
-        watch(w, t->sb.status_rd, &t->tag_status, TAG_STATUS, t, &err) < 0) {
+        watch(w, t->sb.chan, &t->tag_chan, TAG_CHAN, t, &err) < 0) {
         spawn_fail(w, t, &err);
         return;
     }
@@ -541,24 +582,14 @@ static size_t log_write(struct warden *w, struct wtask *t, int *fd, const char *
     return keep;
 }
 
-/* Copy what the task printed into its log (see log_write()). */
-static void pump_output(struct warden *w, struct wtask *t, bool *eof)
+/* An OUTPUT record into the task's log (see log_write()). */
+static void take_output(struct warden *w, struct wtask *t, int *fd, const char *buf, size_t n)
 {
-    char buf[65536];
-    int fd = -1;
-    ssize_t n;
+    size_t keep = log_write(w, t, fd, buf, n);
 
-    *eof = false;
-    while ((n = read(t->sb.out_rd, buf, sizeof buf)) > 0) {
-        size_t keep = log_write(w, t, &fd, buf, (size_t)n);
-        t->out_bytes += keep;
-        if ((size_t)n > keep)
-            output_exceeded(w, t);
-    }
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-        *eof = true;
-    if (fd >= 0)
-        close(fd);
+    t->out_bytes += keep;
+    if (n > keep)
+        output_exceeded(w, t);
 }
 
 static void on_timeout(struct warden *w, struct wtask *t)
@@ -653,16 +684,13 @@ static void finish_end(struct warden *w, struct wtask *t)
 {
     static union ipc_msg m; /* monitor thread only */
     struct jc_err err;
-    bool eof;
 
-    pump_output(w, t, &eof);
     sync_log(w, t);
     unlist(w, t);
     int status = reap(t);
     /* The program's own status from ENDED; when init was killed itself
      * there is none and init's stands. */
     build_end(w, t, t->end_status >= 0 ? t->end_status : status, &m);
-    unwatch(w, t, t->sb.out_rd);
     unwatch(w, t, t->sb.pidfd);
     sandbox_task_close(&t->sb);
     if (cg_task_destroy(w->cg, &t->sb.cg, &err) < 0)
@@ -675,11 +703,13 @@ static void finish_end(struct warden *w, struct wtask *t)
     count_down(w);
 }
 
-/* EOF on the status pipe: init is exiting.  Its namespace is gone when its
- * pidfd (opened now: none is kept while it runs) is readable. */
+/* EOF on the channel: init is exiting, and every record it sent has been
+ * read.  Its namespace is gone when its pidfd (opened now: none is kept
+ * while it runs) is readable; the channel is closed meanwhile. */
 static void begin_end(struct warden *w, struct wtask *t)
 {
-    unwatch(w, t, t->sb.status_rd);
+    unwatch(w, t, t->sb.chan);
+    close(JC_STEAL_FD(t->sb.chan));
     deadline_clear(&w->dl, &t->dl); /* it ended within its timeout */
     t->phase = PH_ENDING;
     if (t->sb.pidfd >= 0) { /* died while spawning: already a zombie */
@@ -694,19 +724,34 @@ static void begin_end(struct warden *w, struct wtask *t)
         finish_end(w, t);
 }
 
-/* jobcell-init's records after STARTED: ENDED (the program's status), then
- * EOF when init exits. */
-static void on_status(struct warden *w, struct wtask *t)
-{
-    struct jc_init_msg m;
-    ssize_t n;
+/* Records per readiness at most: a task that prints without pause cannot
+ * keep the monitor from the others (the channel stays readable, so epoll
+ * brings it back). */
+#define RECORDS_PER_TURN 64
 
-    while ((n = read(t->sb.status_rd, &m, sizeof m)) == (ssize_t)sizeof m)
-        if (m.kind == JC_INIT_ENDED)
-            t->end_status = m.value;
-    if (n > 0) /* records are written whole (8 bytes, below PIPE_BUF) */
-        log_task_warn(t->id, "a short record from jobcell-init (%zd bytes): ignored", n);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+/* jobcell-init's records after STARTED: OUTPUT into the log, ENDED (the
+ * program's status), then EOF when init exits. */
+static void on_chan(struct warden *w, struct wtask *t)
+{
+    static struct sandbox_record r; /* monitor thread only */
+    int fd = -1;
+    ssize_t n = -1;
+
+    errno = EAGAIN;
+    for (int i = 0; i < RECORDS_PER_TURN; i++) {
+        n = sandbox_recv(t->sb.chan, &r);
+        if (n < 0 && errno == EPROTO)
+            log_task_warn(t->id, "a malformed record from jobcell-init: ignored");
+        else if (n <= 0)
+            break;
+        else if (r.h.kind == JC_INIT_OUTPUT)
+            take_output(w, t, &fd, r.data, (size_t)r.h.value);
+        else if (r.h.kind == JC_INIT_ENDED)
+            t->end_status = r.h.value;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EPROTO))
         begin_end(w, t);
 }
 
@@ -754,15 +799,6 @@ static void on_timer(struct warden *w)
         on_deadline(w, task_of(d));
 }
 
-static void on_output(struct warden *w, struct wtask *t)
-{
-    bool eof;
-
-    pump_output(w, t, &eof);
-    if (eof)
-        unwatch(w, t, t->sb.out_rd);
-}
-
 static void dispatch(struct warden *w, struct ep_tag *tag)
 {
     struct wtask *t = tag->t;
@@ -778,14 +814,11 @@ static void dispatch(struct warden *w, struct ep_tag *tag)
         if (t->phase == PH_EXEC)
             on_exec(w, t, false);
         break;
-    case TAG_STATUS:
+    case TAG_CHAN:
         if (t->phase == PH_STARTING)
             on_started(w, t, false);
         else if (t->phase == PH_RUNNING)
-            on_status(w, t);
-        break;
-    case TAG_OUT:
-        on_output(w, t);
+            on_chan(w, t);
         break;
     case TAG_TIMER:
         on_timer(w);
@@ -856,12 +889,17 @@ static struct wtask *new_task(struct warden *w, const struct jc_spec *spec, stru
     t->out_cap = (uint64_t)spec->limits.output_kb * 1024;
     t->end_status = -1;
     pthread_mutex_lock(&w->lock);
-    bool stopping = w->stopping;
+    bool stopping = w->stopping, busy = w->in_flight >= SPAWNS_IN_FLIGHT;
+    if (!stopping && !busy)
+        w->in_flight++;
     pthread_mutex_unlock(&w->lock);
-    if (stopping) {
+    if (stopping || busy) {
         free(t->sp);
         free(t);
-        jc_client(err, 503, "shutting down: the daemon takes no new task");
+        if (stopping)
+            jc_client(err, 503, "shutting down: the daemon takes no new task");
+        else /* the front keeps to the bound: a confused one does not */
+            jc_client(err, 503, "%u spawns in flight already (SPAWNS_IN_FLIGHT)", SPAWNS_IN_FLIGHT);
         return NULL;
     }
     return t;
@@ -912,7 +950,7 @@ static int spawn_fresh(struct warden *w, struct wtask *t, const struct jc_spec *
 
 /* Clone and release the child, then hand it to the monitor: the main
  * thread waits on no child, so the next SPAWN is taken at once.  Spawns in
- * flight are bounded by the slots (max_running). */
+ * flight are bounded by SPAWNS_IN_FLIGHT (config.h: the descriptors). */
 static void handle_spawn(struct warden *w, const struct jc_spec *spec, const int input[INPUT_NFDS])
 {
     struct jc_err err = {0};
@@ -921,6 +959,7 @@ static void handle_spawn(struct warden *w, const struct jc_spec *spec, const int
 
     if (!t || (spawn_in_cell(w, t, spec, input) < 0 && spawn_fresh(w, t, spec, input, &err) < 0)) {
         if (t) {
+            spawn_landed(w);
             free(t->sp);
             free(t);
         }
@@ -929,8 +968,7 @@ static void handle_spawn(struct warden *w, const struct jc_spec *spec, const int
     }
     t->host_uid = w->cfg->uid_base + t->slot;
     pthread_mutex_lock(&w->lock);
-    t->next = w->tasks;
-    w->tasks = t;
+    list_locked(w, t);
     t->next_new = w->incoming;
     w->incoming = t;
     w->ntasks++;

@@ -2,8 +2,10 @@
  * front's validated requests, and nothing else.  It has no network socket.
  *
  * Threads: the main thread reads front messages and signals and spawns (one
- * spawn at a time); the monitor thread waits on every task's pidfd, timeout
- * timerfd and output pipe in one epoll loop, classifies each ending from the
+ * spawn at a time); the monitor thread takes each task through its spawn
+ * and its life by its descriptors (pidfd, error pipe, init's channel: one
+ * while it runs) and one timer for every deadline in one epoll loop,
+ * classifies each ending from the
  * kernel's counters, removes the cgroup and reports EXITED to the front.
  * Runs in: the warden (root), after the privsep fork. */
 #pragma once

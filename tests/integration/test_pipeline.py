@@ -10,7 +10,8 @@ same answers as one spawn at a time, under concurrency:
   program the rootfs lacks: 400) and with tasks cancelled while running;
   every record ends terminal and exact, every log holds its own task's line,
   and the warden holds no more descriptors at the end than at the start;
-- the warden keeps at most 2 descriptors per running task.
+- the warden keeps at most 1 descriptor per running task (init's channel;
+  docs/design.md), so that 10 000 tasks fit a 20 000-descriptor limit.
 
 Counts: JOBCELL_STRESS_N, else 1000 on the host (plain and ASan builds),
 1000 / JOBCELL_TEST_SLOW in the TCG VM, at least 150: each run stays within
@@ -190,7 +191,7 @@ class PipelineTest(DaemonTestCase):
             time.sleep(0.1)
         self.assertEqual(fd_count(self.warden_pid()), base_fds)
 
-    def test_two_descriptors_per_running_task(self):
+    def test_one_descriptor_per_running_task(self):
         k = 40
         # Measured with the pool of cells full and its builder at rest
         # (its cells' descriptors, 6 each, are the same in both counts).
@@ -203,7 +204,9 @@ class PipelineTest(DaemonTestCase):
         running = fd_count(self.warden_pid())
         print("warden descriptors: %d idle, %d with %d running tasks (%.2f per task)"
               % (base_fds, running, k, (running - base_fds) / k))
-        self.assertLessEqual(running - base_fds, 2 * k)
+        # 1 each (the channel to its init); 1.1 leaves room for a descriptor
+        # the warden opens for a moment (a log batch), none per task.
+        self.assertLessEqual(running - base_fds, 1.1 * k)
         lane = Lane(self.d.port)
         for tid in ids:
             st, raw = self.cancel(lane, tid)

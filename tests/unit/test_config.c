@@ -385,6 +385,31 @@ static void test_ceilings(void)
     free(path);
 }
 
+/* The warden's descriptor budget (config.h): 10 000 running tasks fit an
+ * RLIMIT_NOFILE of 20 000 (1 descriptor each, plus 64 spawns in flight at
+ * 4 each and 64 reserved); below that, max_running is lowered to what fits. */
+static void test_fit_nofile(void)
+{
+    config_defaults(&cfg);
+    cfg.pool_size = 0; /* its cells' descriptors: test_pool */
+    cfg.max_running = 10000;
+    cfg.max_connections = 4096;
+    config_fit_nofile(&cfg, 20000);
+    CHECK(cfg.max_running == 10000 && cfg.max_connections == 4096);
+
+    cfg.max_running = 20000;
+    config_fit_nofile(&cfg, 20000);
+    CHECK(cfg.max_running == 20000 - 64 * 4 - 64); /* 19 680 */
+
+    cfg.max_running = 10000;
+    config_fit_nofile(&cfg, 5000);
+    CHECK(cfg.max_running == 5000 - 320 && cfg.max_connections == 4096);
+
+    cfg.max_running = 100;
+    config_fit_nofile(&cfg, 64);
+    CHECK(cfg.max_running == 1 && cfg.max_connections == 1);
+}
+
 /* dist/jobcell.json.sample (installed as the sample config) parses, and
  * every value in it is the embedded default: the sample and the code say
  * the same.  Keys derived from the host are documented, not in the sample. */
@@ -403,10 +428,11 @@ static void test_pool(void)
     free(path);
 
     a.max_running = 1000;
-    config_fit_nofile(&a, 256); /* 192 after the reserve, 12 for two cells: 30 tasks */
-    CHECK(a.pool_size == 2 && a.max_running == 30);
+    /* 280 after the reserve and the spawns in flight, 10 for two cells: 270 tasks */
+    config_fit_nofile(&a, 600);
+    CHECK(a.pool_size == 2 && a.max_running == 270);
     a.pool_size = 64;
-    config_fit_nofile(&a, 256); /* 64 cells would take more than half: none */
+    config_fit_nofile(&a, 600); /* 64 cells would take more than half: none */
     CHECK(a.pool_size == 0);
 
     config_defaults(&a);
@@ -457,6 +483,7 @@ int main(int argc, char **argv)
     test_file_errors();
     test_ceilings();
     test_pool();
+    test_fit_nofile();
     CHECK(argc == 2);
     if (argc == 2)
         test_sample(argv[1]);

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench/tenk.sh — N (default 10 000) sleeping tasks at once on one host:
+# what each thousand costs, whether the API stays quick, how fast all of
+# them are cancelled.  A benchmark, not a test: it prints figures.  Heavy:
+# at 10 000 it holds ~20 000 processes and several GB of kernel memory.
+#
+#   sudo bench/tenk.sh [-n N] [-l LANES] [-d WRK_SECONDS] [-s STEP]
+#
+# Tasks are ["/bin/sleep","3600"] (not 600: on a busy 2-core host 10 000
+# take longer than 10 minutes to submit).
+# Starts jobcelld with max_running N + 64, max_queued N and ceiling_pids
+# 2·N + 1 024 (init and the program: 2 processes per task; the derived
+# default, half of kernel.pid_max, holds only 8 192 such tasks on a host
+# with the default pid_max of 32 768), then (bench/tenk.py):
+#   1. submits N tasks over LANES (default 4)
+#      keep-alive clients: per STEP (1 000) accepted, the POST rate, the warden's
+#      descriptors, the processes in jobcell's cgroup, MemAvailable, Slab;
+#      GET /api/tasks/{id} p50/p99 meanwhile;
+#   2. with all N running: descriptors per task, GET p50/p99 of one client,
+#      and wrk (-d seconds, 32 keep-alive connections) on GET /api/tasks/{id};
+#   3. DELETEs every task and reports the time until all are terminal;
+#      every record must say "cancelled".
+# The daemon, its tasks and cgroups are removed at the end, on failure and
+# on Ctrl-C (bench/lib.sh).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+N=10000 LANES=4 WRK_S=10 STEP=1000
+while getopts "n:l:d:s:h" o; do
+    case $o in
+    n) N=$OPTARG ;;
+    l) LANES=$OPTARG ;;
+    d) WRK_S=$OPTARG ;;
+    s) STEP=$OPTARG ;;
+    *) sed -n '2,22p' "$0"; exit 2 ;;
+    esac
+done
+[[ $N =~ ^[0-9]+$ && $N -ge 100 && $N -le 30000 ]] || bench_die "-n: 100..30000"
+[[ $LANES =~ ^[0-9]+$ && $LANES -ge 1 && $LANES -le 32 ]] || bench_die "-l: 1..32"
+[[ $STEP =~ ^[0-9]+$ && $STEP -ge 10 ]] || bench_die "-s: 10 and more"
+[[ $WRK_S =~ ^[0-9]+$ && $WRK_S -ge 1 && $WRK_S -le 60 ]] || bench_die "-d: 1..60"
+
+bench_require_root
+bench_trap
+bench_mktemp
+pid_max=$(cat /proc/sys/kernel/pid_max)
+[[ $((2 * N + 1024)) -lt $pid_max ]] ||
+    bench_die "kernel.pid_max $pid_max is too low for $N tasks (2 processes each; docs/performance.md)"
+bench_header "tenk.sh: N=$N sleeping tasks over $LANES lanes; RLIMIT_NOFILE $(ulimit -Sn)/$(ulimit -Hn), kernel.pid_max $pid_max"
+jc_start "$ROOTFS_SRC" "{\"max_running\": $((N + 64)), \"max_queued\": $N, \"ceiling_pids\": $((2 * N + 1024)),
+  \"max_records\": $((2 * N + 1000)), \"per_ip_connections\": 128, \"max_connections\": 512}"
+grep -i "warn" "$BENCH_TMP/jobcelld.log" | sed 's/^/# daemon: /' || true
+idle_fds=$(ls "/proc/$JC_PID/fd" | wc -l)
+
+python3 "$BENCH_DIR/tenk.py" submit --port "$JC_PORT" --n "$N" --lanes "$LANES" --step "$STEP" --warden "$JC_PID" \
+    --idle-fds "$idle_fds" --cgroup "$BENCH_CG" --out "$BENCH_TMP" || bench_die "not every task ran"
+
+if bench_need wrk wrk; then
+    echo
+    echo "wrk -t2 -c32 -d${WRK_S}s GET /api/tasks/{id} with $N running:"
+    wrk -t2 -c32 -d"${WRK_S}s" --latency "http://127.0.0.1:$JC_PORT/api/tasks/$(cat "$BENCH_TMP/one")" |
+        grep -E "Requests/sec|Latency|50%|99%|requests in|Non-2xx" | sed 's/^/  /'
+else
+    echo "(wrk missing: no keep-alive GET load figure)"
+fi
+
+echo
+python3 "$BENCH_DIR/tenk.py" cancel --port "$JC_PORT" --n "$N" --lanes "$LANES" --out "$BENCH_TMP" ||
+    bench_die "not every task ended as cancelled"
+sleep 3
+echo "after: warden fds $(ls "/proc/$JC_PID/fd" | wc -l) (idle $idle_fds), MemAvailable $(($(grep MemAvailable /proc/meminfo | awk '{print $2}') / 1024)) MB"
