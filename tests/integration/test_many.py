@@ -36,7 +36,9 @@ LANES = 4
 
 
 class ManyTest(DaemonTestCase):
-    daemon_kwargs = {"config": {"max_running": N + 20, "max_queued": 4 * N,
+    # No cells (pool_size 0): the warden's descriptors and cgroups are then
+    # the tasks' alone (test_cells and test_pipeline count them with cells).
+    daemon_kwargs = {"config": {"max_running": N + 20, "max_queued": 4 * N, "pool_size": 0,
                                 "limits": {"max": {"output_kb": 65536}}}}
 
     def warden_pid(self):

@@ -194,7 +194,7 @@ class PipelineTest(DaemonTestCase):
     def test_one_descriptor_per_running_task(self):
         k = 40
         # Measured with the pool of cells full and its builder at rest
-        # (its cells' descriptors, 6 each, are the same in both counts).
+        # (its cells' descriptors, 5 each, are the same in both counts).
         self.d.wait_cells(POOL)
         base_fds = fd_count(self.warden_pid())
         ids = [self.d.submit_ok(name="sleeper", command=["/bin/sleep", "300"])["id"] for _ in range(k)]
