@@ -621,22 +621,33 @@ void config_warn_stop_time(const struct jc_config *c)
                   c->stop_grace_s, (unsigned long long)worst);
 }
 
+/* How many tasks, running or in flight, `room` warden descriptors hold. */
+static uint64_t tasks_fitting(uint64_t room)
+{
+    const uint64_t spawning = (uint64_t)SPAWNS_IN_FLIGHT * FDS_PER_SPAWN;
+
+    if (room <= spawning)
+        return room / FDS_PER_SPAWN;
+    return SPAWNS_IN_FLIGHT + (room - spawning) / FDS_PER_TASK;
+}
+
 void config_fit_nofile(struct jc_config *c, uint64_t nofile)
 {
-    const uint64_t fixed = FDS_RESERVED + (uint64_t)SPAWNS_IN_FLIGHT * FDS_PER_SPAWN;
-    uint64_t room = nofile > fixed + FDS_PER_TASK ? nofile - fixed : FDS_PER_TASK;
+    /* Each process's own table, less what it keeps for itself. */
+    uint64_t room = nofile > 2 * FDS_RESERVED ? nofile - FDS_RESERVED : nofile / 2;
 
     if ((uint64_t)c->pool_size * FDS_PER_CELL > room / 2) {
         log_warnx("pool_size %u needs more descriptors than RLIMIT_NOFILE %llu allows: using 0", c->pool_size,
                   (unsigned long long)nofile);
         c->pool_size = 0;
     }
-    room -= (uint64_t)c->pool_size * FDS_PER_CELL;
-
-    if (c->max_running > room / FDS_PER_TASK) {
+    uint64_t fit = tasks_fitting(room - (uint64_t)c->pool_size * FDS_PER_CELL);
+    if (fit == 0)
+        fit = 1;
+    if (c->max_running > fit) {
         log_warnx("max_running %u needs more descriptors than RLIMIT_NOFILE %llu allows: using %llu",
-                  c->max_running, (unsigned long long)nofile, (unsigned long long)(room / FDS_PER_TASK));
-        c->max_running = (uint32_t)(room / FDS_PER_TASK);
+                  c->max_running, (unsigned long long)nofile, (unsigned long long)fit);
+        c->max_running = (uint32_t)fit;
     }
     if (c->max_connections > room) {
         log_warnx("max_connections %u is above RLIMIT_NOFILE %llu: using %llu", c->max_connections,

@@ -111,9 +111,11 @@ int config_parse_listen(struct jc_config *c, const char *s, struct jc_err *err);
  * channel).  Spawns in flight are at most SPAWNS_IN_FLIGHT: the front hands
  * the warden no more (it queues the rest) and the warden refuses more
  * (503).  FDS_RESERVED covers everything else (the front's channel, epoll,
- * timer, the log directory, a spawn's pipes while it is being cloned).  So
- * max_running × FDS_PER_TASK + SPAWNS_IN_FLIGHT × FDS_PER_SPAWN +
- * FDS_RESERVED must fit RLIMIT_NOFILE. */
+ * timer, the log directory, a spawn's pipes while it is being cloned).  A
+ * spawn in flight counts in max_running, so with m = max_running,
+ * min(m, SPAWNS_IN_FLIGHT) × FDS_PER_SPAWN + the rest × FDS_PER_TASK +
+ * pool_size × FDS_PER_CELL + FDS_RESERVED must fit RLIMIT_NOFILE.  The
+ * front, a process of its own, fits max_connections into its own table. */
 #define FDS_PER_TASK 1
 #define FDS_PER_SPAWN 4
 #define SPAWNS_IN_FLIGHT 64

@@ -386,8 +386,10 @@ static void test_ceilings(void)
 }
 
 /* The warden's descriptor budget (config.h): 10 000 running tasks fit an
- * RLIMIT_NOFILE of 20 000 (1 descriptor each, plus 64 spawns in flight at
- * 4 each and 64 reserved); below that, max_running is lowered to what fits. */
+ * RLIMIT_NOFILE of 20 000 (1 descriptor each, 4 for each of up to 64 in
+ * flight, 64 reserved); below that, max_running is lowered to what fits,
+ * and max_connections only to the front's own table (a low hard limit of
+ * 256 left it 1 connection, when the spawns' share was taken from it). */
 static void test_fit_nofile(void)
 {
     config_defaults(&cfg);
@@ -399,15 +401,19 @@ static void test_fit_nofile(void)
 
     cfg.max_running = 20000;
     config_fit_nofile(&cfg, 20000);
-    CHECK(cfg.max_running == 20000 - 64 * 4 - 64); /* 19 680 */
+    CHECK(cfg.max_running == 64 + (20000 - 64 - 64 * 4)); /* 19 744 */
 
     cfg.max_running = 10000;
     config_fit_nofile(&cfg, 5000);
-    CHECK(cfg.max_running == 5000 - 320 && cfg.max_connections == 4096);
+    CHECK(cfg.max_running == 64 + (5000 - 64 - 64 * 4) && cfg.max_connections == 4096);
+
+    cfg.max_running = 500; /* test_storage's Descriptors: prlimit 256 */
+    config_fit_nofile(&cfg, 256);
+    CHECK(cfg.max_running == (256 - 64) / 4 && cfg.max_connections == 256 - 64);
 
     cfg.max_running = 100;
     config_fit_nofile(&cfg, 64);
-    CHECK(cfg.max_running == 1 && cfg.max_connections == 1);
+    CHECK(cfg.max_running == 32 / 4 && cfg.max_connections == 32);
 }
 
 /* dist/jobcell.json.sample (installed as the sample config) parses, and
@@ -428,9 +434,9 @@ static void test_pool(void)
     free(path);
 
     a.max_running = 1000;
-    /* 280 after the reserve and the spawns in flight, 10 for two cells: 270 tasks */
+    /* 536 after the reserve, 10 for two cells: 64 in flight (256), 270 more */
     config_fit_nofile(&a, 600);
-    CHECK(a.pool_size == 2 && a.max_running == 270);
+    CHECK(a.pool_size == 2 && a.max_running == 64 + 270);
     a.pool_size = 64;
     config_fit_nofile(&a, 600); /* 64 cells would take more than half: none */
     CHECK(a.pool_size == 0);
