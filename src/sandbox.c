@@ -258,17 +258,35 @@ static int pipe_high(int fds[2], struct jc_err *err)
  * so this bounds it too (about 256 KiB, the default's size). */
 #define CHAN_SNDBUF (2 * (int)sizeof(struct sandbox_record))
 
+/* SO_SNDBUF, within net.core.wmem_max (208 KiB by default: enough); past
+ * that SO_SNDBUFFORCE, which needs CAP_NET_ADMIN — the shipped unit's
+ * bounding set has it not, so it is only the fallback. */
+static int chan_sndbuf(int fd, struct jc_err *err)
+{
+    int size = CHAN_SNDBUF, got = 0;
+    socklen_t len = sizeof got;
+
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0)
+        return jc_fail(err, errno, "setsockopt SO_SNDBUF");
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len) < 0)
+        return jc_fail(err, errno, "getsockopt SO_SNDBUF");
+    if (got >= 2 * size)
+        return 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
+        return jc_fail(err, errno, "init's channel needs a send buffer of %d bytes: raise net.core.wmem_max "
+                       "to it (SO_SNDBUFFORCE)", size);
+    return 0;
+}
+
 /* init's channel (init_proto.h): a datagram per record, boundaries kept;
  * fds[1] is init's end. */
 static int chan_high(int fds[2], struct jc_err *err)
 {
-    int raw[2], size = CHAN_SNDBUF;
+    int raw[2];
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, raw) < 0)
         return jc_fail(err, errno, "socketpair");
-    /* FORCE: root may pass net.core.wmem_max; the kernel doubles it. */
-    if (setsockopt(raw[1], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0) {
-        jc_fail(err, errno, "setsockopt SO_SNDBUFFORCE");
+    if (chan_sndbuf(raw[1], err) < 0) {
         close(raw[0]);
         close(raw[1]);
         return -1;
