@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "util.h"
 
 static void set_ready(const struct pool *p) { metrics_cells_ready(p->n); }
 
@@ -82,13 +83,7 @@ static void wait_for(struct pool *p, int64_t ms)
         pthread_cond_wait(&p->wake, &p->lock);
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    jc_mono_after(&ts, ms);
     pthread_cond_timedwait(&p->wake, &p->lock, &ts);
 }
 

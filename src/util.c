@@ -17,6 +17,17 @@ int64_t jc_now_ms(clockid_t clk)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void jc_mono_after(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
 /* Until EOF or `cap` bytes. */
 static int read_to_eof(int fd, char *buf, size_t cap, size_t *len)
 {

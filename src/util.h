@@ -12,6 +12,10 @@
 /* Milliseconds of `clk` (CLOCK_REALTIME: since the epoch). */
 int64_t jc_now_ms(clockid_t clk);
 
+/* *ts = now on CLOCK_MONOTONIC + ms: the deadline of a timed wait on a
+ * condition variable whose clock is CLOCK_MONOTONIC. */
+void jc_mono_after(struct timespec *ts, int64_t ms);
+
 /* Read the regular file `name` under dirfd (AT_FDCWD for a path) whole into
  * a malloc'd, NUL-terminated *out (*len bytes, len may be NULL).  A file
  * over `cap` bytes, a symlink or a non-regular file is refused (a client

@@ -112,13 +112,7 @@ static void wait_until(struct waits *w, int64_t deadline_mono)
 
     if (left > 1000)
         left = 1000;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += left / 1000;
-    ts.tv_nsec += (left % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    jc_mono_after(&ts, left);
     pthread_cond_timedwait(&w->cond, &w->lock, &ts);
 }
 
