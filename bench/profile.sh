@@ -1,28 +1,34 @@
 #!/usr/bin/env bash
-# bench/profile.sh — where the CPU goes in one lane of spawns: perf record of
-# jobcelld (with every process it starts: front, warden, the tasks) while one
-# client runs N no-op tasks over HTTP, then of the limit (bench/limit.c)
+# bench/profile.sh — where the CPU goes in L lanes of spawns: perf record of
+# jobcelld (with every process it starts: front, warden, the tasks) while
+# the client runs N no-op tasks over HTTP, then of the limit (bench/limit.c)
 # running N spawns.  Prints `perf report --no-children --sort sym`'s top
-# entries for both.  A benchmark, not a test.
+# entries for both, and the CPU each used per spawn.  A benchmark, not a test.
 #
-#   sudo bench/profile.sh [-n N] [-k TOP]      (default 2000 spawns, top 15)
+#   sudo bench/profile.sh [-n N] [-k TOP] [-l LANES] [-a]
+#                                  (default 2000 spawns, top 15, 1 lane)
 #
 # The sampling event is cpu-clock (software): these VMs have no hardware
-# counters.  Only the recorded processes and their children are sampled, so
-# work the kernel defers to kworkers (the net namespace's teardown) is not
-# in either profile.  BENCH_KEEP_TMP=1 keeps the perf.data files.
+# counters.  Without -a only the recorded processes and their children are
+# sampled, so work the kernel defers to kworkers (the net namespace's
+# teardown, a memory cgroup's offlining) is in neither profile; with -a the
+# whole host is sampled while each row runs (the HTTP client included), so
+# it is.  BENCH_KEEP_TMP=1 keeps the perf.data files.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-N=2000 TOP=15
-while getopts "n:k:h" o; do
+N=2000 TOP=15 LANES=1 WIDE=
+while getopts "n:k:l:ah" o; do
     case $o in
     n) N=$OPTARG ;;
     k) TOP=$OPTARG ;;
-    *) sed -n '2,14p' "$0"; exit 2 ;;
+    l) LANES=$OPTARG ;;
+    a) WIDE=1 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
     esac
 done
-[[ $N =~ ^[0-9]+$ && $N -ge 10 && $TOP =~ ^[0-9]+$ ]] || bench_die "-n: at least 10; -k: a number"
+[[ $N =~ ^[0-9]+$ && $N -ge 10 && $TOP =~ ^[0-9]+$ && $LANES =~ ^[1-9][0-9]*$ ]] ||
+    bench_die "-n: at least 10; -k: a number; -l: at least 1"
 
 bench_require_root
 bench_trap
@@ -34,31 +40,51 @@ ROOTFS=$BENCH_TMP/rootfs
 cp -a "$ROOTFS_SRC" "$ROOTFS"
 printf 'int main(void) { return 0; }\n' >"$BENCH_TMP/noop.c"
 musl-gcc -static -O2 -s -o "$ROOTFS/usr/bin/jc-noop" "$BENCH_TMP/noop.c"
-bench_header "profile.sh: perf record -g -e cpu-clock, $N no-op spawns in one lane, jobcell then the limit"
+WHAT="the recorded processes"
+[[ -n $WIDE ]] && WHAT="the whole host"
+bench_header "profile.sh: perf record -g -e cpu-clock ($WHAT), $N no-op spawns in $LANES lane(s), jobcell then the limit"
 
 perf_top() { # PERF_DATA [SORT [N]]
     perf report -i "$1" --no-children --sort "${2:-sym}" --stdio -g none 2>/dev/null |
         grep -E '^ +[0-9]' | head -n "${3:-$TOP}" || true
 }
 
-# jobcelld under perf: a wrapper in its place (jc_start execs it in a
-# session of its own; jc_stop's SIGTERM reaches perf, which stops jobcelld).
-REAL=$JOBCELLD
-JOBCELLD=$BENCH_TMP/jobcelld-perf
-printf '#!/bin/sh\nexec perf record -q -g -e cpu-clock -o %q -- %q "$@"\n' "$BENCH_TMP/jobcell.data" "$REAL" >"$JOBCELLD"
-chmod 0755 "$JOBCELLD"
-jc_start "$ROOTFS" '{"max_running": 65536, "log_level": "warn"}'
-echo "jobcell: $(python3 "$BENCH_DIR/jcclient.py" spawn --port "$JC_PORT" --n "$N" --lanes 1 --warmup 50 \
-    --max-seconds 600 --cmd '["/usr/bin/jc-noop"]')"
+# CPU ms per spawn: the sampled cpu-clock time (ns) over the spawns, warm-up included.
+perf_cpu_ms() { # PERF_DATA SPAWNS
+    perf report -i "$1" --stdio 2>/dev/null |
+        awk -v n="$2" '/^# Event count/ { printf "%.2f", $NF / 1e6 / n; exit }'
+}
+
+REC=(perf record -q -g -e cpu-clock)
+if [[ -n $WIDE ]]; then
+    jc_start "$ROOTFS" '{"max_running": 65536, "log_level": "warn"}'
+    REC+=(-a)
+else
+    # jobcelld under perf: a wrapper in its place (jc_start execs it in a
+    # session of its own; jc_stop's SIGTERM reaches perf, which stops jobcelld).
+    REAL=$JOBCELLD
+    JOBCELLD=$BENCH_TMP/jobcelld-perf
+    printf '#!/bin/sh\nexec perf record -q -g -e cpu-clock -o %q -- %q "$@"\n' "$BENCH_TMP/jobcell.data" "$REAL" >"$JOBCELLD"
+    chmod 0755 "$JOBCELLD"
+    jc_start "$ROOTFS" '{"max_running": 65536, "log_level": "warn"}'
+fi
+CLIENT=(python3 "$BENCH_DIR/jcclient.py" spawn --port "$JC_PORT" --n "$N" --lanes "$LANES" --warmup 50
+    --max-seconds 600 --cmd '["/usr/bin/jc-noop"]')
+if [[ -n $WIDE ]]; then
+    echo "jobcell: $("${REC[@]}" -o "$BENCH_TMP/jobcell.data" -- "${CLIENT[@]}")"
+else
+    echo "jobcell: $("${CLIENT[@]}")"
+fi
 jc_stop
-perf record -q -g -e cpu-clock -o "$BENCH_TMP/limit.data" -- "$LIMIT" --rootfs "$ROOTFS" --count "$N" \
+"${REC[@]}" -o "$BENCH_TMP/limit.data" -- "$LIMIT" --rootfs "$ROOTFS" --lanes "$LANES" --count "$N" \
     --warmup 50 --max-seconds 600 --cgroup-name "$BENCH_CG" --policy-dir "$REPO/policy" |
     sed 's/^/limit: /'
 
 for run in jobcell limit; do
     echo
-    echo "$run (and every process it started), top $TOP by self time:"
+    echo "$run: $(perf_cpu_ms "$BENCH_TMP/$run.data" $((N + 50))) CPU ms per spawn ($WHAT)"
+    echo "$run, top $TOP by self time:"
     perf_top "$BENCH_TMP/$run.data"
     echo "$run, by process (comm):"
-    perf_top "$BENCH_TMP/$run.data" comm 6
+    perf_top "$BENCH_TMP/$run.data" comm 8
 done
