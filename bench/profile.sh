@@ -49,10 +49,13 @@ perf_top() { # PERF_DATA [SORT [N]]
         grep -E '^ +[0-9]' | head -n "${3:-$TOP}" || true
 }
 
-# CPU ms per spawn: the sampled cpu-clock time (ns) over the spawns, warm-up included.
+# CPU ms per spawn: the sampled cpu-clock time (ns) over the spawns, warm-up
+# included; with -a less the idle loop's share (comm "swapper").
 perf_cpu_ms() { # PERF_DATA SPAWNS
-    perf report -i "$1" --stdio 2>/dev/null |
-        awk -v n="$2" '/^# Event count/ { printf "%.2f", $NF / 1e6 / n; exit }'
+    local total idle
+    total=$(perf report -i "$1" --stdio 2>/dev/null | awk '/^# Event count/ { print $NF; exit }')
+    idle=$(perf_top "$1" comm 100 | awk '$2 == "swapper" { sub("%", "", $1); print $1 }')
+    awk -v t="$total" -v i="${idle:-0}" -v n="$2" 'BEGIN { printf "%.2f", t * (1 - i / 100) / 1e6 / n }'
 }
 
 REC=(perf record -q -g -e cpu-clock)

@@ -12,8 +12,8 @@
 #             installed as /usr/bin/jc-noop in a temp copy of build/rootfs/root;
 #             "true" = busybox /bin/true
 #   -L        lane counts, comma list (default 1,2,4)
-#   -T        comma list among: limit,jobcell,strict,tmpfs,unshare,bwrap,crun,exec
-#             (default: all but tmpfs).  limit is always measured: it is the
+#   -T        comma list among: limit,jobcell,jobcell-py,strict,paced,tmpfs,
+#             unshare,bwrap,crun,exec (default: all but tmpfs).  limit is always measured: it is the
 #             row every ratio is taken against.
 #
 # From a fresh clone it builds what it needs (meson setup build, meson
@@ -28,9 +28,15 @@
 #                        count, the ratios taken to the mean of the two
 #   jobcell submit→202   POST /api/tasks on a keep-alive connection per lane
 #                        until 202 (the program has exec'd), the next POST at
-#                        once; spawns/s = N / (first POST → every task terminal)
+#                        once; spawns/s = N / (first POST → every task terminal);
+#                        the client is build/bench/jobcell-postloop (C)
+#   jobcell-py           the same with bench/jcclient.py, the Python client,
+#                        whose own CPU (~0.5 ms a request) the host then lacks
 #   jobcell strict       POST, then poll GET /api/tasks/ID until terminal;
-#                        latency = POST → terminal seen
+#                        latency = POST → terminal seen (jcclient.py)
+#   paced                one lane, a POST every 20 ms (-i): a prepared cell
+#                        waits for each; latency = POST → 202 of a task that
+#                        found one, against the limit's mkdir → STARTED
 #   tmpfs                submit→202 again with the state dir on /dev/shm
 #   unshare              unshare -fpmuinUC --map-root-user --mount-proc --root ROOTFS
 #   bwrap                bwrap --unshare-all --ro-bind ROOTFS / --proc /proc --dev /dev
@@ -40,7 +46,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-N=500 MAXS=60 PROG=noop TOOLS=limit,jobcell,strict,unshare,bwrap,crun,exec LANES=1,2,4
+N=500 MAXS=60 PROG=noop TOOLS=limit,jobcell,jobcell-py,strict,paced,unshare,bwrap,crun,exec LANES=1,2,4
 while getopts "n:t:p:L:T:h" o; do
     case $o in
     n) N=$OPTARG ;;
@@ -73,6 +79,8 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
 fi
 LIMIT=${JOBCELL_LIMIT:-$REPO/build/bench/jobcell-limit}
 [[ -x $LIMIT ]] || bench_die "$LIMIT not built"
+POSTLOOP=$REPO/build/bench/jobcell-postloop
+[[ -x $POSTLOOP ]] || bench_die "$POSTLOOP not built"
 
 # --- the rootfs copy and the programs -------------------------------------
 cc -O2 -pthread -o "$BENCH_TMP/spawnloop" "$BENCH_DIR/spawnloop.c"
@@ -148,10 +156,16 @@ limit_mean() { # LANES
 }
 
 # --- jobcell over HTTP -------------------------------------------------------
-jc_row() { # ROW MODE LANES
+jc_row() { # ROW MODE LANES: MODE pipelined, strict (jcclient.py), c (postloop), paced
+    local body="{\"name\": \"bench\", \"command\": [\"$NOOP\"]}"
     cpu_mark
-    R[$1,$3]=$(python3 "$BENCH_DIR/jcclient.py" spawn --mode "$2" --port "$JC_PORT" --n "$N" --lanes "$3" \
-        --warmup "$WARM" --max-seconds "$MAXS" --cmd "[\"$NOOP\"]") || echo "# $1: some tasks failed" >&2
+    case $2 in
+    c) R[$1,$3]=$("$POSTLOOP" -P "$JC_PORT" -n "$N" -j "$3" -t "$MAXS" -w "$WARM" -b "$body") ;;
+    paced) R[$1,$3]=$("$POSTLOOP" -P "$JC_PORT" -n "$N" -i 20 -t "$((MAXS + N / 50))" -w "$WARM" -b "$body" |
+        sed 's/ rate=[^ ]*//') ;;
+    *) R[$1,$3]=$(python3 "$BENCH_DIR/jcclient.py" spawn --mode "$2" --port "$JC_PORT" --n "$N" --lanes "$3" \
+        --warmup "$WARM" --max-seconds "$MAXS" --cmd "[\"$NOOP\"]") ;;
+    esac || echo "# $1: some tasks failed" >&2
     cpu_add "$1" "$3"
     note "$1" "$3" "${R[$1,$3]}"
 }
@@ -201,15 +215,17 @@ if has crun; then
         echo "# crun: not installed (apt-get install crun); skipped" >&2
     fi
 fi
-if has jobcell || has strict; then
+if has jobcell || has jobcell-py || has strict || has paced; then
     jc_start "$ROOTFS" "{\"max_running\": 65536, \"per_ip_connections\": 256, \"log_level\": \"warn\", \"pool_size\": ${JC_POOL_SIZE:-2}}"
 fi
 
 # --- the runs: for each lane count, every row, the limit first ----------------
 for l in "${LANE_LIST[@]}"; do
     limit_row limit-before "$l"
-    if has jobcell; then jc_row jobcell pipelined "$l"; fi
+    if has jobcell; then jc_row jobcell c "$l"; fi
+    if has jobcell-py; then jc_row jobcell-py pipelined "$l"; fi
     if has strict; then jc_row strict strict "$l"; fi
+    if has paced && [[ $l == 1 ]]; then jc_row paced paced 1; fi
     if has unshare; then
         loop unshare "$l" unshare -fpmuinUC --map-root-user --mount-proc --root="$ROOTFS" "$NOOP"
     fi
@@ -227,7 +243,7 @@ if has tmpfs; then
     JC_STATE=$(mktemp -d /dev/shm/jcbench-state.XXXXXX)
     BENCH_CLEANUP_HOOKS+=("rm -rf --one-file-system '$JC_STATE'")
     jc_start "$ROOTFS" "{\"max_running\": 65536, \"per_ip_connections\": 256, \"log_level\": \"warn\", \"pool_size\": ${JC_POOL_SIZE:-2}}"
-    for l in "${LANE_LIST[@]}"; do jc_row tmpfs pipelined "$l"; done
+    for l in "${LANE_LIST[@]}"; do jc_row tmpfs c "$l"; done
     jc_stop
     unset JC_STATE
 fi
@@ -243,7 +259,8 @@ echo "CPU ms: the whole host's CPU time per spawn during the row, deferred kerne
 printf '| %-30s | %5s | %9s | %7s | %8s | %7s | %8s | %7s | %9s | %7s |\n' tool lanes spawns/s "× limit" "p50 ms" "× limit" "p99 ms" "× limit" "CPU ms" "× limit"
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------------------------------- ------- ----------- --------- ---------- --------- ---------- --------- ----------- ---------
 names=(limit "limit (bench/limit.c), mean" limit-before "  limit, before the rows"
-    limit-after "  limit, after the rows" jobcell "jobcell POST->202 (pipelined)" strict "jobcell POST->terminal"
+    limit-after "  limit, after the rows" jobcell "jobcell POST->202 (pipelined)"
+    jobcell-py "  same, Python client" strict "jobcell POST->terminal" paced "jobcell POST->202, cell ready"
     tmpfs "  same as 2nd, state on tmpfs" unshare "unshare -fpmuinUC" bwrap "bwrap --unshare-all"
     crun "crun run, matched" exec "exec, no isolation (floor)")
 FAILED=0
@@ -265,4 +282,8 @@ echo
 for l in "${LANE_LIST[@]}"; do
     echo "limit, $l lane(s): cgroup mkdir -> init's STARTED (what a 202 waits for) p50 $(field "${R[limit,$l]:-}" started_p50_ms) ms, p99 $(field "${R[limit,$l]:-}" started_p99_ms) ms"
 done
+if [[ -n ${R[paced,1]:-} ]]; then
+    a=${R[paced,1]} s=$(field "${R[limit,1]:-}" started_p50_ms)
+    echo "jobcell, a POST every 20 ms (a cell ready): POST -> 202 p50 $(field "$a" p50_ms) ms ($(ratio "$(field "$a" p50_ms)" "$s")x the limit's mkdir -> STARTED p50), p99 $(field "$a" p99_ms) ms ($(ratio "$(field "$a" p99_ms)" "$(field "$a" p50_ms)")x its p50)"
+fi
 exit "$FAILED"

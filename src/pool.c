@@ -142,8 +142,8 @@ static void *pool_builder(void *arg)
     log_set_role("warden");
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
-        if (pause > 0 || p->n >= p->want) {
-            wait_for(p, p->n >= p->want ? -1 : pause);
+        if (pause > 0 || p->n >= p->want || p->landing > 0) {
+            wait_for(p, p->n >= p->want || p->landing > 0 ? -1 : pause);
             pause = 0;
             continue;
         }
@@ -180,11 +180,22 @@ int pool_take(struct pool *p, struct sandbox_cell *c)
         pool_discard(p, c);
         pthread_mutex_lock(&p->lock);
     }
-    pthread_cond_signal(&p->wake); /* a replacement */
+    if (got)
+        p->landing++;
+    else
+        pthread_cond_signal(&p->wake); /* the dead ones' replacements */
     pthread_mutex_unlock(&p->lock);
     if (!got && on)
         metrics_cell(MC_MISSED);
     return got ? 0 : -1;
+}
+
+void pool_landed(struct pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->landing > 0 && --p->landing == 0)
+        pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
 }
 
 void pool_handed_over(struct pool *p)

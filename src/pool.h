@@ -37,6 +37,8 @@ struct pool {
     pthread_cond_t wake;                 /* the builder waits on it */
     struct sandbox_cell cells[POOL_MAX]; /* [0, n): waiting, oldest first (lock) */
     unsigned n, want;                    /* lock */
+    unsigned landing;                    /* lock: cells taken whose tasks have not
+                                            started or failed yet: no build meanwhile */
     struct jc_limits limits;             /* lock: what cells are built with (the defaults) */
     uint32_t gen;                        /* lock: bumped when those change */
     bool closed;                         /* lock: no more cells (a drain, a stop) */
@@ -57,10 +59,16 @@ int pool_init(struct pool *p, const struct jc_config *cfg, const struct sandbox_
 int pool_start(struct pool *p, struct jc_err *err);
 
 /* A waiting cell for a task, into *c (the caller's now): 0, or -1 the pool
- * is empty (a miss, counted when the pool is on).  The builder makes a
- * replacement. */
+ * is empty (a miss, counted when the pool is on).  Its replacement waits
+ * for pool_landed(): a build takes the kernel's cgroup lock for as long as
+ * a memory cgroup's creation lasts, and the hand-over's renames and limit
+ * writes would wait on it (docs/performance.md, "A cell's replacement"). */
 int pool_take(struct pool *p, struct sandbox_cell *c);
-/* A taken cell's hand-over failed: kill it, free its slot. */
+/* The task of a cell pool_take() gave (any thread): started, or failed, or
+ * its hand-over did; the builder may make the cell's replacement. */
+void pool_landed(struct pool *p);
+/* A taken cell's hand-over failed: kill it, free its slot (pool_landed()
+ * still to be called). */
 void pool_discard(struct pool *p, struct sandbox_cell *c);
 /* Counted once a taken cell's hand-over succeeded. */
 void pool_handed_over(struct pool *p);

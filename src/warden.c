@@ -93,6 +93,7 @@ struct wtask {
     uint64_t out_bytes, out_cap;
     int end_status;       /* the program's wait status from ENDED, or -1 */
     bool child_dead;      /* its pidfd fired before it started */
+    bool in_cell;         /* spawned in a cell of the pool (pool_landed() when it lands) */
     bool running;         /* under w->lock: started, so a kill goes through */
     bool cancelled, timed_out, output_exceeded; /* under w->lock */
     bool by_stop; /* under w->lock: the daemon's stop killed it */
@@ -362,8 +363,10 @@ static void free_done(struct warden *w)
 
 /* A spawn no longer in flight: started, or failed (before the front hears
  * of it, so that the front's count of them is never below this one). */
-static void spawn_landed(struct warden *w)
+static void spawn_landed(struct warden *w, const struct wtask *t)
 {
+    if (t->in_cell)
+        pool_landed(&w->pool);
     pthread_mutex_lock(&w->lock);
     w->in_flight--;
     pthread_mutex_unlock(&w->lock);
@@ -395,7 +398,7 @@ static void finish_failed(struct warden *w, struct wtask *t)
     if (cg_task_destroy(w->cg, &t->sb.cg, &err) < 0)
         log_task_warn(t->id, "%s", err.msg);
     free_slot(w, t);
-    spawn_landed(w);
+    spawn_landed(w, t);
     send_failed(w, t->id, &t->sp->err);
     bury(w, t);
     count_down(w);
@@ -462,7 +465,7 @@ static void became_running(struct warden *w, struct wtask *t)
         close(JC_STEAL_FD(t->sb.pidfd));
     }
     free(JC_STEAL(t->sp));
-    spawn_landed(w);
+    spawn_landed(w, t);
     snprintf(m.h.id, sizeof m.h.id, "%s", t->id);
     m.spawned.pid = t->sb.pid;
     m.spawned.started_ms = t->sb.started_ms;
@@ -928,9 +931,11 @@ static int spawn_in_cell(struct warden *w, struct wtask *t, const struct jc_spec
     if (sandbox_cell_hand_over(&w->env, &c, spec, input, &t->sb, &err) < 0) {
         log_task_warn(spec->id, "%s: discarding the cell, building one on demand", err.msg);
         pool_discard(&w->pool, &c);
+        pool_landed(&w->pool);
         return -1;
     }
     pool_handed_over(&w->pool);
+    t->in_cell = true;
     t->slot = c.slot;
     return 0;
 }
@@ -959,7 +964,7 @@ static void handle_spawn(struct warden *w, const struct jc_spec *spec, const int
 
     if (!t || (spawn_in_cell(w, t, spec, input) < 0 && spawn_fresh(w, t, spec, input, &err) < 0)) {
         if (t) {
-            spawn_landed(w);
+            spawn_landed(w, t);
             free(t->sp);
             free(t);
         }
