@@ -2,13 +2,17 @@
  * connections, one per lane, the next POST as soon as the 202 is in.
  *
  *   jobcell-postloop -P PORT [-n N] [-j LANES] [-t MAX_SECONDS] [-w WARMUP]
- *                    [-i INTERVAL_MS] -b BODY
+ *                    [-i INTERVAL_MS] [-o | -k] [-I IDS_FILE] -b BODY
  *
  * The same measurement as `jcclient.py spawn` (pipelined), with a client
  * that costs next to nothing: on a 2-CPU host the Python client's own CPU
  * (~0.5 ms per request) is taken from the daemon it measures.  WARMUP POSTs
  * first, untimed, until all of them ended; then N POSTs over LANES threads
  * (each a thread with its own connection), all bounded by MAX_SECONDS.
+ * -o: other tasks run too (bench/flat.sh's sleepers): wait for its own
+ * tasks' ends only, polling each one's record in turn.  -k: the tasks
+ * keep running (sleepers): neither wait nor check, just submit.  -I: the
+ * ids of the tasks accepted are appended to IDS_FILE, one per line.
  * With -i, one lane, and each POST waits until INTERVAL_MS after the
  * previous one was sent: a rate below capacity, so that a prepared cell is
  * waiting for each task (the latency of a POST that finds one).  At the end
@@ -40,7 +44,8 @@
 static int port;
 static long total = 500, warmup = 20, lanes = 1;
 static double max_s = 60, interval_ms;
-static const char *body;
+static const char *body, *ids_file;
+static int own_only, keep;
 static double *lat;
 static char (*ids)[ID_MAX];
 static atomic_long next_i, done_n, http_errors;
@@ -272,18 +277,72 @@ static double pct(const double *v, long n, double p)
     return v[k < n ? k : n - 1];
 }
 
+/* One task's state is terminal (see api.md: the states). */
+static int terminal(const char *b)
+{
+    static const char *const states[] = {"succeeded", "failed", "cancelled", "lost"};
+    char want[32];
+
+    for (size_t k = 0; k < sizeof states / sizeof states[0]; k++) {
+        snprintf(want, sizeof want, "\"state\":\"%s\"", states[k]);
+        if (strstr(b, want))
+            return 1;
+    }
+    return 0;
+}
+
+/* -o: each task of list[0, n), in turn, until its record is terminal. */
+static double wait_own_ended(struct conn *c, char (*list)[ID_MAX], long n, double timeout)
+{
+    char path[ID_MAX + 16], *b;
+    double end = now() + timeout;
+
+    for (long i = 0; i < n; i++) {
+        if (!list[i][0])
+            continue;
+        snprintf(path, sizeof path, "/api/tasks/%s", list[i]);
+        while (request(c, "GET", path, NULL, &b) != 200 || !terminal(b)) {
+            if (now() > end) {
+                fprintf(stderr, "postloop: task %s not ended after %.0f s\n", list[i], timeout);
+                exit(1);
+            }
+            sleep_until(now() + 0.0005);
+        }
+    }
+    return now();
+}
+
 static void warm_up(struct conn *c)
 {
-    char *b;
+    char (*mine)[ID_MAX] = calloc((size_t)warmup + 1, sizeof *mine), *b;
 
+    if (!mine)
+        die("calloc");
     for (long i = 0; i < warmup; i++) {
         int st = request(c, "POST", "/api/tasks", body, &b);
-        if (st != 202) {
+        if (st != 202 || body_id(b, mine[i]) < 0) {
             fprintf(stderr, "postloop: warm-up POST: HTTP %d %.200s\n", st, b);
             exit(1);
         }
     }
-    wait_all_ended(c, 30);
+    if (own_only)
+        wait_own_ended(c, mine, warmup, 30);
+    else
+        wait_all_ended(c, 30);
+    free(mine);
+}
+
+static void write_ids(void)
+{
+    FILE *f = fopen(ids_file, "a");
+
+    if (!f)
+        die(ids_file);
+    for (long i = 0; i < total && i < next_i; i++)
+        if (ids[i][0])
+            fprintf(f, "%s\n", ids[i]);
+    if (fclose(f) != 0)
+        die(ids_file);
 }
 
 /* Every task submitted ended "succeeded"? The number that did not. */
@@ -306,7 +365,7 @@ static long verify(struct conn *c)
 static void usage(void)
 {
     fprintf(stderr, "usage: jobcell-postloop -P PORT [-n N] [-j LANES] [-t MAX_SECONDS] [-w WARMUP] "
-                    "[-i INTERVAL_MS] -b BODY\n");
+                    "[-i INTERVAL_MS] [-o | -k] [-I IDS_FILE] -b BODY\n");
     exit(2);
 }
 
@@ -314,7 +373,7 @@ static void parse_args(int argc, char **argv)
 {
     int o;
 
-    while ((o = getopt(argc, argv, "P:n:j:t:w:i:b:")) != -1) {
+    while ((o = getopt(argc, argv, "P:n:j:t:w:i:okI:b:")) != -1) {
         switch (o) {
         case 'P': port = atoi(optarg); break;
         case 'n': total = atol(optarg); break;
@@ -322,12 +381,15 @@ static void parse_args(int argc, char **argv)
         case 't': max_s = atof(optarg); break;
         case 'w': warmup = atol(optarg); break;
         case 'i': interval_ms = atof(optarg); break;
+        case 'o': own_only = 1; break;
+        case 'k': keep = 1; break;
+        case 'I': ids_file = optarg; break;
         case 'b': body = optarg; break;
         default: usage();
         }
     }
     if (port <= 0 || port > 65535 || total < 1 || lanes < 1 || lanes > 256 || max_s <= 0 || warmup < 0 ||
-        interval_ms < 0 || !body || optind != argc)
+        interval_ms < 0 || !body || optind != argc || (own_only && keep))
         usage();
     if (interval_ms > 0)
         lanes = 1;
@@ -345,7 +407,8 @@ int main(int argc, char **argv)
     if (!lat || !ids)
         die("calloc");
     conn_open(&ctl);
-    warm_up(&ctl);
+    if (!keep)
+        warm_up(&ctl);
     /* The control connection sits idle while the lanes run: a fresh one
      * after (the server closes idle ones past its conn_timeout_s). */
     close(ctl.fd);
@@ -356,14 +419,16 @@ int main(int argc, char **argv)
             die("pthread_create");
     for (long i = 0; i < lanes; i++)
         pthread_join(th[i], NULL);
+    if (ids_file)
+        write_ids();
     conn_open(&ctl);
-    double t_end = wait_all_ended(&ctl, 60);
+    double t_end = keep ? now() : own_only ? wait_own_ended(&ctl, ids, next_i < total ? next_i : total, 60) : wait_all_ended(&ctl, 60);
     long n = 0;
     for (long i = 0; i < total && i < next_i; i++)
         if (ids[i][0])
             lat[n++] = lat[i];
     qsort(lat, (size_t)n, sizeof *lat, cmp_d);
-    long bad = verify(&ctl);
+    long bad = keep ? 0 : verify(&ctl);
     long errs = atomic_load(&http_errors);
     printf("n=%ld fail=%ld http_errors=%ld p50_ms=%.3f p95_ms=%.3f p99_ms=%.3f max_ms=%.3f rate=%.1f\n", n, bad, errs,
            pct(lat, n, 50) * 1e3, pct(lat, n, 95) * 1e3, pct(lat, n, 99) * 1e3, n ? lat[n - 1] * 1e3 : 0,

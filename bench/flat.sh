@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# bench/flat.sh — does a spawn cost more when many tasks are running?  The
+# same no-op spawns (bench/postloop.c, keep-alive POSTs until 202, every
+# task terminal) with 0, then R1, R2, … sleeping tasks running alongside,
+# each row as a ratio to the row with none; then every sleeper is
+# cancelled at once, and the time until all are terminal is reported (with
+# -p, under a system-wide perf profile).  A benchmark, not a test.
+#
+#   sudo bench/flat.sh [-r 0,1000,5000] [-n N] [-L 1,2] [-p]
+#
+#   -r   running sleepers per row (ascending; default 0,1000,5000)
+#   -n   no-op spawns per row and lane count (default 300)
+#   -L   lane counts (default 1,2)
+#   -p   perf record -a -g during the cancel; prints its top entries
+#
+# Issue 10's target: flat within 20 % from 0 to 5 000 running.  The
+# sleepers are ["/bin/sleep","3600"], submitted over 4 lanes; jobcelld runs
+# with max_running, ceiling_pids and max_records sized for them.  The
+# daemon, its tasks and cgroups are removed at the end, on failure and on
+# Ctrl-C (bench/lib.sh).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+LEVELS=0,1000,5000 N=300 LANES=1,2 PERF=
+while getopts "r:n:L:ph" o; do
+    case $o in
+    r) LEVELS=$OPTARG ;;
+    n) N=$OPTARG ;;
+    L) LANES=$OPTARG ;;
+    p) PERF=1 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
+    esac
+done
+[[ $LEVELS =~ ^[0-9]+(,[0-9]+)*$ && $LANES =~ ^[0-9]+(,[0-9]+)*$ && $N =~ ^[0-9]+$ && $N -ge 10 ]] ||
+    bench_die "-r and -L: comma lists of numbers; -n: at least 10"
+IFS=, read -ra LEVEL_LIST <<<"$LEVELS"
+IFS=, read -ra LANE_LIST <<<"$LANES"
+MAXR=${LEVEL_LIST[-1]}
+
+bench_require_root
+bench_trap
+bench_mktemp
+POSTLOOP=$REPO/build/bench/jobcell-postloop
+[[ -x $POSTLOOP ]] || bench_die "$POSTLOOP not built (meson compile -C build)"
+pid_max=$(cat /proc/sys/kernel/pid_max)
+[[ $((2 * MAXR + 1024)) -lt $pid_max ]] || bench_die "kernel.pid_max $pid_max is too low for $MAXR sleepers"
+if [[ -n $PERF ]]; then
+    command -v perf >/dev/null || bench_need perf linux-perf || bench_die "perf missing"
+fi
+bench_header "flat.sh: $N no-op spawns per row at lanes $LANES, with $LEVELS sleeping tasks running"
+jc_start "$ROOTFS_SRC" "{\"max_running\": $((MAXR + 256)), \"max_queued\": 1024,
+  \"ceiling_pids\": $((2 * MAXR + 1024)), \"max_records\": $((2 * MAXR + 100000)),
+  \"per_ip_connections\": 128, \"log_level\": \"warn\"}"
+
+NOOP='{"name": "flat", "command": ["/bin/true"]}'
+SLEEP='{"name": "sleeper", "command": ["/bin/sleep", "3600"]}'
+IDS=$BENCH_TMP/sleepers
+: >"$IDS"
+field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
+declare -A R
+running=0
+for r in "${LEVEL_LIST[@]}"; do
+    if [[ $r -gt $running ]]; then
+        t0=$(date +%s.%N)
+        "$POSTLOOP" -P "$JC_PORT" -k -n $((r - running)) -j 4 -t 3600 -w 0 -I "$IDS" -b "$SLEEP" >/dev/null ||
+            bench_die "not every sleeper was accepted"
+        echo "# $((r - running)) sleepers more submitted in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+        running=$r
+        sleep 2 # their spawns' deferred kernel work
+    fi
+    for l in "${LANE_LIST[@]}"; do
+        R[$r,$l]=$("$POSTLOOP" -P "$JC_PORT" -o -n "$N" -j "$l" -t 300 -w 20 -b "$NOOP") ||
+            echo "# $r running, $l lanes: some spawns failed" >&2
+        echo "  $r running, $l lane(s): ${R[$r,$l]}"
+    done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+echo
+echo "Each row as a ratio to the row with none running, at the same lane count:"
+printf '| %8s | %5s | %9s | %7s | %8s | %7s | %8s | %7s |\n' running lanes spawns/s "× none" "p50 ms" "× none" "p99 ms" "× none"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ---------- ------- ----------- --------- ---------- --------- ---------- ---------
+for r in "${LEVEL_LIST[@]}"; do
+    for l in "${LANE_LIST[@]}"; do
+        a=${R[$r,$l]:-} z=${R[${LEVEL_LIST[0]},$l]:-}
+        printf '| %8s | %5s | %9s | %7s | %8s | %7s | %8s | %7s |\n' "$r" "$l" "$(field "$a" rate)" \
+            "$(ratio "$(field "$a" rate)" "$(field "$z" rate)")" "$(field "$a" p50_ms)" \
+            "$(ratio "$(field "$a" p50_ms)" "$(field "$z" p50_ms)")" "$(field "$a" p99_ms)" \
+            "$(ratio "$(field "$a" p99_ms)" "$(field "$z" p99_ms)")"
+    done
+done
+
+if [[ $running -gt 0 ]]; then
+    echo
+    echo "cancel all $running sleepers (DELETE each over one connection, then until every one is terminal):"
+    if [[ -n $PERF ]]; then
+        perf record -q -a -g -e cpu-clock -o "$BENCH_TMP/cancel.data" -- \
+            python3 "$BENCH_DIR/jcclient.py" cancel --port "$JC_PORT" --ids "$IDS" | sed 's/^/  /'
+        echo "  the whole host during the cancel, top 25 by self time:"
+        perf report -i "$BENCH_TMP/cancel.data" --no-children --sort sym --stdio -g none 2>/dev/null |
+            grep -E '^ +[0-9]' | head -n 25 | sed 's/^/  /' || true
+        echo "  by process (comm):"
+        perf report -i "$BENCH_TMP/cancel.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+            grep -E '^ +[0-9]' | head -n 8 | sed 's/^/  /' || true
+    else
+        python3 "$BENCH_DIR/jcclient.py" cancel --port "$JC_PORT" --ids "$IDS" | sed 's/^/  /'
+    fi
+fi
