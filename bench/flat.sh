@@ -92,10 +92,10 @@ done
 
 if [[ $running -gt 0 ]]; then
     echo
-    echo "cancel all $running sleepers (DELETE each over one connection, then until every one is terminal):"
+    echo "cancel all $running sleepers (DELETE each over 8 keep-alive connections, then until every one is terminal):"
     if [[ -n $PERF ]]; then
         perf record -q -a -g -e cpu-clock -o "$BENCH_TMP/cancel.data" -- \
-            python3 "$BENCH_DIR/jcclient.py" cancel --port "$JC_PORT" --ids "$IDS" | sed 's/^/  /'
+            "$POSTLOOP" -P "$JC_PORT" -D "$IDS" -j 8 -t 120 | sed 's/^/  /'
         echo "  the whole host during the cancel, top 25 by self time:"
         perf report -i "$BENCH_TMP/cancel.data" --no-children --sort sym --stdio -g none 2>/dev/null |
             grep -E '^ +[0-9]' | head -n 25 | sed 's/^/  /' || true
@@ -103,6 +103,6 @@ if [[ $running -gt 0 ]]; then
         perf report -i "$BENCH_TMP/cancel.data" --no-children --sort comm --stdio -g none 2>/dev/null |
             grep -E '^ +[0-9]' | head -n 8 | sed 's/^/  /' || true
     else
-        python3 "$BENCH_DIR/jcclient.py" cancel --port "$JC_PORT" --ids "$IDS" | sed 's/^/  /'
+        "$POSTLOOP" -P "$JC_PORT" -D "$IDS" -j 8 -t 120 | sed 's/^/  /'
     fi
 fi

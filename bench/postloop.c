@@ -3,6 +3,7 @@
  *
  *   jobcell-postloop -P PORT [-n N] [-j LANES] [-t MAX_SECONDS] [-w WARMUP]
  *                    [-i INTERVAL_MS] [-o | -k] [-I IDS_FILE] -b BODY
+ *   jobcell-postloop -P PORT -D IDS_FILE [-j LANES] [-t MAX_SECONDS]
  *
  * The same measurement as `jcclient.py spawn` (pipelined), with a client
  * that costs next to nothing: on a 2-CPU host the Python client's own CPU
@@ -13,6 +14,13 @@
  * tasks' ends only, polling each one's record in turn.  -k: the tasks
  * keep running (sleepers): neither wait nor check, just submit.  -I: the
  * ids of the tasks accepted are appended to IDS_FILE, one per line.
+ * -D: the other way: DELETE every task of IDS_FILE over LANES connections,
+ * then wait until each one's record is terminal, and check each says
+ * "cancelled"; prints
+ *
+ *   cancelled n=… refused=… not_cancelled=… delete_ms=… all_ended_ms=…
+ *
+ * (both times from the first DELETE; refused: not 202).
  * With -i, one lane, and each POST waits until INTERVAL_MS after the
  * previous one was sent: a rate below capacity, so that a prepared cell is
  * waiting for each task (the latency of a POST that finds one).  At the end
@@ -46,6 +54,7 @@ static long total = 500, warmup = 20, lanes = 1;
 static double max_s = 60, interval_ms;
 static const char *body, *ids_file;
 static int own_only, keep;
+static const char *cancel_file;
 static double *lat;
 static char (*ids)[ID_MAX];
 static atomic_long next_i, done_n, http_errors;
@@ -187,6 +196,29 @@ static void sleep_until(double t)
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
     }
+}
+
+/* -D: DELETE tasks [next_i…) of ids until none is left. */
+static void *cancel_lane(void *arg)
+{
+    struct conn *c = malloc(sizeof *c);
+    char path[ID_MAX + 16], *b;
+
+    (void)arg;
+    if (!c)
+        die("malloc");
+    conn_open(c);
+    for (;;) {
+        long i = atomic_fetch_add(&next_i, 1);
+        if (i >= total || now() > deadline)
+            break;
+        snprintf(path, sizeof path, "/api/tasks/%s", ids[i]);
+        if (request(c, "DELETE", path, NULL, &b) != 202)
+            atomic_fetch_add(&http_errors, 1);
+    }
+    close(c->fd);
+    free(c);
+    return NULL;
 }
 
 static void *lane(void *arg)
@@ -365,7 +397,8 @@ static long verify(struct conn *c)
 static void usage(void)
 {
     fprintf(stderr, "usage: jobcell-postloop -P PORT [-n N] [-j LANES] [-t MAX_SECONDS] [-w WARMUP] "
-                    "[-i INTERVAL_MS] [-o | -k] [-I IDS_FILE] -b BODY\n");
+                    "[-i INTERVAL_MS] [-o | -k] [-I IDS_FILE] -b BODY\n"
+                    "       jobcell-postloop -P PORT -D IDS_FILE [-j LANES] [-t MAX_SECONDS]\n");
     exit(2);
 }
 
@@ -373,7 +406,7 @@ static void parse_args(int argc, char **argv)
 {
     int o;
 
-    while ((o = getopt(argc, argv, "P:n:j:t:w:i:okI:b:")) != -1) {
+    while ((o = getopt(argc, argv, "P:n:j:t:w:i:okI:D:b:")) != -1) {
         switch (o) {
         case 'P': port = atoi(optarg); break;
         case 'n': total = atol(optarg); break;
@@ -384,15 +417,71 @@ static void parse_args(int argc, char **argv)
         case 'o': own_only = 1; break;
         case 'k': keep = 1; break;
         case 'I': ids_file = optarg; break;
+        case 'D': cancel_file = optarg; break;
         case 'b': body = optarg; break;
         default: usage();
         }
     }
     if (port <= 0 || port > 65535 || total < 1 || lanes < 1 || lanes > 256 || max_s <= 0 || warmup < 0 ||
-        interval_ms < 0 || !body || optind != argc || (own_only && keep))
+        interval_ms < 0 || (!body && !cancel_file) || optind != argc || (own_only && keep))
         usage();
     if (interval_ms > 0)
         lanes = 1;
+}
+
+/* The ids of a file, one per line, into ids[0, total). */
+static void read_ids(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[ID_MAX + 2];
+    long n = 0, cap = 1024;
+
+    if (!f)
+        die(path);
+    ids = malloc((size_t)cap * sizeof *ids);
+    while (ids && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0] || strlen(line) >= ID_MAX)
+            continue;
+        if (n == cap)
+            ids = realloc(ids, (size_t)(cap *= 2) * sizeof *ids);
+        if (ids)
+            snprintf(ids[n++], ID_MAX, "%s", line);
+    }
+    if (!ids)
+        die("malloc");
+    fclose(f);
+    total = n;
+}
+
+/* -D: every task of the file cancelled; 0 when each record says so. */
+static int cancel_all(void)
+{
+    static struct conn ctl;
+    pthread_t th[256];
+    char path[ID_MAX + 16], *b;
+    long other = 0;
+
+    read_ids(cancel_file);
+    double t0 = now();
+    deadline = t0 + max_s;
+    for (long i = 0; i < lanes; i++)
+        if ((errno = pthread_create(&th[i], NULL, cancel_lane, NULL)) != 0)
+            die("pthread_create");
+    for (long i = 0; i < lanes; i++)
+        pthread_join(th[i], NULL);
+    double t1 = now();
+    conn_open(&ctl);
+    double t2 = wait_own_ended(&ctl, ids, total, max_s);
+    for (long i = 0; i < total; i++) {
+        snprintf(path, sizeof path, "/api/tasks/%s", ids[i]);
+        if (request(&ctl, "GET", path, NULL, &b) != 200 || !strstr(b, "\"state\":\"cancelled\""))
+            other++;
+    }
+    long refused = atomic_load(&http_errors);
+    printf("cancelled n=%ld refused=%ld not_cancelled=%ld delete_ms=%.0f all_ended_ms=%.0f\n", total, refused, other,
+           (t1 - t0) * 1e3, (t2 - t0) * 1e3);
+    return refused || other ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -402,6 +491,8 @@ int main(int argc, char **argv)
     double t_start;
 
     parse_args(argc, argv);
+    if (cancel_file)
+        return cancel_all();
     lat = calloc((size_t)total, sizeof *lat);
     ids = calloc((size_t)total, sizeof *ids);
     if (!lat || !ids)

@@ -10,13 +10,8 @@
    (20 per second) and the p50/p99 of those GETs is printed per thousand.
 2. Once every task runs: the same figures, and the GET latency of 2 000
    GETs on an idle daemon; writes DIR/ids and DIR/one (an id, for wrk).
-3. (tenk.sh runs wrk here, then calls `tenk.py cancel`.)
-
-  tenk.py cancel --port P --n N --out DIR [--lanes L]
-
-DELETEs every task over L lanes and prints how long until all DELETEs were
-answered and until /healthz counts no running or queued task (all terminal),
-then checks, page by page, that N records are "cancelled".
+3. (tenk.sh then runs wrk, and cancels them all with bench/postloop.c -D:
+   eight Python processes' own CPU bounded the DELETE rate.)
 
 Only 127.0.0.1 is contacted; every loop is bounded in time.
 """
@@ -228,63 +223,9 @@ def cmd_submit(a):
     return 0 if len(got) == a.n and not errors else 1
 
 
-def cancel_lane(port, ids, q):
-    quiet_sigint()
-    c = conn(port)
-    bad = 0
-    for tid in ids:
-        st, _ = req(c, "DELETE", "/api/tasks/" + tid)
-        if st not in (200, 202, 204):
-            bad += 1
-    q.put(bad)
-
-
-def count_cancelled(c):
-    n, cursor = 0, None
-    for _ in range(1000):
-        path = "/api/tasks?state=cancelled&limit=1000" + ("&cursor=" + cursor if cursor else "")
-        st, data = req(c, "GET", path)
-        if st != 200:
-            raise SystemExit("list: HTTP %d" % st)
-        d = json.loads(data)
-        n += len(d["tasks"])
-        cursor = d["next_cursor"]
-        if not cursor:
-            break
-    return n
-
-
-def cmd_cancel(a):
-    ids = [l.strip() for l in open(os.path.join(a.out, "ids")) if l.strip()]
-    q = mp.Queue()
-    parts = [ids[i::a.lanes] for i in range(a.lanes)]
-    lanes = [mp.Process(target=cancel_lane, args=(a.port, parts[i], q)) for i in range(a.lanes)]
-    c = conn(a.port)
-    t0 = time.monotonic()
-    for p in lanes:
-        p.start()
-    bad = sum(q.get() for _ in lanes)
-    for p in lanes:
-        p.join()
-    t1 = time.monotonic()
-    end = t0 + a.max_seconds
-    while time.monotonic() < end:
-        h = health(c)
-        if h["running"] == 0 and h["queued"] == 0:
-            break
-        time.sleep(0.05)
-    t2 = time.monotonic()
-    h = health(c)
-    n = count_cancelled(c)
-    print("cancel all %d: DELETEs answered in %.2f s (%d refused); all terminal %.2f s after the first"
-          " DELETE (running %d, queued %d); %d records cancelled"
-          % (len(ids), t1 - t0, bad, t2 - t0, h["running"], h["queued"], n))
-    return 0 if bad == 0 and n == len(ids) and h["running"] == 0 else 1
-
-
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["submit", "cancel"])
+    ap.add_argument("what", choices=["submit"])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--lanes", type=int, default=4)
@@ -295,7 +236,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--max-seconds", type=float, default=1800)
     a = ap.parse_args()
-    return {"submit": cmd_submit, "cancel": cmd_cancel}[a.what](a)
+    return cmd_submit(a)
 
 
 if __name__ == "__main__":

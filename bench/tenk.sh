@@ -18,8 +18,9 @@
 #      GET /api/tasks/{id} p50/p99 meanwhile;
 #   2. with all N running: descriptors per task, GET p50/p99 of one client,
 #      and wrk (-d seconds, 32 keep-alive connections) on GET /api/tasks/{id};
-#   3. DELETEs every task and reports the time until all are terminal;
-#      every record must say "cancelled".
+#   3. DELETEs every task (build/bench/jobcell-postloop -D, 8 connections:
+#      a Python client's own CPU bounded the rate) and reports the time
+#      until all are terminal; every record must say "cancelled".
 # The daemon, its tasks and cgroups are removed at the end, on failure and
 # on Ctrl-C (bench/lib.sh).
 set -euo pipefail
@@ -65,7 +66,8 @@ else
 fi
 
 echo
-python3 "$BENCH_DIR/tenk.py" cancel --port "$JC_PORT" --n "$N" --lanes "$LANES" --out "$BENCH_TMP" ||
+echo "cancel all $N (DELETE each over 8 keep-alive connections, bench/postloop.c; times from the first DELETE):"
+"$REPO/build/bench/jobcell-postloop" -P "$JC_PORT" -D "$BENCH_TMP/ids" -j 8 -t 600 | sed 's/^/  /' ||
     bench_die "not every task ended as cancelled"
 sleep 3
 echo "after: warden fds $(ls "/proc/$JC_PID/fd" | wc -l) (idle $idle_fds), MemAvailable $(($(grep MemAvailable /proc/meminfo | awk '{print $2}') / 1024)) MB"
