@@ -9,6 +9,8 @@ task's spec and never reused.
   with the defaults);
 - /metrics: cells ready, built, hand-overs, misses; a burst past the pool
   still spawns every task (a miss is built on demand);
+- a taken cell is replaced once its task started or failed (not while the
+  hand-over runs): one whose program cannot start is replaced too;
 - kill -9 of the daemon with cells ready: the successor leaves nothing of
   them (processes, cgroups, mounts);
 - a reload that changes what cells are built with rebuilds them, one that
@@ -149,6 +151,25 @@ class Pool(DaemonTestCase):
             time.sleep(0.05)
         wait_ready(self.d, 2)
         self.assertNotIn(victim, self.d.cell_pids())
+        rec, logs = self.d.sh("echo ok")
+        self.assertEqual((rec["state"], logs), ("succeeded", "ok\n"))
+
+
+    def test_a_cell_whose_program_cannot_start_is_replaced(self):
+        # The replacement of a taken cell is built once its task started
+        # or failed (pool_landed): a failure must let it be built too.
+        wait_ready(self.d, 2)
+        before = metrics(self.d)
+        r = self.d.submit(name="missing", command=["/no/such/program"])
+        print("missing program: %d %s" % (r.status, r.body))
+        if r.status == 202:
+            self.assertEqual(self.d.wait_terminal(r.body["id"])["state"], "failed")
+        else:
+            self.assertIn(r.status, (400, 422, 500), r)
+            self.assertIn("/no/such/program", r.body.get("error", ""), r)
+        after = wait_ready(self.d, 2)
+        self.assertEqual(after["jobcell_cell_handovers_total"] - before["jobcell_cell_handovers_total"], 1)
+        self.assertEqual(after["jobcell_cells_built_total"] - before["jobcell_cells_built_total"], 1)
         rec, logs = self.d.sh("echo ok")
         self.assertEqual((rec["state"], logs), ("succeeded", "ok\n"))
 
