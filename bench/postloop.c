@@ -57,7 +57,7 @@ static int own_only, keep;
 static const char *cancel_file;
 static double *lat;
 static char (*ids)[ID_MAX];
-static atomic_long next_i, done_n, http_errors;
+static atomic_long next_i, http_errors;
 static double deadline;
 
 struct conn {
@@ -198,13 +198,47 @@ static void sleep_until(double t)
     }
 }
 
-/* -D: DELETE tasks [next_i…) of ids until none is left. */
-static void *cancel_lane(void *arg)
+/* Job number i of a lane: a POST (its latency and id kept), or -D's DELETE. */
+typedef void lane_job(struct conn *c, long i, double t0);
+
+static void post_one(struct conn *c, long i, double t0)
 {
-    struct conn *c = malloc(sizeof *c);
+    char *b;
+
+    if (interval_ms > 0)
+        sleep_until(t0 + (double)i * interval_ms / 1e3);
+    double s = now();
+    int st = request(c, "POST", "/api/tasks", body, &b);
+    if (st != 202 || body_id(b, ids[i]) < 0) {
+        atomic_fetch_add(&http_errors, 1);
+        ids[i][0] = '\0';
+        return;
+    }
+    lat[i] = now() - s;
+}
+
+static void delete_one(struct conn *c, long i, double t0)
+{
     char path[ID_MAX + 16], *b;
 
-    (void)arg;
+    (void)t0;
+    snprintf(path, sizeof path, "/api/tasks/%s", ids[i]);
+    if (request(c, "DELETE", path, NULL, &b) != 202)
+        atomic_fetch_add(&http_errors, 1);
+}
+
+struct lane_arg {
+    lane_job *job;
+    double t0;
+};
+
+/* A lane: a connection of its own, and one job after another until all
+ * [0, total) are taken or the deadline has passed. */
+static void *lane(void *arg)
+{
+    const struct lane_arg *a = arg;
+    struct conn *c = malloc(sizeof *c);
+
     if (!c)
         die("malloc");
     conn_open(c);
@@ -212,43 +246,25 @@ static void *cancel_lane(void *arg)
         long i = atomic_fetch_add(&next_i, 1);
         if (i >= total || now() > deadline)
             break;
-        snprintf(path, sizeof path, "/api/tasks/%s", ids[i]);
-        if (request(c, "DELETE", path, NULL, &b) != 202)
-            atomic_fetch_add(&http_errors, 1);
+        a->job(c, i, a->t0);
     }
     close(c->fd);
     free(c);
     return NULL;
 }
 
-static void *lane(void *arg)
+/* LANES lanes of job from t0 (now) until the deadline; back when all ended. */
+static void run_lanes(lane_job *job, double t0)
 {
-    struct conn *c = malloc(sizeof *c);
-    double t0 = *(double *)arg;
-    char *b;
+    struct lane_arg a = {job, t0};
+    pthread_t th[256];
 
-    if (!c)
-        die("malloc");
-    conn_open(c);
-    for (;;) {
-        long i = atomic_fetch_add(&next_i, 1);
-        if (i >= total || now() > deadline)
-            break;
-        if (interval_ms > 0)
-            sleep_until(t0 + (double)i * interval_ms / 1e3);
-        double s = now();
-        int st = request(c, "POST", "/api/tasks", body, &b);
-        if (st != 202 || body_id(b, ids[i]) < 0) {
-            atomic_fetch_add(&http_errors, 1);
-            ids[i][0] = '\0';
-            continue;
-        }
-        lat[i] = now() - s;
-        atomic_fetch_add(&done_n, 1);
-    }
-    close(c->fd);
-    free(c);
-    return NULL;
+    deadline = t0 + max_s;
+    for (long i = 0; i < lanes; i++)
+        if ((errno = pthread_create(&th[i], NULL, lane, &a)) != 0)
+            die("pthread_create");
+    for (long i = 0; i < lanes; i++)
+        pthread_join(th[i], NULL);
 }
 
 /* The body's "tasks" list is empty (json-c may put spaces in "[ ]"). */
@@ -458,18 +474,12 @@ static void read_ids(const char *path)
 static int cancel_all(void)
 {
     static struct conn ctl;
-    pthread_t th[256];
     char path[ID_MAX + 16], *b;
     long other = 0;
 
     read_ids(cancel_file);
     double t0 = now();
-    deadline = t0 + max_s;
-    for (long i = 0; i < lanes; i++)
-        if ((errno = pthread_create(&th[i], NULL, cancel_lane, NULL)) != 0)
-            die("pthread_create");
-    for (long i = 0; i < lanes; i++)
-        pthread_join(th[i], NULL);
+    run_lanes(delete_one, t0);
     double t1 = now();
     conn_open(&ctl);
     double t2 = wait_own_ended(&ctl, ids, total, max_s);
@@ -487,7 +497,6 @@ static int cancel_all(void)
 int main(int argc, char **argv)
 {
     static struct conn ctl;
-    pthread_t th[256];
     double t_start;
 
     parse_args(argc, argv);
@@ -504,12 +513,7 @@ int main(int argc, char **argv)
      * after (the server closes idle ones past its conn_timeout_s). */
     close(ctl.fd);
     t_start = now();
-    deadline = t_start + max_s;
-    for (long i = 0; i < lanes; i++)
-        if ((errno = pthread_create(&th[i], NULL, lane, &t_start)) != 0)
-            die("pthread_create");
-    for (long i = 0; i < lanes; i++)
-        pthread_join(th[i], NULL);
+    run_lanes(post_one, t_start);
     if (ids_file)
         write_ids();
     conn_open(&ctl);
