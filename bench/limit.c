@@ -62,11 +62,12 @@
  *                                            [wait_for_parent :71]
  *   C3 setgroups(0), setresgid/setresuid 0, PDEATHSIG again, poll the error
  *      pipe [set_ids :87]; unshare(CLONE_NEWCGROUP) [enter_cgroupns]
- *   C4 / private; empty read-only tmpfs on ROOTFS/tmp, overlay
- *      "lowerdir=.:tmp" on ROOTFS             [mount_root :184,
+ *   C4 / private; empty read-only tmpfs on ROOTFS/tmp, an O_PATH descriptor
+ *      of it, overlay "lowerdir=.:tmp" on ROOTFS   [mount_root :184,
  *                                             mount_overlay :131]
  *   C5 /proc; the user namespace's /proc/sys/user/max_* limits; Docker's
- *      read-only binds and masks             [mount_proc :174,
+ *      read-only binds and masks (a directory: a bind of the empty layer
+ *      through /proc/self/fd, no tmpfs of its own) [mount_proc :174,
  *      trim_proc_entry :155; tables: sandbox.c user_ns_limits :55,
  *      proc_entries :70, prep_user_limits :216, prep_proc_paths :234]
  *   C6 tmpfs /tmp (size = tmpfs_mb, nr_inodes = tmpfs_mb*256+64)
@@ -298,18 +299,41 @@ static void c_write(const struct plan *p, int step, const char *path, const char
     close(fd);
 }
 
-static void c_overlay(const struct plan *p)
+/* Returns a descriptor of the empty layer's root, taken before the
+ * overlay covers it: what c_proc() binds on each masked directory. */
+static int c_overlay(const struct plan *p)
 {
     STEP(p, ST_ROOT, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
     STEP(p, ST_ROOT, mount("jobcell", p->tmp, "tmpfs", RO_FLAGS, EMPTY_TMPFS_OPTS));
+    int layer = open(p->tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    STEP(p, ST_ROOT, layer);
     STEP(p, ST_ROOT, chdir(p->rootfs));
     STEP(p, ST_ROOT, mount("jobcell", p->rootfs, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
                            "lowerdir=.:tmp"));
     STEP(p, ST_ROOT, chdir(p->rootfs));
+    return layer;
 }
 
-static void c_proc(const struct plan *p)
+/* "/proc/self/fd/<fd>" without stdio [child.c fd_path]. */
+static void c_fd_path(char out[32], int fd)
 {
+    char digits[12];
+    size_t n = 0, k = sizeof "/proc/self/fd/" - 1;
+
+    do
+        digits[n++] = (char)('0' + fd % 10);
+    while ((fd /= 10) > 0);
+    memcpy(out, "/proc/self/fd/", k);
+    while (n > 0)
+        out[k++] = digits[--n];
+    out[k] = 0;
+}
+
+static void c_proc(const struct plan *p, int layer)
+{
+    char empty[32];
+
+    c_fd_path(empty, layer);
     STEP(p, ST_PROC, mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
     for (unsigned i = 0; i < p->n_limits; i++)
         c_write(p, ST_LIMITS, p->limit_paths[i], p->limit_values[i]);
@@ -324,7 +348,7 @@ static void c_proc(const struct plan *p)
             STEP(p, ST_PROC_TRIM, mount(p->mask_null, e, NULL, MS_BIND, NULL));
             break;
         case PROC_MASK_DIR:
-            STEP(p, ST_PROC_TRIM, mount("tmpfs", e, "tmpfs", RO_FLAGS, EMPTY_TMPFS_OPTS));
+            STEP(p, ST_PROC_TRIM, mount(empty, e, NULL, MS_BIND, NULL));
             break;
         }
     }
@@ -338,8 +362,9 @@ static void c_dev(const struct plan *p)
 
 static void c_root(const struct plan *p)
 {
-    c_overlay(p);
-    c_proc(p);
+    int layer = c_overlay(p);
+    c_proc(p, layer);
+    close(layer);
     STEP(p, ST_TMP, mount("tmpfs", p->tmp, "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts));
     c_dev(p);
     STEP(p, ST_PIVOT, chdir(p->rootfs));

@@ -143,8 +143,8 @@ static void mount_dev(const struct sb_prep *p)
                                   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL));
 }
 
-/* Mount options of an empty, read-only tmpfs (the overlay's second layer,
- * a masked /proc directory). */
+/* Mount options of an empty, read-only tmpfs: the overlay's second layer,
+ * which the masked /proc directories are bound from as well. */
 #define EMPTY_TMPFS_OPTS "size=4k,nr_inodes=1,mode=555"
 #define RO_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
@@ -153,15 +153,39 @@ static void mount_dev(const struct sb_prep *p)
  * Without an upper layer overlayfs wants two lower ones; the second is an
  * empty read-only tmpfs staged on the rootfs's tmp, which the overlay then
  * covers.  The layers are named relative to the rootfs (our cwd): the
- * task's /proc/self/mountinfo shows "lowerdir=.:tmp", no host path. */
-static void mount_overlay(const struct sb_prep *p)
+ * task's /proc/self/mountinfo shows "lowerdir=.:tmp", no host path.
+ * Returns a descriptor of the layer's root, taken before the overlay
+ * covers it: the empty directory of the task's own that mount_proc()
+ * binds on each masked /proc directory (no superblock more per mask). */
+static int mount_overlay(const struct sb_prep *p)
 {
     STEP(p, SB_STEP_LAYER, mount("jobcell", p->tmp, "tmpfs", RO_FLAGS, EMPTY_TMPFS_OPTS));
+    int layer = open(p->tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    STEP(p, SB_STEP_LAYER, layer);
     STEP(p, SB_STEP_OVERLAY, chdir(p->rootfs));
     STEP(p, SB_STEP_OVERLAY, mount("jobcell", p->rootfs, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
                                    "lowerdir=.:tmp"));
     /* Our cwd is still the directory below: step onto the overlay. */
     STEP(p, SB_STEP_OVERLAY, chdir(p->rootfs));
+    return layer;
+}
+
+/* "/proc/self/fd/<fd>": a path to what fd refers to, however covered (a
+ * bind's source must be a path; the warden's /proc, our root being still
+ * its own; no stdio here). */
+static void fd_path(char out[32], int fd)
+{
+    static const char prefix[] = "/proc/self/fd/";
+    char digits[12];
+    size_t n = 0, k = sizeof prefix - 1;
+
+    do
+        digits[n++] = (char)('0' + fd % 10);
+    while ((fd /= 10) > 0);
+    memcpy(out, prefix, k);
+    while (n > 0)
+        out[k++] = digits[--n];
+    out[k] = 0;
 }
 
 static void write_file(const struct sb_prep *p, int step, const char *path, const char *text)
@@ -177,8 +201,13 @@ static void write_file(const struct sb_prep *p, int step, const char *path, cons
 }
 
 /* Docker's defaults: read-only in place (a bind onto itself, remounted),
- * or hidden under the prepared /dev's null (a file) or an empty read-only tmpfs. */
-static void trim_proc_entry(const struct sb_prep *p, const struct sb_proc_path *e)
+ * or hidden under the prepared /dev's null (a file) or a bind of `empty`,
+ * the overlay's empty layer (a directory: its root, of the task's own, so
+ * no inotify or flock channel to another task; the bind keeps the layer's
+ * flags, read-only, nosuid, nodev, noexec).  `empty` is NULL after
+ * pivot_root (late_proc()), where no directory is masked: a bind of NULL
+ * fails the step. */
+static void trim_proc_entry(const struct sb_prep *p, const struct sb_proc_path *e, const char *empty)
 {
     switch (e->kind) {
     case SB_PROC_RO:
@@ -189,21 +218,25 @@ static void trim_proc_entry(const struct sb_prep *p, const struct sb_proc_path *
         STEP(p, SB_STEP_PROC_MASK, mount(p->mask_null, e->path, NULL, MS_BIND, NULL));
         break;
     case SB_PROC_MASK_DIR:
-        STEP(p, SB_STEP_PROC_MASK, mount("tmpfs", e->path, "tmpfs", RO_FLAGS, EMPTY_TMPFS_OPTS));
+        STEP(p, SB_STEP_PROC_MASK, mount(empty, e->path, NULL, MS_BIND, NULL));
         break;
     }
 }
 
 /* A /proc of our own pid namespace.  First the user namespace's own
  * ceilings on per-user kernel counts (needs CAP_SYS_RESOURCE in it, and a
- * writable /proc/sys), then /proc trimmed. */
-static void mount_proc(const struct sb_prep *p)
+ * writable /proc/sys), then /proc trimmed, its directories masked by the
+ * overlay's empty layer (mount_overlay()'s descriptor). */
+static void mount_proc(const struct sb_prep *p, int layer)
 {
+    char empty[32];
+
+    fd_path(empty, layer);
     STEP(p, SB_STEP_PROC, mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
     for (unsigned i = 0; i < p->n_user_limits; i++)
         write_file(p, SB_STEP_USER_LIMITS, p->user_limits[i].path, p->user_limits[i].value);
     for (unsigned i = 0; i < p->n_proc_paths; i++)
-        trim_proc_entry(p, &p->proc_paths[i]);
+        trim_proc_entry(p, &p->proc_paths[i], empty);
 }
 
 /* The rootfs, read-only, becomes "/"; the host's root is detached. */
@@ -211,8 +244,9 @@ static void mount_root(const struct sb_prep *p)
 {
     /* Nothing we mount may propagate back to the host. */
     STEP(p, SB_STEP_MOUNT_PRIVATE, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-    mount_overlay(p);
-    mount_proc(p);
+    int layer = mount_overlay(p);
+    mount_proc(p, layer);
+    close(layer);
     STEP(p, SB_STEP_TMP, mount("tmpfs", p->tmp, "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts));
     mount_dev(p);
     /* pivot_root needs a mount point: the overlay is one. */
@@ -476,7 +510,7 @@ static void late_proc(const struct sb_prep *p)
         size_t len = strlen(p->proc_paths[i].path + skip);
         memcpy(e.path, p->proc_paths[i].path + skip, len + 1);
         e.kind = p->proc_paths[i].kind;
-        trim_proc_entry(p, &e);
+        trim_proc_entry(p, &e, NULL);
     }
 }
 

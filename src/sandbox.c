@@ -347,7 +347,8 @@ static void prep_user_limits(struct sb_prep *p)
 }
 
 /* The /proc entries of the table that exist here, as paths in the task's
- * /proc, with what to do to each (a directory is masked by a tmpfs). */
+ * /proc, with what to do to each (a directory is masked by the overlay's
+ * empty layer, child.c trim_proc_entry). */
 static void prep_proc_paths(struct sb_prep *p)
 {
     char host[PATH_MAX];

@@ -144,7 +144,7 @@ struct sb_sysctl {
 };
 
 /* A /proc entry: made read-only in place, or hidden under /dev/null (a
- * file) or an empty read-only tmpfs (a directory). */
+ * file) or a bind of the overlay's empty read-only layer (a directory). */
 enum sb_proc_kind { SB_PROC_RO, SB_PROC_MASK_FILE, SB_PROC_MASK_DIR };
 
 struct sb_proc_path {
