@@ -75,7 +75,8 @@
  *   C7 /dev: a recursive bind of the /dev prepared once (src/devdir.c,
  *      the same code: a read-only tmpfs of the 5 host nodes, bound, and 4
  *      links, in this process's own mount namespace) and a read-only
- *      remount; the /proc masks of C5 bind its null          [mount_dev; sandbox.c prep_paths;
+ *      remount, then a stat: its null a device; the /proc masks of C5
+ *      bind its null                          [mount_dev; sandbox.c prep_paths;
  *                                             devdir.c devdir_prepare]
  *   C8 pivot_root(".", "."), detach the old root   [mount_root :184]
  *   C9 sethostname(task id), lo up           [sb_child_main, loopback_up :237]
@@ -179,6 +180,7 @@ struct plan {
     const char *rootfs;
     char proc[PATH_MAX], tmp[PATH_MAX], dev[PATH_MAX];
     char dev_src[PATH_MAX], mask_null[PATH_MAX]; /* the prepared /dev, its null */
+    char dev_null[PATH_MAX];                     /* ROOTFS/dev/null, checked once bound */
     char limit_paths[MAX_LIMITS][PATH_MAX];
     const char *limit_values[MAX_LIMITS];
     unsigned n_limits;
@@ -356,8 +358,14 @@ static void c_proc(const struct plan *p, int layer)
 
 static void c_dev(const struct plan *p)
 {
+    struct stat st;
+
     STEP(p, ST_DEV, mount(p->dev_src, p->dev, NULL, MS_BIND | MS_REC, NULL));
     STEP(p, ST_DEV, mount(NULL, p->dev, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL));
+    STEP(p, ST_DEV, stat(p->dev_null, &st));
+    errno = ENOENT;
+    if (!S_ISCHR(st.st_mode))
+        fail(p, ST_DEV);
 }
 
 static void c_root(const struct plan *p)
@@ -453,6 +461,7 @@ static void plan_paths(struct plan *p, const char *r)
     snprintf(p->proc, sizeof p->proc, "%s/proc", r);
     snprintf(p->tmp, sizeof p->tmp, "%s/tmp", r);
     snprintf(p->dev, sizeof p->dev, "%s/dev", r);
+    snprintf(p->dev_null, sizeof p->dev_null, "%s/dev/null", r);
     for (unsigned i = 0; i < JC_ARRAY_LEN(user_limits); i++) {
         snprintf(host, sizeof host, "/proc/sys/user/%s", user_limits[i].name);
         if (access(host, F_OK) < 0)

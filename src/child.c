@@ -135,12 +135,20 @@ static void enter_cgroupns(const struct sb_prep *p)
 /* /dev: the tmpfs the warden prepared once (devdir.h: the host's five
  * nodes bound in it, four links, read-only), bound with its node binds
  * (MS_REC).  The bind keeps its flags, locked in our namespace (read-only,
- * nosuid, noexec); the remount says so. */
+ * nosuid, noexec); the remount says so.  Then its null must be a device:
+ * not so if what we bound was the empty directory a warden preparing the
+ * tree again (devdir_ensure) made there before moving the tree onto it. */
 static void mount_dev(const struct sb_prep *p)
 {
+    struct stat st;
+
     STEP(p, SB_STEP_DEV, mount(p->dev_src, p->dev, NULL, MS_BIND | MS_REC, NULL));
     STEP(p, SB_STEP_DEV_RO, mount(NULL, p->dev, NULL,
                                   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL));
+    STEP(p, SB_STEP_DEV, stat(p->dev_null, &st));
+    errno = ENOENT;
+    if (!S_ISCHR(st.st_mode))
+        fail(p, SB_STEP_DEV);
 }
 
 /* Mount options of an empty, read-only tmpfs: the overlay's second layer,

@@ -1,5 +1,8 @@
-/* devdir.c — the task's /dev, prepared once (see devdir.h).
- * Runs in: the warden's main thread, at start-up, single-threaded. */
+/* devdir.c — the task's /dev, prepared once, and again should it vanish
+ * (see devdir.h).
+ * Runs in: the warden's main thread, at start-up, single-threaded
+ * (devdir_prepare); then in its spawning threads, the main thread and the
+ * cell builder (devdir_ensure, under g_lock). */
 #include "devdir.h"
 
 #include <dirent.h>
@@ -7,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +31,16 @@ const char *const devdir_links[DEVDIR_LINKS][2] = {
 /* As the per-task tmpfs it replaces: 64 KiB, 64 inodes, mode 0755. */
 #define DEVDIR_OPTS "size=64k,nr_inodes=64,mode=755"
 #define DEVDIR_FLAGS (MS_NOSUID | MS_NOEXEC)
+/* Where a /dev is built before it is moved onto <path> in one step: a
+ * child cloned meanwhile sees the whole tree there or none. */
+#define DEVDIR_STAGE ".new"
+
+/* One preparation at a time; where it is, its null's path, and what the
+ * last one bound there (the host's inode: what devdir_ensure() looks for). */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static char g_dev[PATH_MAX], g_null[PATH_MAX + 8];
+static dev_t g_null_dev;
+static ino_t g_null_ino;
 
 /* A mount namespace of the warden's own: what it mounts stays in it (and
  * goes with it), what the host mounts still arrives (slave). */
@@ -168,6 +182,7 @@ static bool link_ok(int root, const char *target, const char *name)
 static int check(int root, struct jc_err *err)
 {
     struct statfs sf;
+    struct stat null;
     unsigned n = 0;
 
     if (fstatfs(root, &sf) < 0 || sf.f_type != TMPFS_MAGIC)
@@ -187,7 +202,57 @@ static int check(int root, struct jc_err *err)
     closedir(d);
     if (n != DEVDIR_NODES + DEVDIR_LINKS)
         return jc_fail(err, 0, "the task's /dev holds %u entries, not %d", n, DEVDIR_NODES + DEVDIR_LINKS);
+    if (fstatat(root, "null", &null, AT_SYMLINK_NOFOLLOW) < 0)
+        return jc_fail(err, errno, "stat the task's /dev/null");
+    g_null_dev = null.st_dev;
+    g_null_ino = null.st_ino;
     return 0;
+}
+
+/* Every mount on path, in this namespace, detached (none: EINVAL). */
+static void unmount_all(const char *path)
+{
+    while (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+        ;
+}
+
+/* The tree built at stage moved onto dev (an earlier one, whose nodes are
+ * gone, detached first): one step, so no child sees a part of it. */
+static int move_into_place(int root, const char *dev, struct jc_err *err)
+{
+    char from[32], to[32];
+    struct stat st;
+
+    unmount_all(dev);
+    _cleanup_close_ int at = root_dir(dev, &st, err);
+    if (at < 0)
+        return -1;
+    fd_path(from, sizeof from, root);
+    fd_path(to, sizeof to, at);
+    if (mount(from, to, NULL, MS_MOVE, NULL) < 0)
+        return jc_fail(err, errno, "move the task's /dev onto %s", dev);
+    return 0;
+}
+
+/* Built at <dev>.new, checked, then moved onto dev; the stage removed
+ * whatever happened. */
+static int build(const char *dev, struct jc_err *err)
+{
+    char stage[PATH_MAX];
+    int rc = -1;
+
+    if (snprintf(stage, sizeof stage, "%s%s", dev, DEVDIR_STAGE) >= (int)sizeof stage)
+        return jc_fail(err, ENAMETOOLONG, "%s", dev);
+    unmount_all(stage); /* a failed attempt's */
+    int root = mount_tmpfs(stage, err);
+    if (root >= 0 && populate(stage, root, err) == 0 && seal(root, err) == 0 && check(root, err) == 0)
+        rc = move_into_place(root, dev, err);
+    if (root >= 0)
+        close(root);
+    unmount_all(stage);
+    if (rmdir(stage) < 0 && errno != ENOENT)
+        log_warn("rmdir %s", stage);
+    return rc;
 }
 
 int devdir_prepare(const char *name, char *path, struct jc_err *err)
@@ -197,18 +262,50 @@ int devdir_prepare(const char *name, char *path, struct jc_err *err)
     snprintf(dev, sizeof dev, "%s/%s.dev", DEVDIR_RUN, name);
     if (own_mount_ns(err) < 0)
         return -1;
-    _cleanup_close_ int root = mount_tmpfs(dev, err);
-    if (root < 0 || populate(dev, root, err) < 0 || seal(root, err) < 0 || check(root, err) < 0)
+    if (build(dev, err) < 0)
         return jc_err_prefix(err, "the task's /dev: ");
     /* Only now: devdir_remove() never touches what it did not prepare. */
     memcpy(path, dev, sizeof dev);
+    memcpy(g_dev, dev, sizeof dev);
+    snprintf(g_null, sizeof g_null, "%s/null", dev);
     return 0;
+}
+
+/* Its null the very inode the last preparation bound there. */
+static bool present(void)
+{
+    struct stat st;
+
+    return lstat(g_null, &st) == 0 && S_ISCHR(st.st_mode) && st.st_dev == g_null_dev &&
+           st.st_ino == g_null_ino;
+}
+
+int devdir_ensure(struct jc_err *err)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&g_lock);
+    if (g_dev[0] && !present()) {
+        log_warnx("the task's /dev %s is gone (removed on the host?): preparing it again", g_dev);
+        rc = build(g_dev, err);
+        if (rc < 0)
+            jc_err_prefix(err, "the task's /dev, prepared again: ");
+        else
+            log_info("the task's /dev %s: prepared again", g_dev);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return rc;
 }
 
 void devdir_remove(const char *path)
 {
+    char stage[PATH_MAX + sizeof DEVDIR_STAGE];
+
     if (!path[0])
         return;
+    snprintf(stage, sizeof stage, "%s%s", path, DEVDIR_STAGE);
+    if (rmdir(stage) < 0 && errno != ENOENT) /* a stop in the middle of devdir_ensure() */
+        log_warn("rmdir %s", stage);
     if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
         log_warn("umount %s", path);
     if (rmdir(path) < 0 && errno != ENOENT)

@@ -24,12 +24,23 @@
  * empty, the mount needs no cleaning (it goes with the warden's namespace,
  * whatever way the warden ends; a clean stop also removes the directory),
  * and only a root process that enters the warden's namespace could remount
- * it writable.  Should root on the host remove the directory, the kernel
- * detaches the tmpfs in every namespace: each spawn then fails at "bind the
- * prepared /dev" (a 500 naming it) until a restart prepares it again —
- * never a task without its /dev.
+ * it writable.
+ *
+ * Should root on the host remove the directory (an operator's cleaner, rm
+ * -rf /run/jobcell), the kernel detaches the tmpfs in every namespace; so
+ * does removing a host node for its bind.  Before each spawn and each cell
+ * build, devdir_ensure() looks for the null the last preparation bound
+ * (one lstat) and, if it is gone, logs it and prepares the tree again.
+ * Every preparation builds the tree at <path>.new, checks it, and only
+ * then moves it onto <path> (MS_MOVE): a child cloned meanwhile sees all of
+ * it or nothing there, and one that finds nothing (or the empty directory
+ * a preparation has just made) fails closed (child.c mount_dev) — never a
+ * task without its /dev.  A preparation that fails (a symlink planted at
+ * the path) fails that spawn (a 500 naming it) and the next one tries again.
  * Runs in: the warden's main thread, at start-up, before it starts its
- * monitor thread (unshare(CLONE_NEWNS) refuses a process with threads). */
+ * monitor thread (unshare(CLONE_NEWNS) refuses a process with threads);
+ * devdir_ensure() in the spawning threads (main, cell builder), one at a
+ * time. */
 #pragma once
 
 #include <stddef.h>
@@ -48,6 +59,10 @@ extern const char *const devdir_links[DEVDIR_LINKS][2]; /* {target, name} */
 /* Take the private mount namespace and prepare the /dev of the daemon
  * whose cgroup_name is `name` in it, checked; *path (PATH_MAX): where. */
 int devdir_prepare(const char *name, char *path, struct jc_err *err);
+
+/* Before a spawn or a cell build: the prepared /dev still there, or
+ * prepared again (logged).  Thread-safe. */
+int devdir_ensure(struct jc_err *err);
 
 /* At the warden's end: unmount it, remove the directory (best effort). */
 void devdir_remove(const char *path);

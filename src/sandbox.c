@@ -380,6 +380,7 @@ static void prep_paths(const struct sandbox_env *env)
     snprintf(p->proc, sizeof p->proc, "%s/proc", r);
     snprintf(p->tmp, sizeof p->tmp, "%s/tmp", r);
     snprintf(p->dev, sizeof p->dev, "%s/dev", r);
+    snprintf(p->dev_null, sizeof p->dev_null, "%s/dev/null", r);
     p->dev_src = env->dev_dir;
     snprintf(p->mask_null, sizeof p->mask_null, "%s/null", env->dev_dir);
     p->last_cap = env->last_cap;
@@ -921,6 +922,8 @@ int sandbox_clone(const struct sandbox_env *env, const struct jc_spec *spec, con
 
     *t = (struct sandbox_task){.pid = -1, .pidfd = -1, .err_rd = -1, .go_wr = -1, .chan = -1,
                                .cpus_set = -1};
+    if (devdir_ensure(err) < 0)
+        return -1;
     if (cg_task_create(env->cg, spec->id, &spec->limits, &t->cg, err) < 0)
         return -1;
     if (fds_open(&f, err) < 0 || prep_task(env, spec, &f, err) < 0)
@@ -1028,7 +1031,7 @@ int sandbox_cell_build(const struct sandbox_env *env, const char *name, const st
     struct jc_err ignored;
 
     cell_init(c, slot, lim);
-    if (cell_cgroup(env, name, c, err) < 0)
+    if (devdir_ensure(err) < 0 || cell_cgroup(env, name, c, err) < 0)
         return -1;
     if (fds_open(&f, err) < 0 || socket_high(sv, err) < 0)
         goto fail;

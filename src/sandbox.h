@@ -172,6 +172,7 @@ struct sb_prep {
     char hostname[JC_ID_LEN];
     char proc[PATH_MAX], tmp[PATH_MAX], dev[PATH_MAX];
     const char *dev_src; /* the prepared /dev (devdir.h), bound onto dev */
+    char dev_null[PATH_MAX]; /* dev's null: a device once bound, or no /dev */
     char mask_null[PATH_MAX]; /* its null: what masks a /proc file */
     struct sb_sysctl user_limits[SB_USER_LIMITS];
     struct sb_proc_path proc_paths[SB_PROC_PATHS];

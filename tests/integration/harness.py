@@ -605,22 +605,25 @@ class Daemon:
                 mounts = [l.strip() for l in f if any(m and m in l for m in marks)]
             if mounts:
                 problems.append("mounts left: " + "; ".join(mounts[:5]))
-            if os.path.lexists(self.dev_dir()):
-                problems.append("the prepared /dev's directory left: " + self.dev_dir())
+            for d in (self.dev_dir(), self.dev_dir() + ".new"):
+                if os.path.lexists(d):
+                    problems.append("the prepared /dev's directory left: " + d)
             if not problems or time.monotonic() >= deadline:
                 return problems
             time.sleep(0.1)
 
     def dev_dir(self):
-        """Where the warden prepares the tasks' /dev (src/devdir.h)."""
+        """Where the warden prepares the tasks' /dev (src/devdir.h; it
+        builds it at this path + ".new", then moves it here)."""
         return os.path.join("/run/jobcell", self.cgroup_name + ".dev")
 
     def _cleanup_leftovers(self):
         """Whatever the checks found, do not let it spill into the next test."""
-        try:
-            os.rmdir(self.dev_dir())
-        except OSError:
-            pass
+        for d in (self.dev_dir(), self.dev_dir() + ".new"):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
         for p, t in self.seen.items():
             if p != os.getpid() and proc_alive(p, t):
                 try:

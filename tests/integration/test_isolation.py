@@ -7,6 +7,7 @@ import re
 import signal
 import struct
 import sys
+import tempfile
 import time
 import unittest
 
@@ -440,21 +441,72 @@ class PreparedDev(unittest.TestCase):
     """The /dev the warden prepares once (src/devdir.h), in its own mount
     namespace on a root-owned directory /run/jobcell/<cgroup_name>.dev."""
 
-    def test_a_removed_dev_fails_every_spawn_closed(self):
-        """Root on the host removing the directory detaches the prepared
-        tmpfs: spawns fail (500, naming the step), no task runs without its
-        /dev.  No pool: a cell built before has bound its /dev already (and
-        keeps it); this is about what is built after."""
+    DEV_SCRIPT = "ls -A /dev | sort | tr '\\n' ' '; echo; echo x >/dev/null && echo null-ok"
+    DEV_ENTRIES = "fd full null random stderr stdin stdout urandom zero"
+
+    def run_with_whole_dev(self, d, name):
+        """A task that runs (202, succeeded) and sees the whole /dev."""
+        r = d.post("/api/tasks", {"name": name, "command": ["/bin/sh", "-c", self.DEV_SCRIPT]})
+        self.assertEqual(r.status, 202, "%r\n%s" % (r, d.log_tail()))
+        rec = d.wait_terminal(r.body["id"])
+        logs = d.logs(r.body["id"])
+        self.assertEqual((rec["state"], rec["reason"]), ("succeeded", "exited"), "%s\n%s" % (rec, logs))
+        self.assertEqual(logs.split("\n")[:2], [self.DEV_ENTRIES + " ", "null-ok"], logs)
+
+    def assert_prepared_again_once(self, d):
+        text = d.log_text()
+        self.assertEqual(text.count("prepared again"), 1, text)
+        self.assertIn(d.dev_dir() + " is gone", text)
+        self.assertEqual(os.listdir(d.dev_dir()), [], "the host sees more than an empty directory")
+        self.assertFalse(os.path.lexists(d.dev_dir() + ".new"), "the staging directory stayed")
+
+    def test_a_removed_dev_is_prepared_again(self):
+        """Root on the host removing the directory (an operator's cleaner)
+        detaches the prepared tmpfs; the next spawn notices, the warden
+        prepares it again once (logged), and every later task runs with the
+        whole /dev (before: every spawn failed, 500, until a restart).  No
+        pool: each spawn is on demand."""
         with Daemon(config={"pool_size": 0}) as d:
             self.assertEqual(os.listdir(d.dev_dir()), [], "the host sees more than an empty directory")
+            self.run_with_whole_dev(d, "before")
             os.rmdir(d.dev_dir())
-            r = d.post("/api/tasks", {"name": "nodev", "command": ["/bin/true"]})
-            self.assertEqual(r.status, 500, r)
-            # The first step to use it fails: masking /proc with its null.
-            self.assertRegex(r.body["error"], r"^Spawn failed: sandbox: .*: No such file or directory$", r)
-            rec = d.task(r.body["id"])
-            self.assertEqual(rec["state"], "failed", rec)
-            self.assertIsNone(rec.get("pid"), rec)
+            for i in range(3):
+                self.run_with_whole_dev(d, "after-%d" % i)
+            self.assert_prepared_again_once(d)
+
+    def test_a_removed_dev_is_prepared_again_for_cells(self):
+        """The same with cells: the two built before the removal keep the
+        /dev they bound; the builder's next cells (or a spawn on demand, if
+        none is ready) find it gone, and it is prepared again once."""
+        with Daemon(config={"pool_size": 2}) as d:
+            d.wait_cells(2)
+            os.rmdir(d.dev_dir())
+            for i in range(5):
+                self.run_with_whole_dev(d, "cells-%d" % i)
+            self.assert_prepared_again_once(d)
+
+    def test_a_symlink_in_its_place_fails_closed(self):
+        """A symlink planted where the directory was is never followed: the
+        spawn fails (500, naming the path), nothing is mounted on its
+        target; once the symlink is gone, the next spawn prepares it again."""
+        target = tempfile.mkdtemp(prefix="jobcell-dev-target-")
+        try:
+            with Daemon(config={"pool_size": 0}) as d:
+                os.rmdir(d.dev_dir())
+                os.symlink(target, d.dev_dir())
+                try:
+                    r = d.post("/api/tasks", {"name": "planted", "command": ["/bin/true"]})
+                    self.assertEqual(r.status, 500, r)
+                    self.assertIn(d.dev_dir() + " is not a directory", r.body["error"], r)
+                    self.assertIsNone(d.task(r.body["id"]).get("pid"))
+                    with open("/proc/%d/mountinfo" % d.proc.pid) as f:
+                        self.assertNotIn(target, f.read(), "something was mounted on the target")
+                    self.assertEqual(os.listdir(target), [])
+                finally:
+                    os.unlink(d.dev_dir())
+                self.run_with_whole_dev(d, "after")
+        finally:
+            os.rmdir(target)
 
     def test_a_planted_symlink_refuses_the_start(self):
         """The directory must be root's own directory: a symlink in its
