@@ -13,6 +13,15 @@
  *             /dev prepared once (a read-only tmpfs holding the 5 host
  *             nodes, bound, and the 4 symlinks) + read-only remount
  *             (after): src/child.c mount_dev
+ *   mask      in the same child, one masked /proc directory (ROOTFS/proc
+ *             stands for it): an empty read-only tmpfs of its own (before) |
+ *             a bind of the overlay's empty layer, through /proc/self/fd of
+ *             an O_PATH descriptor of its root (after): src/child.c
+ *             trim_proc_entry; the mount alone, and, in the parent, the
+ *             child's exit (read of its times → waitpid: its namespaces
+ *             and mounts torn down, the superblocks with them); the mask's
+ *             variant alternates with the /dev's every other round, so
+ *             each exit figure has as many of either /dev
  *   caps      in the same child: the PR_CAPBSET_DROP of every capability
  *             (0..cap_last_cap), and the whole drop_caps() (securebits,
  *             bounding set, ambient, capset)
@@ -52,10 +61,12 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { S_DEV_OLD, S_DEV_NEW, S_CAPBSET, S_DROPCAPS, S_CG_OLD, S_CG_NEW, S_MSG_OLD, S_MSG_NEW, S_BUF_OLD,
-       S_BUF_NEW, S_MAX };
+enum { S_DEV_OLD, S_DEV_NEW, S_MASK_OLD, S_MASK_NEW, S_EXIT_OLD, S_EXIT_NEW, S_CAPBSET, S_DROPCAPS, S_CG_OLD, S_CG_NEW, S_MSG_OLD,
+       S_MSG_NEW, S_BUF_OLD, S_BUF_NEW, S_MAX };
 static const char *const names[S_MAX] = {
     "/dev: tmpfs+5 binds+4 links (before)", "/dev: prepared, rbind+ro (after)",
+    "masked dir: own tmpfs (before)", "masked dir: layer bound (after)",
+    "child exit, its mask a tmpfs (before)", "child exit, its mask bound (after)",
     "PR_CAPBSET_DROP x (last_cap+1)", "drop_caps() whole",
     "v1 cgroup mkdir+writes (before)", "v1 cgroup mkdir+writes (after)",
     "SPAWN msg 33 KB send+recv (before)", "SPAWN msg trimmed send+recv (after)",
@@ -69,7 +80,7 @@ static const char *const links[4][2] = {
 
 static const char *rootfs;
 static char prepared[] = "/tmp/jc-cheaper-dev.XXXXXX";
-static int sync_rd, res_wr, dev_variant, last_cap;
+static int sync_rd, res_wr, dev_variant, mask_variant, last_cap;
 
 static double now_us(void)
 {
@@ -142,6 +153,29 @@ static void dev_new(const char *dev)
         die("bind prepared /dev");
 }
 
+#define EMPTY_RO (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+#define EMPTY_OPTS "size=4k,nr_inodes=1,mode=555"
+
+static void mask_dir(double *t)
+{
+    char tmp[4000], at[4000], src[64];
+    double t0;
+
+    snprintf(tmp, sizeof tmp, "%s/tmp", rootfs);
+    snprintf(at, sizeof at, "%s/proc", rootfs);
+    int layer = mount("jobcell", tmp, "tmpfs", EMPTY_RO, EMPTY_OPTS) < 0
+                    ? -1
+                    : open(tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (layer < 0)
+        die("the overlay's layer");
+    snprintf(src, sizeof src, "/proc/self/fd/%d", layer);
+    t0 = now_us();
+    if ((mask_variant ? mount(src, at, NULL, MS_BIND, NULL) : mount("tmpfs", at, "tmpfs", EMPTY_RO, EMPTY_OPTS)) < 0)
+        die("mask");
+    t[mask_variant ? S_MASK_NEW : S_MASK_OLD] = now_us() - t0;
+    close(layer);
+}
+
 static void drop_caps(double *t)
 {
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -179,6 +213,7 @@ static int child(void *arg)
     else
         dev_old(dev);
     t[dev_variant ? S_DEV_NEW : S_DEV_OLD] = now_us() - t0;
+    mask_dir(t);
     drop_caps(t);
     if (write(res_wr, t, sizeof t) != sizeof t)
         die("write");
@@ -197,14 +232,14 @@ static void write_map(pid_t pid, const char *file, unsigned id)
 
 static char stack[1 << 16] __attribute__((aligned(16)));
 
-static void one_child(int variant, double *t)
+static void one_child(int variant, int mask, double *t)
 {
     int s[2], r[2];
     unsigned uid = 2100000000u;
 
     if (pipe2(s, O_CLOEXEC) || pipe2(r, O_CLOEXEC))
         die("pipe");
-    sync_rd = s[0], res_wr = r[1], dev_variant = variant;
+    sync_rd = s[0], res_wr = r[1], dev_variant = variant, mask_variant = mask;
     pid_t pid = clone(child, stack + sizeof stack, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | SIGCHLD, NULL);
     if (pid < 0)
         die("clone");
@@ -212,7 +247,9 @@ static void one_child(int variant, double *t)
     write_map(pid, "gid_map", uid);
     if (write(s[1], "g", 1) != 1 || read(r[0], t, sizeof(double) * S_MAX) != (ssize_t)(sizeof(double) * S_MAX))
         die("child");
+    double t0 = now_us();
     waitpid(pid, NULL, 0);
+    t[mask ? S_EXIT_NEW : S_EXIT_OLD] = now_us() - t0;
     close(s[0]), close(s[1]), close(r[0]), close(r[1]);
 }
 
@@ -332,7 +369,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         for (int variant = 0; variant < 2; variant++) {
             memset(t, 0, sizeof t);
-            one_child(variant, t);
+            one_child(variant, variant ^ (i & 1), t);
             if (have_v1)
                 t[variant ? S_CG_NEW : S_CG_OLD] = cg_one(!variant, i);
             t[variant ? S_MSG_NEW : S_MSG_OLD] = msg_one(variant ? short_msg : FULL_MSG);

@@ -36,11 +36,13 @@ const char *const devdir_links[DEVDIR_LINKS][2] = {
 #define DEVDIR_STAGE ".new"
 
 /* One preparation at a time; where it is, its null's path, and what the
- * last one bound there (the host's inode: what devdir_ensure() looks for). */
+ * last one bound there (the host's inode: what devdir_ensure() looks for);
+ * whether it is known to be gone (logged once per absence). */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static char g_dev[PATH_MAX], g_null[PATH_MAX + 8];
 static dev_t g_null_dev;
 static ino_t g_null_ino;
+static bool g_gone;
 
 /* A mount namespace of the warden's own: what it mounts stays in it (and
  * goes with it), what the host mounts still arrives (slave). */
@@ -234,23 +236,26 @@ static int move_into_place(int root, const char *dev, struct jc_err *err)
     return 0;
 }
 
-/* Built at <dev>.new, checked, then moved onto dev; the stage removed
- * whatever happened. */
+/* Built at <dev>.new, checked, then moved onto dev.  Once the tmpfs is
+ * there, whatever happens it leaves the stage (unmounted through its own
+ * root: only what was mounted here) and the stage is removed. */
 static int build(const char *dev, struct jc_err *err)
 {
-    char stage[PATH_MAX];
-    int rc = -1;
+    char stage[PATH_MAX], at[32];
 
     if (snprintf(stage, sizeof stage, "%s%s", dev, DEVDIR_STAGE) >= (int)sizeof stage)
         return jc_fail(err, ENAMETOOLONG, "%s", dev);
-    unmount_all(stage); /* a failed attempt's */
     int root = mount_tmpfs(stage, err);
-    if (root >= 0 && populate(stage, root, err) == 0 && seal(root, err) == 0 && check(root, err) == 0)
-        rc = move_into_place(root, dev, err);
-    if (root >= 0)
-        close(root);
-    unmount_all(stage);
-    if (rmdir(stage) < 0 && errno != ENOENT)
+    if (root < 0)
+        return -1;
+    int rc = populate(stage, root, err) == 0 && seal(root, err) == 0 && check(root, err) == 0
+                 ? move_into_place(root, dev, err)
+                 : -1;
+    fd_path(at, sizeof at, root);
+    if (rc < 0 && umount2(at, MNT_DETACH) < 0)
+        log_warn("umount %s", stage);
+    close(root);
+    if (rmdir(stage) < 0)
         log_warn("rmdir %s", stage);
     return rc;
 }
@@ -286,12 +291,15 @@ int devdir_ensure(struct jc_err *err)
 
     pthread_mutex_lock(&g_lock);
     if (g_dev[0] && !present()) {
-        log_warnx("the task's /dev %s is gone (removed on the host?): preparing it again", g_dev);
+        if (!g_gone)
+            log_warnx("the task's /dev %s is gone (removed on the host?): preparing it again", g_dev);
+        g_gone = true;
         rc = build(g_dev, err);
         if (rc < 0)
             jc_err_prefix(err, "the task's /dev, prepared again: ");
         else
             log_info("the task's /dev %s: prepared again", g_dev);
+        g_gone = rc < 0;
     }
     pthread_mutex_unlock(&g_lock);
     return rc;
