@@ -456,7 +456,7 @@ class PreparedDev(unittest.TestCase):
     def assert_prepared_again_once(self, d):
         text = d.log_text()
         self.assertEqual(text.count("prepared again"), 1, text)
-        self.assertIn(d.dev_dir() + " is gone", text)
+        self.assertEqual(text.count(d.dev_dir() + " is gone"), 1, text)
         self.assertEqual(os.listdir(d.dev_dir()), [], "the host sees more than an empty directory")
         self.assertFalse(os.path.lexists(d.dev_dir() + ".new"), "the staging directory stayed")
 
