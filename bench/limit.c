@@ -82,7 +82,7 @@
  *   C9 sethostname(task id), lo up           [sb_child_main, loopback_up :237]
  *   C10 stdio onto 0-4, close_range(5.., CLOEXEC)   [set_stdio :255]
  *   C11 the 7 task rlimits                   [set_rlimits :267; table:
- *                                             sandbox.c sb_task_rlimits :37]
+ *                                             child.c task_rlimits]
  *   C12 securebits locked, bounding set emptied, ambient cleared, capset 0
  *                                            [drop_caps :282]
  *   C13 no_new_privs, seccomp filter from the precompiled BPF of
@@ -91,7 +91,14 @@
  *   C14 execve /sbin/jobcell-init PROGRAM: init forks on EOF of fd 4, execs
  *       the program, reports STARTED, reaps, reports ENDED  [rootfs/init.c]
  *  Not mirrored (not isolation): the task's log file, its timerfd, input
- *  files (none in a no-op task), the usage counters read at the end.
+ *  files (none in a no-op task), the usage counters read at the end; and
+ *  jobcelld's exec hop: its task's child is cloned CLONE_VM|CLONE_VFORK and
+ *  execs the static jobcell-spawn (src/stub.c, src/plan.h) before C1, only
+ *  because the warden's address space is large (a copy of it per spawn
+ *  costs the warden's threads COW faults and TLB shootdowns).  A lane here
+ *  is a small process: its clone3 copies next to nothing, so the limit
+ *  pays neither the copy nor the hop's exec, and stays a bound a spawn of
+ *  jobcelld cannot pass.
  *
  * Runs in: a root shell; the main process sets up and reports, the lanes
  * are its forked children.  A benchmark, not a test; it changes nothing
@@ -142,7 +149,7 @@
 
 /* ---- the fixed plan (prepared once, as sandbox.c prep_paths does) ------ */
 
-/* sandbox.c sb_task_rlimits */
+/* child.c task_rlimits */
 static const struct {
     int resource;
     rlim_t value;

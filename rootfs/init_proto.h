@@ -58,6 +58,9 @@
 
 #include <stdint.h>
 
+/* Where init is in the rootfs (the warden's spawn stub execs it). */
+#define JC_INIT_PATH "/sbin/jobcell-init"
+
 enum jc_init_kind {
     JC_INIT_STARTED = 1,     /* value: PROGRAM's pid in the namespace */
     JC_INIT_EXEC_FAILED = 2, /* value: errno of execve(PROGRAM) */

@@ -1,14 +1,19 @@
-/* child.c — the child side of a spawn: from clone3() to execve().
+/* child.c — the child side of a spawn: the checklist from the spawn
+ * stub's start to execve() of jobcell-init.
  *
- * Runs in: the freshly cloned child of the warden's main thread, inside new
- * user, pid, mount, uts, ipc and net namespaces.  The warden has other
- * threads, so this code is async-signal-safe: raw syscalls only — no malloc,
- * no stdio, no locks, no libseccomp or libcap, and no glibc set*id()
- * wrappers (they signal the parent's other threads, which do not exist
- * here).  Everything was prepared by the parent (struct sb_prep).  A failing
- * step writes {step, errno} to a close-on-exec pipe and exits 127.  It is
- * born with the task's host uid as its effective uid (see do_clone()), so
- * its user namespace, and what the task counts per user, belong to that uid.
+ * Runs in: jobcell-spawn (stub.c), the static program the task's child
+ * execs first thing after clone3() (sandbox.c: it shares no memory with the
+ * warden, and was never a copy of it), inside new user, pid, mount, uts,
+ * ipc and net namespaces.  It has one thread and memory of its own; it
+ * still keeps to raw syscalls (no malloc, no stdio: it is small, and every
+ * step's failure must be a {step, errno} record), and no set*id()
+ * wrappers that would signal threads.  Everything was prepared by the
+ * warden (plan.h), checked by the stub.  A failing step writes {step,
+ * errno} to a close-on-exec pipe and exits 127.  It is born with the
+ * task's host uid as its uids (see do_clone()), so its user namespace, and
+ * what the task counts per user, belong to that uid; its capabilities in
+ * that namespace came through the exec as ambient ones (sandbox.c
+ * caps_ambient()), and drop_caps() clears them with the rest.
  *
  * A cell (sb_cell_main, docs/design.md "Cells prepared ahead") takes the
  * same steps in two phases: those that do not depend on the request
@@ -47,15 +52,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sandbox.h"
+#include "plan.h"
 
-__attribute__((noreturn)) static void fail(const struct sb_prep *p, int step)
+__attribute__((noreturn)) void sb_fail(int err_wr, int step)
 {
     struct sb_child_err e = {.step = step, .errnum = errno ? errno : EPROTO};
 
-    (void)!write(p->err_wr, &e, sizeof e);
+    (void)!write(err_wr, &e, sizeof e);
     _exit(127);
 }
+
+#define fail(p, step) sb_fail((p)->s->err_wr, (step))
 
 #define STEP(p, step, expr)             \
     do {                                \
@@ -63,7 +70,7 @@ __attribute__((noreturn)) static void fail(const struct sb_prep *p, int step)
             fail((p), (step));          \
     } while (0)
 
-/* First, every descriptor we inherited but our own (p->keep, ascending):
+/* First, every descriptor we inherited but our own (p->s->keep, ascending):
  * the few of the warden's below the block our own were put in (the
  * trampoline left the rest behind, sandbox.c).  Held here until our execve
  * they could delay EOFs the warden waits for; close_range() drops each gap
@@ -72,8 +79,8 @@ static void close_inherited(const struct sb_prep *p)
 {
     unsigned lo = 0;
 
-    for (unsigned i = 0; i <= p->nkeep; i++) {
-        unsigned hi = i < p->nkeep ? (unsigned)p->keep[i] : ~0U;
+    for (unsigned i = 0; i <= p->s->nkeep; i++) {
+        unsigned hi = i < p->s->nkeep ? (unsigned)p->s->keep[i] : ~0U;
         if (hi > lo)
             STEP(p, SB_STEP_CLOSE_FDS, syscall(SYS_close_range, lo, hi - 1, 0));
         lo = hi + 1;
@@ -105,7 +112,7 @@ static void wait_for_parent(const struct sb_prep *p)
      * POLLERR on the error pipe. */
     STEP(p, SB_STEP_PDEATHSIG, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
     errno = EPIPE;
-    if (read(p->sync_rd, &c, 1) != 1)
+    if (read(p->s->sync_rd, &c, 1) != 1)
         fail(p, SB_STEP_SYNC);
 }
 
@@ -120,7 +127,7 @@ static void set_ids(const struct sb_prep *p)
      * then make sure the warden did not die in between (its end of the
      * error pipe would be closed: POLLERR on ours). */
     STEP(p, SB_STEP_PDEATHSIG, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
-    struct pollfd pfd = {.fd = p->err_wr, .events = POLLOUT};
+    struct pollfd pfd = {.fd = p->s->err_wr, .events = POLLOUT};
     if (poll(&pfd, 1, 0) < 0 || (pfd.revents & POLLERR))
         _exit(127);
 }
@@ -142,10 +149,10 @@ static void mount_dev(const struct sb_prep *p)
 {
     struct stat st;
 
-    STEP(p, SB_STEP_DEV, mount(p->dev_src, p->dev, NULL, MS_BIND | MS_REC, NULL));
-    STEP(p, SB_STEP_DEV_RO, mount(NULL, p->dev, NULL,
+    STEP(p, SB_STEP_DEV, mount(p->h->dev_src, p->h->dev, NULL, MS_BIND | MS_REC, NULL));
+    STEP(p, SB_STEP_DEV_RO, mount(NULL, p->h->dev, NULL,
                                   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL));
-    STEP(p, SB_STEP_DEV, stat(p->dev_null, &st));
+    STEP(p, SB_STEP_DEV, stat(p->h->dev_null, &st));
     errno = ENOENT;
     if (!S_ISCHR(st.st_mode))
         fail(p, SB_STEP_DEV);
@@ -167,20 +174,20 @@ static void mount_dev(const struct sb_prep *p)
  * binds on each masked /proc directory (no superblock more per mask). */
 static int mount_overlay(const struct sb_prep *p)
 {
-    STEP(p, SB_STEP_LAYER, mount("jobcell", p->tmp, "tmpfs", RO_FLAGS, EMPTY_TMPFS_OPTS));
-    int layer = open(p->tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    STEP(p, SB_STEP_LAYER, mount("jobcell", p->h->tmp, "tmpfs", RO_FLAGS, EMPTY_TMPFS_OPTS));
+    int layer = open(p->h->tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     STEP(p, SB_STEP_LAYER, layer);
-    STEP(p, SB_STEP_OVERLAY, chdir(p->rootfs));
-    STEP(p, SB_STEP_OVERLAY, mount("jobcell", p->rootfs, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
+    STEP(p, SB_STEP_OVERLAY, chdir(p->h->rootfs));
+    STEP(p, SB_STEP_OVERLAY, mount("jobcell", p->h->rootfs, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
                                    "lowerdir=.:tmp"));
     /* Our cwd is still the directory below: step onto the overlay. */
-    STEP(p, SB_STEP_OVERLAY, chdir(p->rootfs));
+    STEP(p, SB_STEP_OVERLAY, chdir(p->h->rootfs));
     return layer;
 }
 
 /* "/proc/self/fd/<fd>": a path to what fd refers to, however covered (a
- * bind's source must be a path; the warden's /proc, our root being still
- * its own; no stdio here). */
+ * bind's source must be a path; the host's /proc, our root being still
+ * the warden's; no stdio here). */
 static void fd_path(char out[32], int fd)
 {
     static const char prefix[] = "/proc/self/fd/";
@@ -223,7 +230,7 @@ static void trim_proc_entry(const struct sb_prep *p, const struct sb_proc_path *
         STEP(p, SB_STEP_PROC_RO, mount(NULL, e->path, NULL, MS_REMOUNT | MS_BIND | RO_FLAGS, NULL));
         break;
     case SB_PROC_MASK_FILE:
-        STEP(p, SB_STEP_PROC_MASK, mount(p->mask_null, e->path, NULL, MS_BIND, NULL));
+        STEP(p, SB_STEP_PROC_MASK, mount(p->h->mask_null, e->path, NULL, MS_BIND, NULL));
         break;
     case SB_PROC_MASK_DIR:
         STEP(p, SB_STEP_PROC_MASK, mount(empty, e->path, NULL, MS_BIND, NULL));
@@ -240,11 +247,11 @@ static void mount_proc(const struct sb_prep *p, int layer)
     char empty[32];
 
     fd_path(empty, layer);
-    STEP(p, SB_STEP_PROC, mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
-    for (unsigned i = 0; i < p->n_user_limits; i++)
-        write_file(p, SB_STEP_USER_LIMITS, p->user_limits[i].path, p->user_limits[i].value);
-    for (unsigned i = 0; i < p->n_proc_paths; i++)
-        trim_proc_entry(p, &p->proc_paths[i], empty);
+    STEP(p, SB_STEP_PROC, mount("proc", p->h->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+    for (unsigned i = 0; i < p->s->n_user_limits; i++)
+        write_file(p, SB_STEP_USER_LIMITS, p->h->user_limits[i].path, p->h->user_limits[i].value);
+    for (unsigned i = 0; i < p->s->n_proc_paths; i++)
+        trim_proc_entry(p, &p->h->proc_paths[i], empty);
 }
 
 /* The rootfs, read-only, becomes "/"; the host's root is detached. */
@@ -255,10 +262,10 @@ static void mount_root(const struct sb_prep *p)
     int layer = mount_overlay(p);
     mount_proc(p, layer);
     close(layer);
-    STEP(p, SB_STEP_TMP, mount("tmpfs", p->tmp, "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts));
+    STEP(p, SB_STEP_TMP, mount("tmpfs", p->h->tmp, "tmpfs", MS_NOSUID | MS_NODEV, p->s->tmp_opts));
     mount_dev(p);
     /* pivot_root needs a mount point: the overlay is one. */
-    STEP(p, SB_STEP_PIVOT, chdir(p->rootfs));
+    STEP(p, SB_STEP_PIVOT, chdir(p->h->rootfs));
     STEP(p, SB_STEP_PIVOT, syscall(SYS_pivot_root, ".", "."));
     /* The old root now sits on top of "."; detach it so no path leads out. */
     STEP(p, SB_STEP_PIVOT, umount2(".", MNT_DETACH));
@@ -292,11 +299,11 @@ static void write_files(const struct sb_prep *p)
 {
     off_t off = 0;
 
-    for (unsigned i = 0; i < p->nfiles; i++) {
-        int fd = open(p->file_paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    for (unsigned i = 0; i < p->req->nfiles; i++) {
+        int fd = open(p->req->file_paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         STEP(p, SB_STEP_FILES, fd);
         STEP(p, SB_STEP_FILES, fchmod(fd, 0644));
-        copy_file(p, fd, &off, p->file_sizes[i]);
+        copy_file(p, fd, &off, p->req->file_sizes[i]);
         close(fd);
     }
 }
@@ -324,24 +331,38 @@ static void loopback_up(const struct sb_prep *p)
 static void set_stdio(const struct sb_prep *p)
 {
     STEP(p, SB_STEP_STDIO, dup3(p->stdin_fd, 0, 0));
-    STEP(p, SB_STEP_STDIO, dup3(p->out_wr, 1, 0));
-    STEP(p, SB_STEP_STDIO, dup3(p->out_wr, 2, 0));
-    STEP(p, SB_STEP_STDIO, dup3(p->status_wr, 3, 0));
-    STEP(p, SB_STEP_STDIO, dup3(p->sync_rd, 4, 0));
+    STEP(p, SB_STEP_STDIO, dup3(p->s->out_wr, 1, 0));
+    STEP(p, SB_STEP_STDIO, dup3(p->s->out_wr, 2, 0));
+    STEP(p, SB_STEP_STDIO, dup3(p->s->status_wr, 3, 0));
+    STEP(p, SB_STEP_STDIO, dup3(p->s->sync_rd, 4, 0));
     STEP(p, SB_STEP_STDIO, syscall(SYS_close_range, 5, ~0U, CLOSE_RANGE_CLOEXEC));
 }
 
-/* Fixed here rather than inherited from however the daemon was started
- * (the table is in sandbox.c). */
+/* The kernel bounds of every task (soft = hard), fixed here whatever the
+ * daemon inherited (each value is written only here; docs/security.md
+ * explains them). */
+static const struct {
+    int resource;
+    rlim_t value;
+} task_rlimits[] = {
+    {RLIMIT_CORE, 0},              /* no core dumps */
+    {RLIMIT_RTPRIO, 0},            /* no real-time scheduling */
+    {RLIMIT_NICE, 0},              /* no nice below 0 */
+    {RLIMIT_MEMLOCK, 64 << 10},    /* locked memory, bytes */
+    {RLIMIT_NOFILE, 1024},         /* open descriptors per process */
+    {RLIMIT_SIGPENDING, 1024},     /* queued signals + POSIX timers, whole task */
+    {RLIMIT_MSGQUEUE, 256 << 10},  /* POSIX message queue bytes, whole task */
+};
+
 static void set_rlimits(const struct sb_prep *p)
 {
-    for (unsigned i = 0; i < sb_task_rlimits_n; i++) {
-        rlim_t v = sb_task_rlimits[i].value;
+    for (unsigned i = 0; i < sizeof task_rlimits / sizeof task_rlimits[0]; i++) {
+        rlim_t v = task_rlimits[i].value;
         /* Raising a hard limit needs a privilege the task has not. */
-        if (sb_task_rlimits[i].resource == RLIMIT_NOFILE && v > p->nofile_cap)
-            v = p->nofile_cap;
+        if (task_rlimits[i].resource == RLIMIT_NOFILE && v > p->h->nofile_cap)
+            v = (rlim_t)p->h->nofile_cap;
         struct rlimit r = {v, v};
-        STEP(p, SB_STEP_RLIMIT, setrlimit(sb_task_rlimits[i].resource, &r));
+        STEP(p, SB_STEP_RLIMIT, setrlimit(task_rlimits[i].resource, &r));
     }
 }
 
@@ -357,7 +378,7 @@ static void drop_caps(const struct sb_prep *p)
          prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                                       SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED,
                0, 0, 0));
-    for (int cap = 0; cap <= p->last_cap; cap++)
+    for (int cap = 0; cap <= p->h->last_cap; cap++)
         STEP(p, SB_STEP_CAPS, prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
     STEP(p, SB_STEP_CAPS, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
     memset(data, 0, sizeof data);
@@ -386,13 +407,13 @@ static void seal_and_exec(const struct sb_prep *p)
     execve(p->argv[0], p->argv, p->envp);
 }
 
-__attribute__((noreturn)) void sb_child_main(const struct sb_prep *p)
+__attribute__((noreturn)) void sb_child_main(struct sb_prep *p)
 {
     prepare(p);
     enter_cgroupns(p);
     mount_root(p);
     write_files(p);
-    STEP(p, SB_STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)));
+    STEP(p, SB_STEP_HOSTNAME, sethostname(p->req->hostname, strlen(p->req->hostname)));
     loopback_up(p);
     set_stdio(p);
     set_rlimits(p);
@@ -400,7 +421,7 @@ __attribute__((noreturn)) void sb_child_main(const struct sb_prep *p)
     fail(p, SB_STEP_EXEC);
 }
 
-/* ---- a cell: built ahead of demand, then handed its request ------------- */
+/* ---- the request's part, and a cell's hand-over ------------------------- */
 
 /* The cell's copy of the hand-over (its own pages: written only here). */
 static struct sb_handover g_ho;
@@ -422,15 +443,15 @@ static int handover_fds(const struct msghdr *mh, int fds[2], unsigned want)
     return n == want ? 0 : -1;
 }
 
-/* Every length of the hand-over within its bounds and the message's. */
-static int handover_ok(const struct sb_handover *h, ssize_t n)
+/* Every length of the request's part within its bounds and the n bytes read. */
+static int handover_ok(const struct sb_handover *h, size_t n)
 {
     size_t bpf = (size_t)h->bpf_len * sizeof(struct sock_filter);
 
-    if (n < (ssize_t)offsetof(struct sb_handover, data) || h->bpf_len == 0 || h->bpf_len > BPF_MAXINSNS ||
+    if (n < offsetof(struct sb_handover, data) || h->bpf_len == 0 || h->bpf_len > BPF_MAXINSNS ||
         h->strings_len > JC_STRINGS_MAX || h->nfiles > JC_FILES_MAX ||
         h->argc > JC_ARGV_MAX || h->envc > JC_ENV_MAX ||
-        (size_t)n != offsetof(struct sb_handover, data) + bpf + h->strings_len ||
+        n != offsetof(struct sb_handover, data) + bpf + h->strings_len ||
         memchr(h->hostname, 0, sizeof h->hostname) == NULL || memchr(h->tmp_opts, 0, sizeof h->tmp_opts) == NULL)
         return -1;
     for (unsigned i = 0; i < h->nfiles; i++)
@@ -457,23 +478,19 @@ static int split_strings(struct sb_prep *p, const struct sb_handover *h)
             p->envp[i - h->argc] = s;
         s = nul + 1;
     }
+    p->argv[0] = (char *)JC_INIT_PATH;
     p->argv[h->argc + 1] = NULL;
     p->envp[h->envc] = NULL;
     return s == end ? 0 : -1;
 }
 
-/* The request's part of the plan, into *p. */
-static void take_handover(struct sb_prep *p, const int fds[2])
+int sb_request_take(struct sb_prep *p, const struct sb_handover *h, size_t n)
 {
-    const struct sb_handover *h = &g_ho;
-
-    memcpy(p->hostname, h->hostname, sizeof p->hostname);
-    p->prog = (struct sock_fprog){.len = h->bpf_len, .filter = (struct sock_filter *)(void *)g_ho.data};
-    p->stdin_fd = h->has_stdin ? fds[0] : p->null_fd;
-    p->files_fd = h->nfiles ? fds[h->has_stdin ? 1 : 0] : -1;
-    p->nfiles = h->nfiles;
-    memcpy(p->file_sizes, h->file_sizes, sizeof p->file_sizes);
-    memcpy(p->file_paths, h->file_paths, sizeof p->file_paths);
+    if (handover_ok(h, n) < 0 || split_strings(p, h) < 0)
+        return -1;
+    p->req = h;
+    p->prog = (struct sock_fprog){.len = h->bpf_len, .filter = (struct sock_filter *)(void *)h->data};
+    return 0;
 }
 
 /* Wait for the task (EOF: the warden is gone, or discarded us), and check
@@ -491,33 +508,33 @@ static void receive_handover(struct sb_prep *p)
     int fds[2];
     ssize_t n;
 
-    while ((n = recvmsg(p->cell_sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+    while ((n = recvmsg(p->s->cell_sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
         ;
     if (n == 0)
         _exit(0);
     STEP(p, SB_STEP_HANDOVER, n);
     errno = EPROTO;
-    if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || handover_ok(&g_ho, n) < 0 ||
-        handover_fds(&mh, fds, (unsigned)g_ho.has_stdin + (g_ho.nfiles ? 1U : 0U)) < 0 ||
-        split_strings(p, &g_ho) < 0)
+    if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || sb_request_take(p, &g_ho, (size_t)n) < 0 ||
+        handover_fds(&mh, fds, (unsigned)g_ho.has_stdin + (g_ho.nfiles ? 1U : 0U)) < 0)
         fail(p, SB_STEP_HANDOVER);
-    take_handover(p, fds);
+    p->stdin_fd = g_ho.has_stdin ? fds[0] : p->s->null_fd;
+    p->files_fd = g_ho.nfiles ? fds[g_ho.has_stdin ? 1 : 0] : -1;
 }
 
-/* What the set-up left for now (struct sb_prep): the limit on cgroup
+/* What the set-up left for now (struct sb_host): the limit on cgroup
  * namespaces, then /proc/sys read-only — named inside the rootfs, our "/"
  * since pivot_root. */
 static void late_proc(const struct sb_prep *p)
 {
-    size_t skip = strlen(p->rootfs);
+    size_t skip = strlen(p->h->rootfs);
     struct sb_proc_path e;
 
-    for (unsigned i = p->n_user_limits; i < p->n_user_limits_all; i++)
-        write_file(p, SB_STEP_USER_LIMITS, p->user_limits[i].path + skip, p->user_limits[i].value);
-    for (unsigned i = p->n_proc_paths; i < p->n_proc_paths_all; i++) {
-        size_t len = strlen(p->proc_paths[i].path + skip);
-        memcpy(e.path, p->proc_paths[i].path + skip, len + 1);
-        e.kind = p->proc_paths[i].kind;
+    for (unsigned i = p->s->n_user_limits; i < p->h->n_user_limits_all; i++)
+        write_file(p, SB_STEP_USER_LIMITS, p->h->user_limits[i].path + skip, p->h->user_limits[i].value);
+    for (unsigned i = p->s->n_proc_paths; i < p->h->n_proc_paths_all; i++) {
+        size_t len = strlen(p->h->proc_paths[i].path + skip);
+        memcpy(e.path, p->h->proc_paths[i].path + skip, len + 1);
+        e.kind = p->h->proc_paths[i].kind;
         trim_proc_entry(p, &e, NULL);
     }
 }
@@ -525,8 +542,8 @@ static void late_proc(const struct sb_prep *p)
 /* /tmp was mounted with the default size: the request's, if it differs. */
 static void resize_tmp(const struct sb_prep *p)
 {
-    if (g_ho.tmp_opts[0])
-        STEP(p, SB_STEP_TMP, mount(NULL, "/tmp", NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV, g_ho.tmp_opts));
+    if (p->req->tmp_opts[0])
+        STEP(p, SB_STEP_TMP, mount(NULL, "/tmp", NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV, p->req->tmp_opts));
 }
 
 /* A cell: everything that does not depend on the request (namespaces,
@@ -543,7 +560,7 @@ __attribute__((noreturn)) void sb_cell_main(struct sb_prep *p)
     late_proc(p);
     resize_tmp(p);
     write_files(p);
-    STEP(p, SB_STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)));
+    STEP(p, SB_STEP_HOSTNAME, sethostname(p->req->hostname, strlen(p->req->hostname)));
     set_stdio(p);
     seal_and_exec(p);
     fail(p, SB_STEP_EXEC);

@@ -19,7 +19,8 @@
 #include "taskid.h"
 #include "util.h"
 
-/* Run from the build tree → use the build tree's rootfs and policies. */
+/* Run from the build tree → use the build tree's rootfs, policies and
+ * spawn stub. */
 static int running_from_build_tree(void)
 {
     char exe[PATH_MAX];
@@ -39,6 +40,7 @@ void config_defaults(struct jc_config *c)
     snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
     c->listen_port = 8080;
     snprintf(c->rootfs, sizeof c->rootfs, "%s", dev ? JC_BUILD_ROOTFS : JC_INSTALL_ROOTFS);
+    snprintf(c->spawn_stub, sizeof c->spawn_stub, "%s", dev ? JC_BUILD_STUB : JC_INSTALL_STUB);
     snprintf(c->policy_dir, sizeof c->policy_dir, "%s",
              dev ? JC_BUILD_POLICY_DIR : JC_INSTALL_POLICY_DIR);
     snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/jobcell");

@@ -24,6 +24,7 @@ struct jc_config {
     char token[JC_TOKEN_SIZE]; /* bearer token for /api routes, "" = none */
     bool insecure_remote;    /* allow a non-loopback listener without token */
     char rootfs[PATH_MAX];
+    char spawn_stub[PATH_MAX]; /* jobcell-spawn (plan.h): not a key, where this build put it */
     char policy_dir[PATH_MAX];
     char state_dir[PATH_MAX];
     char user[64];

@@ -6,13 +6,13 @@
 
 #include <stddef.h>
 
+#include "../rootfs/init_proto.h"
 #include "config.h"
 #include "error.h"
 #include "policy.h"
 #include "task.h"
 
 #define JC_WORKER_PATH "/usr/bin/jobcell-worker"
-#define JC_INIT_PATH "/sbin/jobcell-init"
 #define JC_BASE_PATH "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 #define JC_BASE_HOME "HOME=/tmp"
 

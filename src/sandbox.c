@@ -37,19 +37,6 @@
 #include "log.h"
 #include "request.h"
 
-/* The kernel bounds of every task, fixed here whatever the daemon inherited
- * (each value is written only here; docs/security.md explains them). */
-const struct sb_rlimit sb_task_rlimits[] = {
-    {RLIMIT_CORE, 0},              /* no core dumps */
-    {RLIMIT_RTPRIO, 0},            /* no real-time scheduling */
-    {RLIMIT_NICE, 0},              /* no nice below 0 */
-    {RLIMIT_MEMLOCK, 64 << 10},    /* locked memory, bytes */
-    {RLIMIT_NOFILE, 1024},         /* open descriptors per process */
-    {RLIMIT_SIGPENDING, 1024},     /* queued signals + POSIX timers, whole task */
-    {RLIMIT_MSGQUEUE, 256 << 10},  /* POSIX message queue bytes, whole task */
-};
-const unsigned sb_task_rlimits_n = JC_ARRAY_LEN(sb_task_rlimits);
-
 /* The task's user namespace's own ceilings on what the kernel counts per
  * user (/proc/sys/user/<name>), under the host's per-user limits that
  * apply to the task's host uid on top.  No namespaces at all: seccomp
@@ -85,6 +72,9 @@ _Static_assert(JC_ARRAY_LEN(user_ns_limits) <= SB_USER_LIMITS, "raise SB_USER_LI
 _Static_assert(JC_ARRAY_LEN(proc_entries) <= SB_PROC_PATHS, "raise SB_PROC_PATHS");
 
 static const char *const step_names[SB_STEP_MAX_] = {
+    [SB_STEP_STUB_CAPS] = "keep the capabilities across the exec of " SB_STUB_NAME " (ambient)",
+    [SB_STEP_STUB] = "exec the spawn stub " SB_STUB_NAME,
+    [SB_STEP_PLAN] = "read the spawn's plan (" SB_STUB_NAME " and jobcelld of different builds?)",
     [SB_STEP_CLOSE_FDS] = "close the warden's descriptors",
     [SB_STEP_SESSION] = "leave the daemon's session",
     [SB_STEP_PDEATHSIG] = "set parent-death signal",
@@ -115,11 +105,13 @@ static const char *const step_names[SB_STEP_MAX_] = {
     [SB_STEP_HANDOVER] = "receive the task (cell hand-over)",
 };
 
-/* The child's plans: the main thread's (spawns on demand) and the cell
- * builder's; the per-host part (paths) is the same in both. */
-static struct sb_prep g_prep, g_cell_prep;
+/* The host's part of every plan (written once into a sealed memfd), and
+ * the spawn's part: the main thread's (spawns on demand) and the cell
+ * builder's. */
+static struct sb_host g_host;
+static struct sb_spawn g_spawn, g_cell_spawn;
 
-static void prep_paths(const struct sandbox_env *env);
+static int prep_host(const struct sandbox_env *env, struct jc_err *err);
 static struct rlimit task_nofile(void);
 
 const char *sb_step_name(int step)
@@ -135,10 +127,11 @@ static int64_t now_ms(clockid_t clk)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Capabilities stay effective while this thread's euid is a task's host
+/* Capabilities stay while the spawn trampoline's uids are a task's host
  * uid around clone3() (see do_clone): CLONE_INTO_CGROUP needs write access
- * to the root-owned cgroup.  Securebits are per thread: set on the warden's
- * main thread before it starts any other. */
+ * to the root-owned cgroup, the new namespaces CAP_SYS_ADMIN.  Securebits
+ * are per thread and inherited: set on the warden's main thread before it
+ * starts any other. */
 static int keep_caps_across_euid(struct jc_err *err)
 {
     int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
@@ -170,21 +163,89 @@ static int reserve_block(struct sandbox_env *env, struct jc_err *err)
     return jc_fail(err, EMFILE, "no %d free descriptors in a row below 4096", SB_BLOCK_N);
 }
 
-#define TRAMP_STACK_SIZE (256 << 10)
+/* The block's two slots that hold the same descriptor for the daemon's
+ * life (plan.h): the host's plan and the stub's file. */
+static int block_fixed(const struct sandbox_env *env, int host_fd, int stub_fd, struct jc_err *err)
+{
+    if (dup3(host_fd, env->block + SB_BLK_HOST, O_CLOEXEC) < 0 ||
+        dup3(stub_fd, env->block + SB_BLK_STUB, O_CLOEXEC) < 0)
+        return jc_fail(err, errno, "dup3 into the descriptor block");
+    return 0;
+}
 
-/* The trampoline's stack, which the child then runs its checklist on; the
- * lowest page is a guard. */
+#define TRAMP_STACK_SIZE (64 << 10)
+#define CHILD_STACK_SIZE (16 << 10)
+#define GUARD 4096
+
+/* The trampoline's stack, and below it the vforked child's (it runs only
+ * execveat() and, if that fails, write() and _exit()); a guard page under
+ * each. */
 static int map_tramp_stack(struct sandbox_env *env, struct jc_err *err)
 {
-    char *s = mmap(NULL, TRAMP_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-                   -1, 0);
+    size_t len = GUARD + CHILD_STACK_SIZE + GUARD + TRAMP_STACK_SIZE;
+    char *s = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 
     if (s == MAP_FAILED)
         return jc_fail(err, errno, "mmap the spawn trampoline's stack");
-    if (mprotect(s, 4096, PROT_NONE) < 0)
-        return jc_fail(err, errno, "mprotect the stack's guard page");
-    env->tramp_stack = s + TRAMP_STACK_SIZE;
+    if (mprotect(s, GUARD, PROT_NONE) < 0 || mprotect(s + GUARD + CHILD_STACK_SIZE, GUARD, PROT_NONE) < 0)
+        return jc_fail(err, errno, "mprotect the stacks' guard pages");
+    env->child_stack = s + GUARD;
+    env->tramp_stack = s + len;
     return 0;
+}
+
+/* The spawn stub (plan.h), opened once: a regular executable file that
+ * no one but its owner can write, the owner root or the one of jobcelld's
+ * own file (a build tree: the same trust as the daemon itself). */
+static int open_stub(const char *path, struct jc_err *err)
+{
+    struct stat st, self;
+    int fd = open(path, O_PATH | O_CLOEXEC);
+
+    if (fd < 0)
+        return jc_fail(err, errno, "open the spawn stub %s (meson install puts it there)", path);
+    if (fstat(fd, &st) < 0 || stat("/proc/self/exe", &self) < 0) {
+        jc_fail(err, errno, "stat the spawn stub %s", path);
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR) || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+        (st.st_uid != 0 && st.st_uid != self.st_uid)) {
+        jc_fail(err, EPERM, "the spawn stub %s must be a regular executable file, owned by root (or by "
+                "jobcelld's owner) and writable by no one else", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The host's part of every plan into a memfd, sealed: no spawn's child can
+ * see it change. */
+static int host_memfd(struct jc_err *err)
+{
+    int fd = memfd_create("jobcell-host-plan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+    if (fd < 0)
+        return jc_fail(err, errno, "memfd_create (the host's plan)");
+    if (write(fd, &g_host, sizeof g_host) != (ssize_t)sizeof g_host ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+        jc_fail(err, errno, "write and seal the host's plan");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The plan's host part and the stub into the block (both kept in it). */
+static int prep_stub(struct sandbox_env *env, struct jc_err *err)
+{
+    _cleanup_close_ int stub = -1, host = -1;
+
+    if (prep_host(env, err) < 0 || (stub = open_stub(env->cfg->spawn_stub, err)) < 0 ||
+        (host = host_memfd(err)) < 0)
+        return -1;
+    snprintf(env->stub_arg, sizeof env->stub_arg, "%d", env->block);
+    return block_fixed(env, host, stub, err);
 }
 
 int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
@@ -210,18 +271,18 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
     if (reserve_block(env, err) < 0 || map_tramp_stack(env, err) < 0 ||
         devdir_prepare(cfg->cgroup_name, env->dev_dir, err) < 0)
         return -1;
-    env->prep = &g_prep;
-    prep_paths(env);
-    return 0;
+    env->spawn = &g_spawn;
+    return prep_stub(env, err);
 }
 
 int sandbox_env_for_cells(const struct sandbox_env *env, struct sandbox_env *out, struct jc_err *err)
 {
     *out = *env;
-    if (reserve_block(out, err) < 0 || map_tramp_stack(out, err) < 0)
+    if (reserve_block(out, err) < 0 || map_tramp_stack(out, err) < 0 ||
+        block_fixed(out, env->block + SB_BLK_HOST, env->block + SB_BLK_STUB, err) < 0)
         return -1;
-    g_cell_prep = g_prep;
-    out->prep = &g_cell_prep;
+    snprintf(out->stub_arg, sizeof out->stub_arg, "%d", out->block);
+    out->spawn = &g_cell_spawn;
     return 0;
 }
 
@@ -321,73 +382,77 @@ static void warn_unknown_user_limits(void)
 }
 
 /* What a cell can only do once in its task's cgroup namespace (see
- * struct sb_prep): creating that namespace needs the limit not yet 0. */
+ * struct sb_host): creating that namespace needs the limit not yet 0. */
 #define LATE_USER_LIMIT "max_cgroup_namespaces"
 #define LATE_PROC_ENTRY "sys"
 
 /* Every limit of the table that the running kernel has; the late one last. */
-static void prep_user_limits(struct sb_prep *p)
+static void prep_user_limits(struct sb_host *h)
 {
     char host[PATH_MAX];
+    unsigned n = 0;
 
-    p->n_user_limits = 0;
     for (int late = 0; late < 2; late++) {
-        p->n_user_limits_early = late ? p->n_user_limits : 0;
+        h->n_user_limits_early = late ? n : 0;
         for (unsigned i = 0; i < JC_ARRAY_LEN(user_ns_limits); i++) {
             snprintf(host, sizeof host, "/proc/sys/user/%s", user_ns_limits[i].name);
             if ((strcmp(user_ns_limits[i].name, LATE_USER_LIMIT) == 0) != late || access(host, F_OK) < 0)
                 continue;
-            struct sb_sysctl *s = &p->user_limits[p->n_user_limits++];
-            snprintf(s->path, sizeof s->path, "%s/sys/user/%s", p->proc, user_ns_limits[i].name);
+            struct sb_sysctl *s = &h->user_limits[n++];
+            snprintf(s->path, sizeof s->path, "%s/sys/user/%s", h->proc, user_ns_limits[i].name);
             snprintf(s->value, sizeof s->value, "%u", user_ns_limits[i].value);
         }
     }
-    p->n_user_limits_all = p->n_user_limits;
+    h->n_user_limits_all = n;
     warn_unknown_user_limits();
 }
 
 /* The /proc entries of the table that exist here, as paths in the task's
  * /proc, with what to do to each (a directory is masked by the overlay's
  * empty layer, child.c trim_proc_entry). */
-static void prep_proc_paths(struct sb_prep *p)
+static void prep_proc_paths(struct sb_host *h)
 {
     char host[PATH_MAX];
     struct stat st;
+    unsigned n = 0;
 
-    p->n_proc_paths = 0;
     for (int late = 0; late < 2; late++) {
-        p->n_proc_paths_early = late ? p->n_proc_paths : 0;
+        h->n_proc_paths_early = late ? n : 0;
         for (unsigned i = 0; i < JC_ARRAY_LEN(proc_entries); i++) {
             snprintf(host, sizeof host, "/proc/%s", proc_entries[i].name);
             if ((strcmp(proc_entries[i].name, LATE_PROC_ENTRY) == 0) != late || lstat(host, &st) < 0)
                 continue;
-            struct sb_proc_path *e = &p->proc_paths[p->n_proc_paths++];
-            snprintf(e->path, sizeof e->path, "%s/%s", p->proc, proc_entries[i].name);
+            struct sb_proc_path *e = &h->proc_paths[n++];
+            snprintf(e->path, sizeof e->path, "%s/%s", h->proc, proc_entries[i].name);
             e->kind = !proc_entries[i].masked ? SB_PROC_RO
                       : S_ISDIR(st.st_mode)   ? SB_PROC_MASK_DIR
                                               : SB_PROC_MASK_FILE;
         }
     }
-    p->n_proc_paths_all = p->n_proc_paths;
+    h->n_proc_paths_all = n;
 }
 
-static void prep_paths(const struct sandbox_env *env)
+/* The host's part of every plan (plan.h), once.  Paths that would not fit
+ * are refused here rather than cut short. */
+static int prep_host(const struct sandbox_env *env, struct jc_err *err)
 {
-    struct sb_prep *p = env->prep;
+    struct sb_host *h = &g_host;
     const char *r = env->cfg->rootfs;
 
-    p->rootfs = r;
-    snprintf(p->proc, sizeof p->proc, "%s/proc", r);
-    snprintf(p->tmp, sizeof p->tmp, "%s/tmp", r);
-    snprintf(p->dev, sizeof p->dev, "%s/dev", r);
-    snprintf(p->dev_null, sizeof p->dev_null, "%s/dev/null", r);
-    p->dev_src = env->dev_dir;
-    snprintf(p->mask_null, sizeof p->mask_null, "%s/null", env->dev_dir);
-    p->last_cap = env->last_cap;
-    p->null_fd = env->null_fd;
-    prep_user_limits(p);
-    prep_proc_paths(p);
-    p->nofile_cap = task_nofile().rlim_max;
+    *h = (struct sb_host){.magic = SB_HOST_MAGIC, .size = sizeof *h, .last_cap = env->last_cap,
+                          .nofile_cap = task_nofile().rlim_max};
+    if (strlen(r) + 64 > sizeof h->rootfs || strlen(env->dev_dir) + 64 > sizeof h->dev_src)
+        return jc_fail(err, ENAMETOOLONG, "rootfs %s: path too long", r);
+    snprintf(h->rootfs, sizeof h->rootfs, "%s", r);
+    snprintf(h->proc, sizeof h->proc, "%s/proc", r);
+    snprintf(h->tmp, sizeof h->tmp, "%s/tmp", r);
+    snprintf(h->dev, sizeof h->dev, "%s/dev", r);
+    snprintf(h->dev_null, sizeof h->dev_null, "%s/dev/null", r);
+    snprintf(h->dev_src, sizeof h->dev_src, "%s", env->dev_dir);
+    snprintf(h->mask_null, sizeof h->mask_null, "%s/null", env->dev_dir);
+    prep_user_limits(h);
+    prep_proc_paths(h);
+    return 0;
 }
 
 /* A task gets 1024 descriptors, or the daemon's hard limit if that is
@@ -438,7 +503,7 @@ static int fds_open(struct spawn_fds *f, struct jc_err *err)
 
 /* The descriptors the child keeps, ascending and without repeats (the
  * child closes the gaps between them: raw syscalls, no sorting there). */
-static void prep_keep(struct sb_prep *p)
+static void prep_keep(struct sb_spawn *p)
 {
     int fds[] = {0, 1, 2, p->sync_rd, p->err_wr, p->out_wr, p->status_wr, p->null_fd, p->stdin_fd,
                  p->files_fd, p->cell_sock};
@@ -459,56 +524,71 @@ static void prep_keep(struct sb_prep *p)
     }
 }
 
-/* stdin on fd 0 (else /dev/null) and the files the child writes to /tmp. */
-static void prep_input(const struct sandbox_env *env, const struct jc_spec *spec,
-                       const int input[INPUT_NFDS])
-{
-    struct sb_prep *p = env->prep;
-
-    p->stdin_fd = input[INPUT_STDIN] >= 0 ? input[INPUT_STDIN] : env->null_fd;
-    p->files_fd = input[INPUT_FILES];
-    p->nfiles = p->files_fd >= 0 ? spec->nfiles : 0;
-    for (unsigned i = 0; i < p->nfiles; i++) {
-        snprintf(p->file_paths[i], sizeof p->file_paths[i], "/tmp/%s", spec->files[i].name);
-        p->file_sizes[i] = spec->files[i].size;
-    }
-}
-
 /* /tmp's mount options for a size (mode only at the mount, not a remount). */
 static void tmp_opts(char *buf, size_t len, uint32_t tmpfs_mb, bool with_mode)
 {
     snprintf(buf, len, "size=%um,nr_inodes=%u%s", tmpfs_mb, tmpfs_mb * 256 + 64, with_mode ? ",mode=1777" : "");
 }
 
-static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec,
-                     const struct spawn_fds *f, struct jc_err *err)
+/* The request's part of a plan (struct sb_handover), for a spawn on demand
+ * or a cell's hand-over; its length.  tmp_opts "": the caller's to set. */
+static size_t fill_request(struct sb_handover *h, const struct jc_spec *spec, const struct jc_policy *pol,
+                           const int input[INPUT_NFDS])
 {
-    struct sb_prep *p = env->prep;
-    const struct jc_policy *pol = policy_find(env->policies, spec->policy);
-    const char *s = NULL;
-    unsigned i;
+    size_t bpf = (size_t)pol->bpf_len * sizeof(struct sock_filter);
+    const char *first = spec_next_string(spec, NULL);
+    size_t strings = first ? spec->strings_len - (size_t)(first - spec->strings) : 0;
 
-    if (!pol)
-        return jc_client(err, 400, "no seccomp profile \"%s\" (policy_dir no longer has it)", spec->policy);
-    p->prog = (struct sock_fprog){.len = pol->bpf_len, .filter = pol->bpf};
-    p->cell_sock = -1;
-    p->n_user_limits = p->n_user_limits_all;
-    p->n_proc_paths = p->n_proc_paths_all;
+    snprintf(h->hostname, sizeof h->hostname, "%s", spec->id);
+    h->tmp_opts[0] = 0;
+    h->has_stdin = input[INPUT_STDIN] >= 0;
+    h->nfiles = input[INPUT_FILES] >= 0 ? spec->nfiles : 0;
+    for (unsigned i = 0; i < h->nfiles; i++) {
+        snprintf(h->file_paths[i], sizeof h->file_paths[i], "/tmp/%s", spec->files[i].name);
+        h->file_sizes[i] = spec->files[i].size;
+    }
+    h->bpf_len = pol->bpf_len;
+    h->argc = spec->argc;
+    h->envc = spec->envc;
+    h->strings_len = (uint32_t)strings;
+    memcpy(h->data, pol->bpf, bpf);
+    if (strings)
+        memcpy(h->data + bpf, first, strings);
+    return offsetof(struct sb_handover, data) + bpf + strings;
+}
+
+/* The spawn's descriptors (put into the block later, fill_block()). */
+static void prep_fds(const struct sandbox_env *env, struct sb_spawn *p, const struct spawn_fds *f)
+{
+    p->magic = SB_SPAWN_MAGIC;
+    p->layout = sizeof *p;
     p->sync_rd = f->sync[0];
     p->err_wr = f->errp[1];
     /* init's own stdout and stderr: it says everything on its channel,
      * and makes the program's output pipe itself (init_proto.h). */
     p->out_wr = env->null_fd;
     p->status_wr = f->chan[1];
-    snprintf(p->hostname, sizeof p->hostname, "%s", spec->id);
+    p->null_fd = env->null_fd;
+}
+
+/* A spawn on demand's plan: everything, the request's part included;
+ * stdin on fd 0 (else /dev/null) and the files the child writes to /tmp. */
+static int prep_task(const struct sandbox_env *env, const struct jc_spec *spec, const int input[INPUT_NFDS],
+                     const struct spawn_fds *f, struct jc_err *err)
+{
+    struct sb_spawn *p = env->spawn;
+    const struct jc_policy *pol = policy_find(env->policies, spec->policy);
+
+    if (!pol)
+        return jc_client(err, 400, "no seccomp profile \"%s\" (policy_dir no longer has it)", spec->policy);
+    prep_fds(env, p, f);
+    p->cell_sock = -1;
+    p->n_user_limits = g_host.n_user_limits_all;
+    p->n_proc_paths = g_host.n_proc_paths_all;
     tmp_opts(p->tmp_opts, sizeof p->tmp_opts, spec->limits.tmpfs_mb, true);
-    p->argv[0] = (char *)JC_INIT_PATH;
-    for (i = 0; i < spec->argc && (s = spec_next_string(spec, s)); i++)
-        p->argv[i + 1] = (char *)s;
-    p->argv[i + 1] = NULL;
-    for (i = 0; i < spec->envc && (s = spec_next_string(spec, s)); i++)
-        p->envp[i] = (char *)s;
-    p->envp[i] = NULL;
+    p->stdin_fd = input[INPUT_STDIN] >= 0 ? input[INPUT_STDIN] : env->null_fd;
+    p->files_fd = input[INPUT_FILES];
+    p->size = (uint32_t)(offsetof(struct sb_spawn, req) + fill_request(&p->req, spec, pol, input));
     return 0;
 }
 
@@ -556,15 +636,6 @@ int sandbox_append_log(const struct sandbox_env *env, const char *id, const stru
     return fd;
 }
 
-/* Only this thread's effective uid: a raw syscall (glibc's setresuid
- * would switch every thread of the warden). */
-static int set_thread_euid(uid_t uid, struct jc_err *err)
-{
-    if (syscall(SYS_setresuid, (uid_t)-1, uid, (uid_t)-1) < 0)
-        return jc_fail(err, errno, "setresuid(-1, %u, -1)", (unsigned)uid);
-    return 0;
-}
-
 /* Put *fd at its place in the block (a no-op for -1). */
 static int into_block(const struct sandbox_env *env, int *fd, enum sb_block slot, struct jc_err *err)
 {
@@ -578,12 +649,28 @@ static int into_block(const struct sandbox_env *env, int *fd, enum sb_block slot
     return 0;
 }
 
-/* The child's descriptors into the block; *cgroup_fd too (v2). */
+/* This spawn's part of the plan into a memfd of its own, at its place in
+ * the block: written whole before the clone, it is the child's alone. */
+static int plan_into_block(const struct sandbox_env *env, struct jc_err *err)
+{
+    const struct sb_spawn *p = env->spawn;
+    _cleanup_close_ int fd = memfd_create("jobcell-plan", MFD_CLOEXEC);
+
+    if (fd < 0)
+        return jc_fail(err, errno, "memfd_create (the spawn's plan)");
+    if (write(fd, p, p->size) != (ssize_t)p->size)
+        return jc_fail(err, errno, "write the spawn's plan");
+    if (dup3(fd, env->block + SB_BLK_PLAN, O_CLOEXEC) < 0)
+        return jc_fail(err, errno, "dup3 to descriptor %d", env->block + SB_BLK_PLAN);
+    return 0;
+}
+
+/* The child's descriptors into the block, then the plan that names them;
+ * *cgroup_fd too (v2). */
 static int fill_block(const struct sandbox_env *env, int *cgroup_fd, struct jc_err *err)
 {
-    struct sb_prep *p = env->prep;
+    struct sb_spawn *p = env->spawn;
 
-    p->null_fd = env->null_fd;
     if (into_block(env, &p->sync_rd, SB_BLK_SYNC, err) < 0 || into_block(env, &p->err_wr, SB_BLK_ERR, err) < 0 ||
         into_block(env, &p->out_wr, SB_BLK_OUT, err) < 0 ||
         into_block(env, &p->status_wr, SB_BLK_STATUS, err) < 0 ||
@@ -593,15 +680,16 @@ static int fill_block(const struct sandbox_env *env, int *cgroup_fd, struct jc_e
         into_block(env, &p->cell_sock, SB_BLK_CELL, err) < 0)
         return -1;
     prep_keep(p);
-    return 0;
+    return plan_into_block(env, err);
 }
 
-/* /dev/null back into the block: the warden keeps no copy of the child's
- * ends (its pipes' EOFs depend on it). */
+/* /dev/null back into the block (but the host's plan and the stub, kept):
+ * the warden keeps no copy of the child's ends (its pipes' EOFs depend on
+ * it). */
 static void clear_block(const struct sandbox_env *env)
 {
     for (int i = 0; i < SB_BLOCK_N; i++)
-        if (dup3(env->null_fd, env->block + i, O_CLOEXEC) < 0) {
+        if (i != SB_BLK_HOST && i != SB_BLK_STUB && dup3(env->null_fd, env->block + i, O_CLOEXEC) < 0) {
             log_msg(LOG_LVL_ERROR, NULL, errno, "fatal: dup3 /dev/null to descriptor %d", env->block + i);
             abort();
         }
@@ -609,33 +697,149 @@ static void clear_block(const struct sandbox_env *env)
 
 struct tramp {
     struct clone_args args;
-    struct sb_prep *prep; /* the child's plan */
-    unsigned keep_below; /* the child's table: descriptors below this only */
+    int block;           /* the reserved block's first descriptor */
+    uid_t hostid;        /* the task's host uid: the trampoline's, all three */
+    const char *failed;  /* what the trampoline could not do, or NULL */
+    char *argv[3];       /* the stub's: SB_STUB_NAME, the block's number */
     long rc;             /* the child's pid, or -1 */
-    int errnum;
+    int errnum;          /* clone's errno */
+    int last_cap;        /* highest capability number the kernel knows */
+    int exec_errnum;     /* the child's errno before its exec, 0: it exec'd */
+    int exec_step;       /* and the step it failed */
 };
+
+/* clone3() of a child that shares our memory (CLONE_VM) and runs fn(arg)
+ * on its own stack (args->stack): it can never return into our frames, so
+ * the syscall and the call are one piece of assembly (glibc 2.36 has no
+ * clone3() wrapper).  Returns the child's pid, or -errno. */
+__attribute__((no_sanitize("address", "undefined"))) static long clone3_vm(struct clone_args *args,
+                                                                          int (*fn)(void *), void *arg)
+{
+#if defined(__x86_64__)
+    register long rax __asm__("rax") = SYS_clone3;
+    register long rdi __asm__("rdi") = (long)args;
+    register long rsi __asm__("rsi") = (long)sizeof *args;
+    register long r12 __asm__("r12") = (long)fn;
+    register long r13 __asm__("r13") = (long)arg;
+
+    /* The child (rax 0): no frame to return to; fn(arg), which exits. */
+    __asm__ volatile("syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "xor %%ebp, %%ebp\n\t"
+                     "mov %%r13, %%rdi\n\t"
+                     "call *%%r12\n\t"
+                     "ud2\n"
+                     "1:"
+                     : "+r"(rax)
+                     : "r"(rdi), "r"(rsi), "r"(r12), "r"(r13)
+                     : "rcx", "r11", "memory", "cc");
+    return rax;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = SYS_clone3;
+    register long x0 __asm__("x0") = (long)args;
+    register long x1 __asm__("x1") = (long)sizeof *args;
+    register long x19 __asm__("x19") = (long)fn;
+    register long x20 __asm__("x20") = (long)arg;
+
+    __asm__ volatile("svc #0\n\t"
+                     "cbnz x0, 1f\n\t"
+                     "mov x29, xzr\n\t"
+                     "mov x0, x20\n\t"
+                     "blr x19\n\t"
+                     "brk #0\n"
+                     "1:"
+                     : "+r"(x0)
+                     : "r"(x8), "r"(x1), "r"(x19), "r"(x20)
+                     : "memory", "cc");
+    return x0;
+#else
+#error "clone3_vm(): no assembly for this architecture"
+#endif
+}
+
+/* The child's capabilities in its new user namespace (all) made ambient,
+ * so that they survive its exec of the stub: its uid there has no map
+ * yet (the warden writes it once the child exists), so to the kernel the
+ * exec is not root's and would clear them; the checklist needs them until
+ * drop_caps() (child.c), which clears the ambient and inheritable sets
+ * again.  Raw syscalls: see spawn_child(). */
+__attribute__((no_sanitize("address", "undefined"))) static int caps_ambient(int last_cap)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+
+    if (syscall(SYS_capget, &hdr, d) < 0)
+        return -1;
+    d[0].inheritable = d[0].permitted;
+    d[1].inheritable = d[1].permitted;
+    if (syscall(SYS_capset, &hdr, d) < 0)
+        return -1;
+    for (int cap = 0; cap <= last_cap; cap++)
+        if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            return -1;
+    return 0;
+}
+
+/* The task's child from clone3() to its exec of the stub: it shares the
+ * warden's memory (CLONE_VM, until the exec; the trampoline waits,
+ * CLONE_VFORK), so it makes raw syscalls only and writes nothing but its
+ * own stack, its own credentials and t->exec_errnum.  The stub runs the
+ * checklist in memory of its own (stub.c). */
+__attribute__((no_sanitize("address", "undefined"))) static int spawn_child(void *arg)
+{
+    struct tramp *t = arg;
+    static char *const envp[] = {NULL};
+    struct sb_child_err ce = {.step = SB_STEP_STUB_CAPS};
+
+    if (caps_ambient(t->last_cap) == 0) {
+        ce.step = SB_STEP_STUB;
+        (void)syscall(SYS_execveat, t->block + SB_BLK_STUB, "", t->argv, envp, AT_EMPTY_PATH);
+    }
+    ce.errnum = errno ? errno : EPROTO;
+    t->exec_errnum = ce.errnum;
+    t->exec_step = ce.step;
+    (void)syscall(SYS_write, t->block + SB_BLK_ERR, &ce, sizeof ce);
+    syscall(SYS_exit_group, 127);
+    return 0;
+}
+
+__attribute__((noreturn, no_sanitize("address", "undefined"))) static void trampoline_failed(struct tramp *t,
+                                                                                           const char *what)
+{
+    t->errnum = errno;
+    t->failed = what;
+    _exit(0);
+}
 
 /* Runs in a vfork-like child sharing the warden's memory and descriptor
  * table (the warden's thread waits until it exits): first a private table
  * of the descriptors below the block's end only — the kernel copies
- * keep_below entries, not the warden's thousands — then the task's child,
- * made the warden's own (CLONE_PARENT).  Raw syscalls only; not
- * instrumented (its stack is not one the sanitizer knows). */
+ * keep_below entries, not the warden's thousands — with the close-on-exec
+ * flag off on those the stub inherits (plan.h), the task's host uid as
+ * its real, effective and saved uid (see do_clone()), then the task's child,
+ * made the warden's own (CLONE_PARENT), sharing our memory until it execs
+ * the stub (CLONE_VM|CLONE_VFORK: nothing is copied, nothing torn down).
+ * Raw syscalls only; not instrumented (its stack is not one the sanitizer
+ * knows). */
 __attribute__((no_sanitize("address", "undefined"))) static int trampoline(void *arg)
 {
     struct tramp *t = arg;
 
-    if (syscall(SYS_close_range, t->keep_below, ~0U, CLOSE_RANGE_UNSHARE) < 0) {
+    if (syscall(SYS_close_range, (unsigned)(t->block + SB_BLOCK_N), ~0U, CLOSE_RANGE_UNSHARE) < 0)
+        trampoline_failed(t, "close_range(CLOSE_RANGE_UNSHARE)");
+    for (int i = 0; i < SB_BLK_INHERITED_N; i++)
+        if (syscall(SYS_fcntl, t->block + i, F_SETFD, 0) < 0)
+            trampoline_failed(t, "fcntl(F_SETFD)");
+    /* Our own credentials, not the warden's (no CLONE_THREAD): a raw
+     * setresuid changes only ours (glibc's would signal every thread). */
+    if (syscall(SYS_setresuid, t->hostid, t->hostid, t->hostid) < 0)
+        trampoline_failed(t, "setresuid to the task's host uid");
+    t->rc = clone3_vm(&t->args, spawn_child, t);
+    if (t->rc < 0) {
+        t->errnum = (int)-t->rc;
         t->rc = -1;
-        t->errnum = errno;
-        _exit(0);
     }
-    t->rc = syscall(SYS_clone3, &t->args, sizeof t->args);
-    if (t->rc == 0 && t->prep->cell_sock >= 0)
-        sb_cell_main(t->prep);
-    if (t->rc == 0)
-        sb_child_main(t->prep);
-    t->errnum = errno;
     _exit(0);
 }
 
@@ -678,6 +882,17 @@ static pid_t open_pidfd(pid_t pid, int *pidfd, struct jc_err *err)
     return -1;
 }
 
+/* The child could not exec the stub: it has exited (its record on the
+ * error pipe says the same); reap it. */
+static pid_t stub_failed(pid_t pid, int step, int e, struct jc_err *err)
+{
+    char buf[128];
+
+    while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+        ;
+    return jc_fail(err, 0, "sandbox: %s: %s", sb_step_name(step), strerror_r(e, buf, sizeof buf));
+}
+
 /* clone3 failed.  EAGAIN born into a v2 cgroup (CLONE_INTO_CGROUP): a pids
  * limit of its ancestry is used up, and the task's own holds nothing yet,
  * so it is the ceiling the running tasks share: a resource, free again once
@@ -692,19 +907,28 @@ static int clone_failed(int e, bool into_cgroup, struct jc_err *err)
     return jc_fail(err, e, "clone3");
 }
 
-/* The kernel makes the creating thread's effective uid the owner of a new
- * user namespace, and charges what the task then counts per user
- * (inotify, queued signals and timers, message queue bytes, namespaces) to
- * that owner on the host.  So clone3 runs as the task's host uid, never as
- * root: the task draws on its own per-user share, not root's. */
+/* The kernel makes the creating process's effective uid the owner of a
+ * new user namespace, and charges what the task then counts per user
+ * (inotify, queued signals and timers, message queue bytes, namespaces,
+ * processes) to that owner on the host.  So clone3 runs as the task's host
+ * uid, never as root: the task draws on its own per-user share, not
+ * root's.  The trampoline takes that uid as all three of its uids (its
+ * capabilities kept, SECBIT_NO_SETUID_FIXUP): the child then execs the
+ * stub with its real uid its effective one, which the kernel does not
+ * count as a set-uid exec (before Linux 6.15 that would clear the ambient
+ * capabilities the checklist needs; it would also drop the child's perf
+ * events and make it undumpable). */
 static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, uid_t hostid, int *pidfd,
                       struct jc_err *err)
 {
     struct tramp t = {
         .args = {.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                          CLONE_NEWNET | CLONE_PARENT},
-        .prep = env->prep,
-        .keep_below = (unsigned)(env->block + SB_BLOCK_N),
+                          CLONE_NEWNET | CLONE_PARENT | CLONE_VM | CLONE_VFORK,
+                 .stack = (uint64_t)(uintptr_t)env->child_stack, .stack_size = CHILD_STACK_SIZE},
+        .block = env->block,
+        .hostid = hostid,
+        .last_cap = env->last_cap,
+        .argv = {(char *)SB_STUB_NAME, (char *)env->stub_arg, NULL},
         .rc = -1,
     };
     int cgroup_fd = cgt->dirfd;
@@ -717,22 +941,18 @@ static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, 
         t.args.flags |= CLONE_INTO_CGROUP;
         t.args.cgroup = (uint64_t)cgroup_fd;
     }
-    if (set_thread_euid(hostid, err) < 0) {
-        clear_block(env);
-        return -1;
-    }
     int rc = clone_child(env, &t);
     int saved = rc < 0 ? errno : t.errnum;
-    /* Cannot fail (the real and saved uids are 0), and must not. */
-    if (set_thread_euid(0, err) < 0) {
-        log_errx("fatal: %s", err->msg);
-        abort();
-    }
+
     clear_block(env);
     if (rc < 0)
         return jc_fail(err, saved, "clone (spawn trampoline)");
+    if (t.failed)
+        return jc_fail(err, saved, "spawn trampoline: %s", t.failed);
     if (t.rc < 0)
         return clone_failed(saved, cgroup_fd >= 0, err);
+    if (t.exec_errnum)
+        return stub_failed((pid_t)t.rc, t.exec_step, t.exec_errnum, err);
     return open_pidfd((pid_t)t.rc, pidfd, err);
 }
 
@@ -926,9 +1146,8 @@ int sandbox_clone(const struct sandbox_env *env, const struct jc_spec *spec, con
         return -1;
     if (cg_task_create(env->cg, spec->id, &spec->limits, &t->cg, err) < 0)
         return -1;
-    if (fds_open(&f, err) < 0 || prep_task(env, spec, &f, err) < 0)
+    if (fds_open(&f, err) < 0 || prep_task(env, spec, input, &f, err) < 0)
         goto fail;
-    prep_input(env, spec, input);
     t->started_ms = now_ms(CLOCK_REALTIME);
     t->started_mono_ms = now_ms(CLOCK_MONOTONIC);
     if (start_child(env, slot, &f, t, err) < 0)
@@ -975,28 +1194,20 @@ static int socket_high(int sv[2], struct jc_err *err)
     return -1;
 }
 
-/* A cell's plan: the request's part is empty until the hand-over. */
+/* A cell's plan: its request's part comes at the hand-over. */
 static void prep_cell(const struct sandbox_env *env, const struct spawn_fds *f, int sock,
                       const struct jc_limits *lim)
 {
-    struct sb_prep *p = env->prep;
+    struct sb_spawn *p = env->spawn;
 
-    p->prog = (struct sock_fprog){0};
+    prep_fds(env, p, f);
     p->cell_sock = sock;
-    p->n_user_limits = p->n_user_limits_early;
-    p->n_proc_paths = p->n_proc_paths_early;
-    p->sync_rd = f->sync[0];
-    p->err_wr = f->errp[1];
-    p->out_wr = env->null_fd; /* as prep_task(): init makes the output pipe */
-    p->status_wr = f->chan[1];
-    p->hostname[0] = 0;
+    p->n_user_limits = g_host.n_user_limits_early;
+    p->n_proc_paths = g_host.n_proc_paths_early;
     tmp_opts(p->tmp_opts, sizeof p->tmp_opts, lim->tmpfs_mb, true);
-    p->argv[0] = (char *)JC_INIT_PATH;
-    p->argv[1] = NULL;
-    p->envp[0] = NULL;
     p->stdin_fd = env->null_fd;
     p->files_fd = -1;
-    p->nfiles = 0;
+    p->size = (uint32_t)offsetof(struct sb_spawn, req);
 }
 
 static void cell_init(struct sandbox_cell *c, uint32_t slot, const struct jc_limits *lim)
@@ -1072,32 +1283,16 @@ void sandbox_cell_discard(const struct sandbox_env *env, struct sandbox_cell *c)
         log_warnx("cell: %s", err.msg);
 }
 
-/* The request's part of the plan (see struct sb_handover); its length. */
+/* The request's part (see struct sb_handover); its length.  /tmp is
+ * remounted only if the request's size is not the one it was built with. */
 static size_t fill_handover(struct sb_handover *h, const struct sandbox_cell *c, const struct jc_spec *spec,
                             const struct jc_policy *pol, const int input[INPUT_NFDS])
 {
-    size_t bpf = (size_t)pol->bpf_len * sizeof(struct sock_filter);
-    const char *first = spec_next_string(spec, NULL);
-    size_t strings = first ? spec->strings_len - (size_t)(first - spec->strings) : 0;
+    size_t len = fill_request(h, spec, pol, input);
 
-    snprintf(h->hostname, sizeof h->hostname, "%s", spec->id);
-    h->tmp_opts[0] = 0;
     if (spec->limits.tmpfs_mb != c->limits.tmpfs_mb)
         tmp_opts(h->tmp_opts, sizeof h->tmp_opts, spec->limits.tmpfs_mb, false);
-    h->has_stdin = input[INPUT_STDIN] >= 0;
-    h->nfiles = input[INPUT_FILES] >= 0 ? spec->nfiles : 0;
-    for (unsigned i = 0; i < h->nfiles; i++) {
-        snprintf(h->file_paths[i], sizeof h->file_paths[i], "/tmp/%s", spec->files[i].name);
-        h->file_sizes[i] = spec->files[i].size;
-    }
-    h->bpf_len = pol->bpf_len;
-    h->argc = spec->argc;
-    h->envc = spec->envc;
-    h->strings_len = (uint32_t)strings;
-    memcpy(h->data, pol->bpf, bpf);
-    if (strings)
-        memcpy(h->data + bpf, first, strings);
-    return offsetof(struct sb_handover, data) + bpf + strings;
+    return len;
 }
 
 /* One message: the plan, and the input memfds as SCM_RIGHTS. */

@@ -1,11 +1,12 @@
 /* sandbox.h — one isolated spawn, parent side and child side.
  *
  * Parent (sandbox.c, the warden's main thread): create the task's cgroup,
- * prepare everything the child needs (paths, argv/envp, the precompiled
- * seccomp program, fds), clone3() (through a trampoline that leaves the
- * warden's descriptor table behind, clone_child()) into seven new
- * namespaces with the
- * thread's effective uid switched to the task's host uid (so the task's
+ * prepare everything the child needs (its plan, plan.h: paths, argv/envp,
+ * the precompiled seccomp program, fds), clone3() (through a trampoline
+ * that leaves the warden's descriptor table behind, clone_child(); with
+ * CLONE_VM|CLONE_VFORK, so the warden's memory is never copied: the child
+ * execs the spawn stub at once) into seven new namespaces as the task's
+ * host uid (the trampoline's own credentials; so the task's
  * user namespace is owned, and its kernel counts charged, by that uid),
  * write the uid/gid maps and (v1) cgroup.procs and release the child
  * (sandbox_clone()).  Nothing here waits on a child: the warden's monitor
@@ -19,7 +20,8 @@
  * spawn built ahead of demand up to its rootfs, waiting for its spec;
  * handed over, it goes on as any spawn in the monitor.
  *
- * Child (child.c): an ordered checklist of raw syscalls ending in execve();
+ * Child (jobcell-spawn: stub.c reads and checks the plan, child.c): an
+ * ordered checklist of raw syscalls ending in execve() of jobcell-init;
  * it also writes the request's input files into its /tmp and puts its
  * stdin memfd on fd 0 (input.h);
  * see child.c for why each step is there.  A failure is reported as a
@@ -40,6 +42,7 @@
 #include "config.h"
 #include "error.h"
 #include "input.h"
+#include "plan.h"
 #include "policy.h"
 #include "task.h"
 
@@ -53,17 +56,13 @@ struct sandbox_env {
     uid_t svc_uid;    /* the front's user: owns the log files */
     gid_t svc_gid;
     int last_cap;     /* highest capability number the kernel knows */
-    int block;        /* first of SB_BLOCK_N reserved low descriptors (sandbox.c) */
+    int block;        /* first of SB_BLOCK_N reserved low descriptors (plan.h) */
+    char stub_arg[12]; /* the spawn stub's argument: block, in decimal */
     char *tramp_stack; /* top of the spawn trampoline's stack (sandbox.c) */
-    struct sb_prep *prep; /* the child's plan, filled before each clone */
+    char *child_stack; /* the vforked child's stack until its exec (sandbox.c) */
+    struct sb_spawn *spawn; /* this spawn's part of the plan, filled before each clone */
     char dev_dir[PATH_MAX]; /* the task's /dev, prepared once (devdir.h) */
 };
-
-/* The descriptors a child works with are put at these numbers of a
- * reserved block before each clone, so that it can leave every other
- * descriptor of the warden's behind in O(1) (see clone_child()). */
-enum sb_block { SB_BLK_SYNC, SB_BLK_ERR, SB_BLK_OUT, SB_BLK_STATUS, SB_BLK_STDIN, SB_BLK_FILES,
-                SB_BLK_NULL, SB_BLK_CGROUP, SB_BLK_CELL, SB_BLOCK_N };
 
 /* A task being spawned or running: the warden's descriptors of it, -1
  * where closed.  While it runs only chan stays open. */
@@ -90,122 +89,6 @@ struct sandbox_log {
 /* How long the child has to exec jobcell-init once released. */
 #define SB_EXEC_WAIT_MS 10000
 
-/* Failure steps of the child, in checklist order. */
-enum sb_step {
-    SB_STEP_CLOSE_FDS = 1,
-    SB_STEP_SESSION,
-    SB_STEP_PDEATHSIG,
-    SB_STEP_SYNC,
-    SB_STEP_IDS,
-    SB_STEP_CGROUPNS,
-    SB_STEP_MOUNT_PRIVATE,
-    SB_STEP_LAYER,
-    SB_STEP_OVERLAY,
-    SB_STEP_PROC,
-    SB_STEP_USER_LIMITS,
-    SB_STEP_PROC_RO,
-    SB_STEP_PROC_MASK,
-    SB_STEP_TMP,
-    SB_STEP_DEV,
-    SB_STEP_DEV_RO,
-    SB_STEP_PIVOT,
-    SB_STEP_FILES,
-    SB_STEP_HOSTNAME,
-    SB_STEP_LOOPBACK,
-    SB_STEP_STDIO,
-    SB_STEP_RLIMIT,
-    SB_STEP_SECUREBITS,
-    SB_STEP_CAPS,
-    SB_STEP_NNP,
-    SB_STEP_SECCOMP,
-    SB_STEP_EXEC,
-    SB_STEP_HANDOVER,
-    SB_STEP_MAX_,
-};
-
-struct sb_child_err {
-    int32_t step;
-    int32_t errnum;
-};
-
-#define SB_USER_LIMITS 16 /* /proc/sys/user/max_* entries the table can hold */
-#define SB_PROC_PATHS 20  /* /proc entries made read-only or masked */
-
-/* A per-task rlimit (soft = hard), from the one table in sandbox.c. */
-struct sb_rlimit {
-    int resource;
-    rlim_t value;
-};
-
-/* One /proc/sys/user/max_* file of the task's user namespace and its value. */
-struct sb_sysctl {
-    char path[PATH_MAX];
-    char value[16];
-};
-
-/* A /proc entry: made read-only in place, or hidden under /dev/null (a
- * file) or a bind of the overlay's empty read-only layer (a directory). */
-enum sb_proc_kind { SB_PROC_RO, SB_PROC_MASK_FILE, SB_PROC_MASK_DIR };
-
-struct sb_proc_path {
-    char path[PATH_MAX];
-    enum sb_proc_kind kind;
-};
-
-/* Everything the child reads; filled by the parent before clone3(). */
-#define SB_KEEP_FDS 11 /* 0-2 and the 8 the child works with */
-
-struct sb_prep {
-    int sync_rd, err_wr, out_wr, status_wr, null_fd;
-    int cell_sock;  /* a cell's end of its hand-over socket; -1: a spawn on demand */
-    int keep[SB_KEEP_FDS]; /* the child's own descriptors, ascending: it
-                              closes every other one it inherited first */
-    unsigned nkeep;
-    int stdin_fd;   /* the stdin memfd, or null_fd */
-    int files_fd;   /* the files' memfd (contents in order), or -1 */
-    unsigned nfiles;
-    uint32_t file_sizes[JC_FILES_MAX];
-    char file_paths[JC_FILES_MAX][JC_FILE_NAME_MAX + 6]; /* "/tmp/<name>" */
-    int last_cap;
-    struct sock_fprog prog;
-    const char *rootfs;
-    char hostname[JC_ID_LEN];
-    char proc[PATH_MAX], tmp[PATH_MAX], dev[PATH_MAX];
-    const char *dev_src; /* the prepared /dev (devdir.h), bound onto dev */
-    char dev_null[PATH_MAX]; /* dev's null: a device once bound, or no /dev */
-    char mask_null[PATH_MAX]; /* its null: what masks a /proc file */
-    struct sb_sysctl user_limits[SB_USER_LIMITS];
-    struct sb_proc_path proc_paths[SB_PROC_PATHS];
-    unsigned n_user_limits, n_proc_paths; /* those mount_proc() takes */
-    /* All of them; a cell's set-up takes only the early ones, and the rest
-     * (the cgroup namespace limit and /proc/sys read-only, last in the
-     * tables) once handed over, after it entered its cgroup namespace. */
-    unsigned n_user_limits_all, n_proc_paths_all, n_user_limits_early, n_proc_paths_early;
-    rlim_t nofile_cap; /* RLIMIT_NOFILE no higher than the daemon's hard limit */
-    char tmp_opts[96];
-    char *argv[JC_ARGV_MAX + 2];
-    char *envp[JC_ENV_MAX + 1];
-};
-
-/* What a cell waiting for its task receives at the hand-over (one
- * SOCK_SEQPACKET message, SCM_RIGHTS carrying the stdin memfd first if
- * has_stdin, then the files' memfd if nfiles): the request's part of the
- * child's plan.  data holds bpf_len instructions, then strings_len bytes
- * of argv then envp strings (each NUL-terminated); only the used part of
- * data is sent, and the cell checks every length (child.c). */
-struct sb_handover {
-    char hostname[JC_ID_LEN];
-    char tmp_opts[96];  /* "" keep /tmp as built; else its remount options */
-    uint8_t has_stdin;
-    uint16_t nfiles;
-    uint32_t file_sizes[JC_FILES_MAX];
-    char file_paths[JC_FILES_MAX][JC_FILE_NAME_MAX + 6]; /* "/tmp/<name>" */
-    uint16_t bpf_len;
-    uint16_t argc, envc;
-    uint32_t strings_len;
-    _Alignas(8) unsigned char data[BPF_MAXINSNS * sizeof(struct sock_filter) + JC_STRINGS_MAX];
-};
-
 /* A cell: a sandbox built ahead of demand, everything done but what the
  * request decides; it waits (blocked in recvmsg) for its spec.  Owned by
  * the warden's main thread until handed over (docs/design.md, "Cells
@@ -220,9 +103,6 @@ struct sandbox_cell {
 /* Warden descriptors of a waiting cell: pidfd, error and go pipes, init's
  * channel, hand-over socket. */
 #define SB_FDS_PER_CELL 5
-
-extern const struct sb_rlimit sb_task_rlimits[];
-extern const unsigned sb_task_rlimits_n;
 
 int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
                      const struct cg_ctx *cg, const struct jc_policy_set *policies,
@@ -307,10 +187,5 @@ int sandbox_open_log(const struct sandbox_env *env, const char *id, struct sandb
                      struct jc_err *err);
 int sandbox_append_log(const struct sandbox_env *env, const char *id, const struct sandbox_log *where,
                        struct jc_err *err);
-
-/* The child's whole life: never returns.  sb_cell_main: a cell's (it
- * fills the request's part of *p from the hand-over). */
-__attribute__((noreturn)) void sb_child_main(const struct sb_prep *p);
-__attribute__((noreturn)) void sb_cell_main(struct sb_prep *p);
 
 const char *sb_step_name(int step);

@@ -17,7 +17,8 @@
  * dot, a random UUID.  It is also the task's hostname, so the whole id fits
  * the kernel's HOST_NAME_MAX (64), which bounds the node name. */
 #define JC_UUID_LEN 36                                  /* UUID text */
-#define JC_NODE_MAX (HOST_NAME_MAX - 1 - JC_UUID_LEN)   /* 27 bytes, without NUL */
+#define JC_HOSTNAME_MAX 64 /* the kernel's (__NEW_UTS_LEN): glibc says so, musl says 255 */
+#define JC_NODE_MAX (JC_HOSTNAME_MAX - 1 - JC_UUID_LEN) /* 27 bytes, without NUL */
 #define JC_ID_LEN (JC_NODE_MAX + 1 + JC_UUID_LEN + 1)   /* the longest id + NUL */
 #define JC_NAME_MAX 128       /* bytes, without NUL */
 #define JC_ARGV_MAX 256       /* items in "command" */

@@ -39,6 +39,9 @@ SLOW = float(os.environ.get("JOBCELL_TEST_SLOW", "1") or "1")
 SRC = os.environ.get("JOBCELL_SRC") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 JOBCELLD = os.environ.get("JOBCELLD", "")
+# The spawn stub the task's child execs first (src/plan.h), beside the
+# daemon in the build tree.
+STUB = os.path.join(os.path.dirname(JOBCELLD), "jobcell-spawn") if JOBCELLD else ""
 
 TERMINAL = ("succeeded", "failed", "cancelled", "lost")
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -521,10 +524,11 @@ class Daemon:
             time.sleep(0.05)
 
     def cell_pids(self):
-        """The cells waiting now (processes of the daemon's, not exec'd)."""
+        """The cells waiting now (processes of the daemon's, still in the
+        spawn stub: not exec'd into init)."""
         if not self.alive():
             return []
-        exe = os.path.realpath(JOBCELLD)
+        exe = os.path.realpath(STUB)
         return [p for p in descendants(self.proc.pid)
                 if p != self.proc.pid and proc_exe(p) and os.path.realpath(proc_exe(p)) == exe
                 and self.is_cell(p)]

@@ -476,6 +476,9 @@ class Routes(DaemonTestCase):
         self.assertNotEqual(os.path.basename(exe), os.path.basename(harness.JOBCELLD),
                             "pid %d still runs the daemon's binary after 202" % pid)
         self.assertNotEqual(harness.proc_comm(pid), "jobcelld")
+        # Nor the spawn stub, which the child execs before init (src/plan.h).
+        self.assertNotEqual(os.path.basename(exe), "jobcell-spawn", "pid %d is still in the stub" % pid)
+        self.assertNotEqual(harness.proc_comm(pid), "jobcell-spawn")
         self.d.delete("/api/tasks/%s" % b["id"])
         self.d.wait_terminal(b["id"])
 
