@@ -128,6 +128,7 @@ def installed_paths(o):
         os.path.join(o["prefix"], "lib", "systemd", "system")
     return {
         "daemon": os.path.join(under(o["sbindir"]), "jobcelld"),
+        "stub": os.path.join(under(o["libexecdir"]), "jobcell", "jobcell-spawn"),
         "init": os.path.join(share, "rootfs", "sbin", "jobcell-init"),
         "worker": os.path.join(share, "rootfs", "usr", "bin", "jobcell-worker"),
         "policy": os.path.join(share, "policy", "default.json"),
@@ -164,6 +165,10 @@ class DestdirInstall(unittest.TestCase):
         for what in self.paths:
             self.assertTrue(os.path.isfile(self.at(what)), "%s: %s missing" % (what, self.at(what)))
         self.assertTrue(os.access(self.at("daemon"), os.X_OK))
+        # The spawn stub: executable, and writable by no one but its owner
+        # (the daemon refuses it otherwise).
+        self.assertTrue(os.access(self.at("stub"), os.X_OK))
+        self.assertEqual(os.stat(self.at("stub")).st_mode & 0o022, 0)
         with open(self.at("unit")) as f:
             unit = f.read()
         self.assertIn("ExecStart=%s --config" % self.paths["daemon"], unit)
