@@ -127,8 +127,9 @@ static int64_t now_ms(clockid_t clk)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Capabilities stay while the spawn trampoline's uids are a task's host
- * uid around clone3() (see do_clone): CLONE_INTO_CGROUP needs write access
+/* Capabilities stay while this thread's euid, and the spawn trampoline's
+ * uids, are a task's host uid around clone3() (see do_clone):
+ * CLONE_INTO_CGROUP needs write access
  * to the root-owned cgroup, the new namespaces CAP_SYS_ADMIN.  Securebits
  * are per thread and inherited: set on the warden's main thread before it
  * starts any other. */
@@ -636,6 +637,15 @@ int sandbox_append_log(const struct sandbox_env *env, const char *id, const stru
     return fd;
 }
 
+/* Only this thread's effective uid: a raw syscall (glibc's setresuid
+ * would switch every thread of the warden). */
+static int set_thread_euid(uid_t uid, struct jc_err *err)
+{
+    if (syscall(SYS_setresuid, (uid_t)-1, uid, (uid_t)-1) < 0)
+        return jc_fail(err, errno, "setresuid(-1, %u, -1)", (unsigned)uid);
+    return 0;
+}
+
 /* Put *fd at its place in the block (a no-op for -1). */
 static int into_block(const struct sandbox_env *env, int *fd, enum sb_block slot, struct jc_err *err)
 {
@@ -912,9 +922,10 @@ static int clone_failed(int e, bool into_cgroup, struct jc_err *err)
  * (inotify, queued signals and timers, message queue bytes, namespaces,
  * processes) to that owner on the host.  So clone3 runs as the task's host
  * uid, never as root: the task draws on its own per-user share, not
- * root's.  The trampoline takes that uid as all three of its uids (its
- * capabilities kept, SECBIT_NO_SETUID_FIXUP): the child then execs the
- * stub with its real uid its effective one, which the kernel does not
+ * root's.  The trampoline is born with it as its effective uid (this
+ * thread's, switched around the clone) and takes it as its real and saved
+ * uids too (its capabilities kept, SECBIT_NO_SETUID_FIXUP): the child then
+ * execs the stub with its real uid its effective one, which the kernel does not
  * count as a set-uid exec (before Linux 6.15 that would clear the ambient
  * capabilities the checklist needs; it would also drop the child's perf
  * events and make it undumpable). */
@@ -941,9 +952,19 @@ static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, 
         t.args.flags |= CLONE_INTO_CGROUP;
         t.args.cgroup = (uint64_t)cgroup_fd;
     }
+    /* The trampoline is born with the task's uid as its effective one:
+     * never a moment as root's (it takes the other two itself). */
+    if (set_thread_euid(hostid, err) < 0) {
+        clear_block(env);
+        return -1;
+    }
     int rc = clone_child(env, &t);
     int saved = rc < 0 ? errno : t.errnum;
-
+    /* Cannot fail (the real and saved uids are 0), and must not. */
+    if (set_thread_euid(0, err) < 0) {
+        log_errx("fatal: %s", err->msg);
+        abort();
+    }
     clear_block(env);
     if (rc < 0)
         return jc_fail(err, saved, "clone (spawn trampoline)");
