@@ -2,7 +2,10 @@
 # bench/flat.sh — does a spawn cost more when many tasks are running?  The
 # same no-op spawns (bench/postloop.c, keep-alive POSTs until 202, every
 # task terminal) with 0, then R1, R2, … sleeping tasks running alongside,
-# each row as a ratio to the row with none; then every sleeper is
+# each row as a ratio to the row with none; beside each, the limit
+# (build/bench/jobcell-limit, the same isolation steps and nothing else)
+# with the same sleepers alive: what the kernel's own walks over the
+# running tasks cost any spawner (docs/performance.md); then every sleeper is
 # cancelled at once, and the time until all are terminal is reported (with
 # -p, under a system-wide perf profile).  A benchmark, not a test.
 #
@@ -11,7 +14,8 @@
 #   -r   running sleepers per row (ascending; default 0,1000,5000)
 #   -n   no-op spawns per row and lane count (default 300)
 #   -L   lane counts (default 1,2)
-#   -p   perf record -a -g during the cancel; prints its top entries
+#   -p   perf record -a -g during each level's row at the first lane count,
+#        and during the cancel; prints their top entries
 #
 # Issue 10's target: flat within 20 % from 0 to 5 000 running.  The
 # sleepers are ["/bin/sleep","3600"], submitted over 4 lanes; jobcelld runs
@@ -40,8 +44,10 @@ MAXR=${LEVEL_LIST[-1]}
 bench_require_root
 bench_trap
 bench_mktemp
-POSTLOOP=$REPO/build/bench/jobcell-postloop
-[[ -x $POSTLOOP ]] || bench_die "$POSTLOOP not built (meson compile -C build)"
+POSTLOOP=$REPO/build/bench/jobcell-postloop LIMIT=$REPO/build/bench/jobcell-limit
+[[ -x $POSTLOOP && -x $LIMIT ]] || bench_die "$POSTLOOP or $LIMIT not built (meson compile -C build)"
+LIMIT_CG=$BENCH_CG-limit
+BENCH_CLEANUP_HOOKS+=("bench_rm_cgroups '$LIMIT_CG'")
 pid_max=$(cat /proc/sys/kernel/pid_max)
 [[ $((2 * MAXR + 1024)) -lt $pid_max ]] || bench_die "kernel.pid_max $pid_max is too low for $MAXR sleepers"
 if [[ -n $PERF ]]; then
@@ -57,7 +63,7 @@ SLEEP='{"name": "sleeper", "command": ["/bin/sleep", "3600"]}'
 IDS=$BENCH_TMP/sleepers
 : >"$IDS"
 field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
-declare -A R
+declare -A R L
 running=0
 for r in "${LEVEL_LIST[@]}"; do
     if [[ $r -gt $running ]]; then
@@ -69,26 +75,49 @@ for r in "${LEVEL_LIST[@]}"; do
         sleep 2 # their spawns' deferred kernel work
     fi
     for l in "${LANE_LIST[@]}"; do
-        R[$r,$l]=$("$POSTLOOP" -P "$JC_PORT" -o -n "$N" -j "$l" -t 300 -w 20 -b "$NOOP") ||
+        REC=()
+        if [[ -n $PERF && $l == "${LANE_LIST[0]}" ]]; then # the first lane count's row, profiled
+            REC=(perf record -q -a -g -e cpu-clock -o "$BENCH_TMP/spawn-$r.data" --)
+        fi
+        R[$r,$l]=$("${REC[@]}" "$POSTLOOP" -P "$JC_PORT" -o -n "$N" -j "$l" -t 300 -w 20 -b "$NOOP") ||
             echo "# $r running, $l lanes: some spawns failed" >&2
         echo "  $r running, $l lane(s): ${R[$r,$l]}"
+        L[$r,$l]=$("$LIMIT" --rootfs "$ROOTFS_SRC" --lanes "$l" --count "$N" --warmup 20 --max-seconds 300 \
+            --cgroup-name "$LIMIT_CG" --policy-dir "$REPO/policy" -- /bin/true) || echo "# limit: FAILED" >&2
+        echo "  $r running, $l lane(s), the limit: ${L[$r,$l]}"
     done
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 echo
-echo "Each row as a ratio to the row with none running, at the same lane count:"
-printf '| %8s | %5s | %9s | %7s | %8s | %7s | %8s | %7s |\n' running lanes spawns/s "× none" "p50 ms" "× none" "p99 ms" "× none"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ---------- ------- ----------- --------- ---------- --------- ---------- ---------
+echo "Each row as a ratio to the row with none running, at the same lane count (jobcell POST->202; the limit"
+echo "with the same sleepers alive, its p50 the task's whole life; jobcell ÷ limit: the rates' ratio at that level):"
+printf '| %8s | %5s | %9s | %7s | %8s | %7s | %8s | %7s | %11s | %7s | %9s |\n' running lanes spawns/s "× none" \
+    "p50 ms" "× none" "p99 ms" "× none" "limit sp/s" "× none" "÷ limit"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ---------- ------- ----------- --------- ---------- --------- \
+    ---------- --------- ------------- --------- -----------
 for r in "${LEVEL_LIST[@]}"; do
     for l in "${LANE_LIST[@]}"; do
-        a=${R[$r,$l]:-} z=${R[${LEVEL_LIST[0]},$l]:-}
-        printf '| %8s | %5s | %9s | %7s | %8s | %7s | %8s | %7s |\n' "$r" "$l" "$(field "$a" rate)" \
+        a=${R[$r,$l]:-} z=${R[${LEVEL_LIST[0]},$l]:-} b=${L[$r,$l]:-} y=${L[${LEVEL_LIST[0]},$l]:-}
+        printf '| %8s | %5s | %9s | %7s | %8s | %7s | %8s | %7s | %11s | %7s | %9s |\n' "$r" "$l" "$(field "$a" rate)" \
             "$(ratio "$(field "$a" rate)" "$(field "$z" rate)")" "$(field "$a" p50_ms)" \
             "$(ratio "$(field "$a" p50_ms)" "$(field "$z" p50_ms)")" "$(field "$a" p99_ms)" \
-            "$(ratio "$(field "$a" p99_ms)" "$(field "$z" p99_ms)")"
+            "$(ratio "$(field "$a" p99_ms)" "$(field "$z" p99_ms)")" "$(field "$b" rate)" \
+            "$(ratio "$(field "$b" rate)" "$(field "$y" rate)")" "$(ratio "$(field "$a" rate)" "$(field "$b" rate)")"
     done
 done
+
+perf_top() { # DATA N
+    perf report -i "$1" --no-children --sort sym --stdio -g none 2>/dev/null |
+        grep -E '^ +[0-9]' | head -n "$2" | sed 's/^/  /' || true
+}
+if [[ -n $PERF ]]; then
+    for r in "${LEVEL_LIST[@]}"; do
+        echo
+        echo "the whole host during the $r-running row at ${LANE_LIST[0]} lane(s), top 20 by self time:"
+        perf_top "$BENCH_TMP/spawn-$r.data" 20
+    done
+fi
 
 if [[ $running -gt 0 ]]; then
     echo
@@ -97,8 +126,7 @@ if [[ $running -gt 0 ]]; then
         perf record -q -a -g -e cpu-clock -o "$BENCH_TMP/cancel.data" -- \
             "$POSTLOOP" -P "$JC_PORT" -D "$IDS" -j 8 -t 120 | sed 's/^/  /'
         echo "  the whole host during the cancel, top 25 by self time:"
-        perf report -i "$BENCH_TMP/cancel.data" --no-children --sort sym --stdio -g none 2>/dev/null |
-            grep -E '^ +[0-9]' | head -n 25 | sed 's/^/  /' || true
+        perf_top "$BENCH_TMP/cancel.data" 25
         echo "  by process (comm):"
         perf report -i "$BENCH_TMP/cancel.data" --no-children --sort comm --stdio -g none 2>/dev/null |
             grep -E '^ +[0-9]' | head -n 8 | sed 's/^/  /' || true

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/profile.sh — where the CPU goes in L lanes of spawns: perf record of
 # jobcelld (with every process it starts: front, warden, the tasks) while
-# the client runs N no-op tasks over HTTP, then of the limit (bench/limit.c)
+# the client (bench/postloop.c) runs N no-op tasks over HTTP, then of the limit (bench/limit.c)
 # running N spawns.  Prints `perf report --no-children --sort sym`'s top
 # entries for both, and the CPU each used per spawn.  A benchmark, not a test.
 #
@@ -71,8 +71,8 @@ else
     chmod 0755 "$JOBCELLD"
     jc_start "$ROOTFS" '{"max_running": 65536, "log_level": "warn"}'
 fi
-CLIENT=(python3 "$BENCH_DIR/jcclient.py" spawn --port "$JC_PORT" --n "$N" --lanes "$LANES" --warmup 50
-    --max-seconds 600 --cmd '["/usr/bin/jc-noop"]')
+CLIENT=("$REPO/build/bench/jobcell-postloop" -P "$JC_PORT" -n "$N" -j "$LANES" -w 50 -t 600
+    -b '{"name": "bench", "command": ["/usr/bin/jc-noop"]}')
 if [[ -n $WIDE ]]; then
     echo "jobcell: $("${REC[@]}" -o "$BENCH_TMP/jobcell.data" -- "${CLIENT[@]}")"
 else

@@ -449,7 +449,11 @@ static enum http_result cancel_task(struct front *f, struct http_req *r, struct 
     char json[192];
     int rc = tasks_cancel(f->tasks, r->id, &err);
 
-    if (rc < 0 || (rc == 0 && front_kill(f, r->id, &err) < 0)) {
+    if (rc == 0 && front_kill(f, r->id, &err) < 0) {
+        tasks_kill_unsent(f->tasks, r->id);
+        rc = -1;
+    }
+    if (rc < 0) {
         http_error(out, &err);
         return HTTP_ANSWER;
     }

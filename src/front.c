@@ -191,6 +191,13 @@ static void config_in_force(void *ctx)
         log_warnx("confirming the reload to the warden: %s", err.msg);
 }
 
+/* What the channel to the warden may have to hold while the warden is
+ * busy: a message per connection (a SPAWN, a request's answer wait), and a
+ * KILL per running task (tasks_cancel sends one per task); a channel
+ * fuller than that is a warden dead to us (ipc.c).  A burst of DELETEs
+ * once filled the old max_connections + 16 and took the daemon down. */
+static unsigned chan_cap(const struct jc_config *c) { return c->max_connections + c->max_running + 16; }
+
 static struct jc_snap *snap_of(const struct ipc_config *m)
 {
     struct jc_snap *s = snap_new(&m->cfg);
@@ -207,6 +214,7 @@ static bool apply_config(struct front *f, const struct ipc_config *m)
 {
     static struct jc_config c; /* IPC thread only */
     const char *changed[1];
+    struct jc_err err;
     struct in_force ctx = {f, NULL, m->gen};
     struct jc_snap *s;
 
@@ -220,6 +228,8 @@ static bool apply_config(struct front *f, const struct ipc_config *m)
         return true;
     }
     tasks_reconf(f->tasks, &m->cfg);
+    if (ipc_chan_grow(&f->chan, chan_cap(&m->cfg), &err) < 0)
+        log_warnx("reload: %s", err.msg);
     log_set_level(m->cfg.log_level);
     f->stall_s = m->cfg.ipc_stall_s;
     ctx.cfg = &s->cfg;
@@ -412,7 +422,7 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     f->stall_s = f->cfg->ipc_stall_s;
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 || drop_privileges(uid, gid, &err) < 0 ||
         snap_cell_init(&f->conf, f->cfg, f->policies, &err) < 0 || open_tables(f, tasks_dirfd, &err) < 0 ||
-        ipc_chan_init(&f->chan, f->sock, f->cfg->max_connections + 16, &err) < 0) {
+        ipc_chan_init(&f->chan, f->sock, chan_cap(f->cfg), &err) < 0) {
         log_errx("%s", err.msg);
         return 1;
     }

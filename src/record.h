@@ -31,6 +31,7 @@ struct trec {
     struct jc_spec *spec; /* until handed to the warden */
     bool starting, dirty;
     bool from_queue;      /* started by the table's thread, not its POST */
+    bool kill_sent;       /* running, and its KILL is on its way: one per task */
     int64_t queued_mono_ms;
     int64_t accepted_mono_ms; /* its POST was accepted (metrics: spawn latency) */
     void *waiter;

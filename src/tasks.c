@@ -948,8 +948,12 @@ static int cancel_locked(struct ttable *t, struct trec *r, struct jc_err *err)
 {
     if (r->starting)
         return jc_client(err, 409, "Task %s is still starting; retry", r->id);
-    if (r->state == ST_RUNNING)
+    if (r->state == ST_RUNNING && r->kill_sent)
+        return 3;
+    if (r->state == ST_RUNNING) {
+        r->kill_sent = true;
         return 0;
+    }
     /* Queued: it never runs. */
     r->exit_code = -1;
     finish_locked(t, r, RS_CANCELLED, now_ms());
@@ -974,6 +978,15 @@ int tasks_cancel(struct ttable *t, const char *id, struct jc_err *err)
     rc = jc_client(err, 409, "Task %s has already finished (%s)", id, old ? jc_state_name(old->state) : "?");
     rec_free(old);
     return rc;
+}
+
+void tasks_kill_unsent(struct ttable *t, const char *id)
+{
+    pthread_mutex_lock(&t->lock);
+    struct trec *r = find(t, id);
+    if (r)
+        r->kill_sent = false;
+    pthread_mutex_unlock(&t->lock);
 }
 
 void tasks_stats(struct ttable *t, struct tasks_stats *s)

@@ -145,10 +145,14 @@ bool tasks_is_terminal(struct ttable *t, const char *id);
 int tasks_list_json(struct ttable *t, const char *state, uint32_t limit, const char *cursor,
                     char **json, struct jc_err *err);
 
-/* 0 when the task is running (the caller then asks the warden to kill it);
+/* 0 when the task is running (the caller then asks the warden to kill it,
+ * or says tasks_kill_unsent() if it could not); 3 when it is running and
+ * that was asked already (nothing to send: one KILL per task, so the
+ * channel to the warden never holds more KILLs than running tasks);
  * 1 when it was queued and is now cancelled; else -1 with err->status 404
  * (unknown) or 409 (finished or still starting). */
 int tasks_cancel(struct ttable *t, const char *id, struct jc_err *err);
+void tasks_kill_unsent(struct ttable *t, const char *id);
 
 struct tasks_stats {
     unsigned running, max_running; /* running includes starting */

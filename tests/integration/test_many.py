@@ -16,12 +16,16 @@ warden").  So:
   the daemon stays responsive (backpressure stalls the program, not the
   warden);
 - the program cannot reach the channel: init's descriptors are not its to
-  open, and it inherits none but 0, 1 and 2.
+  open, and it inherits none but 0, 1 and 2;
+- DELETEs repeated faster than the warden takes them (it is stopped) are
+  all answered 202, one KILL per task reaches it, and every task ends
+  "cancelled" (a burst once took the daemon down).
 
 Nothing here depends on the cgroup version (suite any-cgroup).
 """
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -163,6 +167,41 @@ class ManyTest(DaemonTestCase):
         opened = dict(l.split(":") for l in init.split())
         self.assertIn("3", opened, logs)
         self.assertEqual([f for f, rc in opened.items() if rc == "0"], [], logs)
+
+
+class CancelBurst(DaemonTestCase):
+    """DELETEs faster than the warden takes them: one KILL per task goes to
+    the warden however often a task is cancelled, so the front's channel
+    never holds more than a message per connection and a KILL per running
+    task.  A burst of 10 000 DELETEs (bench/tenk.sh) once overfilled it
+    (its room was max_connections + 16): the front took the warden for
+    dead, answered 500s and the daemon went down."""
+    daemon_kwargs = {"config": {"max_running": 40, "max_connections": 8, "pool_size": 0}}
+
+    def test_repeated_deletes_while_the_warden_is_busy_are_all_answered(self):
+        ids = [self.d.submit_ok(name="sleeper", command=["/bin/sleep", "600"])["id"] for _ in range(30)]
+        for tid in ids:
+            self.d.wait_running(tid)
+        warden = self.d.proc.pid
+        lane = Lane(self.d.port)
+        codes = {}
+        os.kill(warden, signal.SIGSTOP)   # busy: it takes nothing from the front for a while
+        try:
+            # 1 500 DELETEs: far more than the socket and the old queue hold.
+            for _ in range(50):
+                for tid in ids:
+                    st, _ = lane.req("DELETE", "/api/tasks/%s" % tid)
+                    codes[st] = codes.get(st, 0) + 1
+        finally:
+            os.kill(warden, signal.SIGCONT)
+            lane.close()
+        print("DELETE answers with the warden stopped: %r" % codes)
+        self.assertEqual(codes, {202: 50 * len(ids)}, self.d.log_tail())
+        for tid in ids:
+            self.assertEqual(self.d.wait_terminal(tid)["state"], "cancelled")
+        self.assertTrue(self.d.alive(), self.d.log_tail())
+        rec, logs = self.d.sh("echo ok")
+        self.assertEqual((rec["state"], logs), ("succeeded", "ok\n"))
 
 
 if __name__ == "__main__":
