@@ -46,13 +46,17 @@ jc_stop() {
     [[ -n $JC_PID ]] || return 0
     if kill -0 "$JC_PID" 2>/dev/null; then
         kill -TERM "$JC_PID" 2>/dev/null || true
-        for _ in $(seq 100); do
+        # An orderly stop with hundreds of tasks still running takes its
+        # stop_grace_s and their teardown; a SIGKILL would leave the
+        # prepared /dev's directory behind (emptied below).
+        for _ in $(seq 600); do
             kill -0 "$JC_PID" 2>/dev/null || break
             sleep 0.1
         done
         kill -KILL "$JC_PID" 2>/dev/null || true
     fi
     wait "$JC_PID" 2>/dev/null || true
+    rmdir "/run/jobcell/$BENCH_CG.dev" 2>/dev/null || true # only if empty: left by a SIGKILL
     JC_PID=""
 }
 
