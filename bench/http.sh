@@ -6,7 +6,11 @@
 #
 # Phases, each bounded to -d seconds (default 10):
 #   1. GET /healthz                       req/s, latency
-#   2. GET /api/tasks/ID (a finished task) req/s, latency
+#   ref. nginx (one worker) serving phase 2's record as a static file: the
+#      host's HTTP reference for the GETs, in the same run (skipped, and
+#      said, without nginx)
+#   2. GET /api/tasks/ID (a finished task: SQLite) req/s, latency
+#   2b. GET /api/tasks/ID (a running task: the front's table) req/s, latency
 #   3. POST /api/tasks ["/bin/true"]      202 (spawned) vs 503 (shed) per second:
 #                                         the spawn rate with concurrent clients
 #   4. POST /api/tasks ["/bin/sleep","300"] with max_running = -m (default 64):
@@ -23,7 +27,7 @@ while getopts "d:c:m:h" o; do
     d) DUR=$OPTARG ;;
     c) CONNS=$OPTARG ;;
     m) MAXRUN=$OPTARG ;;
-    *) sed -n '2,18p' "$0"; exit 2 ;;
+    *) sed -n '2,22p' "$0"; exit 2 ;;
     esac
 done
 [[ $DUR =~ ^[0-9]+$ && $DUR -ge 1 && $DUR -le 60 ]] || bench_die "-d: 1..60 seconds"
@@ -77,8 +81,43 @@ TID=$(curl -fsS -X POST -H 'Content-Type: application/json' \
     -d '{"name":"bench","command":["/bin/true"]}' "$URL/api/tasks" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 sleep 0.5
+
+# ref. The reference: nginx serving the same bytes, one worker, no log.
+nginx_ref() {
+    local port dir=$BENCH_TMP/nginx
+    port=$(bench_free_port)
+    mkdir -p "$dir/html"
+    curl -fsS "$URL/api/tasks/$TID" >"$dir/html/record.json"
+    cat >"$dir/nginx.conf" <<NGX
+worker_processes 1;
+error_log $dir/error.log;
+pid $dir/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    server { listen 127.0.0.1:$port; root $dir/html; }
+}
+NGX
+    nginx -c "$dir/nginx.conf" -p "$dir" || return 1
+    BENCH_CLEANUP_HOOKS+=("nginx -c '$dir/nginx.conf' -p '$dir' -s stop 2>/dev/null")
+    echo "ref. nginx, same record: $("${WRK[@]}" "http://127.0.0.1:$port/record.json" | summ) ($(wc -c <"$dir/html/record.json") bytes)"
+    nginx -c "$dir/nginx.conf" -p "$dir" -s stop
+}
+if bench_need nginx nginx; then
+    nginx_ref || echo "ref. nginx: could not start (see $BENCH_TMP/nginx/error.log)"
+else
+    echo "ref. nginx: skipped (not installed: apt-get install nginx)"
+fi
+
 echo "2. GET /api/tasks/ID:     $("${WRK[@]}" "$URL/api/tasks/$TID" | summ)"
 check_alive 2
+RID=$(curl -fsS -X POST -H 'Content-Type: application/json' \
+    -d '{"name":"bench","command":["/bin/sleep","300"]}' "$URL/api/tasks" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "2b. GET a running task:   $("${WRK[@]}" "$URL/api/tasks/$RID" | summ)"
+curl -fsS -o /dev/null -X DELETE "$URL/api/tasks/$RID"
+check_alive 2b
 
 out=$(JC_BODY='{"name":"bench","command":["/bin/true"]}' "${WRK[@]}" -s "$BENCH_DIR/post.lua" "$URL/api/tasks" || true)
 echo "3. POST /bin/true:        $(summ <<<"$out")"

@@ -223,6 +223,7 @@ void rec_free(struct trec *r)
     free(r->command);
     free(r->error);
     free(r->spec);
+    free(r->json);
     free(r);
 }
 

@@ -35,6 +35,7 @@ struct trec {
     int64_t queued_mono_ms;
     int64_t accepted_mono_ms; /* its POST was accepted (metrics: spawn latency) */
     void *waiter;
+    char *json; /* rec_text(), kept for GETs; freed whenever a field above changes */
     struct trec *qnext, *qprev, *hnext;
 };
 

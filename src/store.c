@@ -35,6 +35,7 @@ static const char *const cached_sql[Q_COUNT] = {
 struct store {
     struct conn w, r;
     sqlite3_stmt *q[Q_COUNT]; /* on w, under w.lock */
+    sqlite3_stmt *get;        /* on r, under r.lock: a GET of a finished task */
     int dirfd; /* the database's directory (O_PATH), to ask the kernel why */
     pthread_mutex_t health_lock;
     bool failing;
@@ -211,7 +212,9 @@ static int setup(struct store *s, const char *path, enum store_sync sync, struct
     }
     if (conn_open(&s->r, path, SQLITE_OPEN_READONLY, err) < 0)
         return -1;
-    return 0;
+    int rc = sqlite3_prepare_v3(s->r.db, "SELECT record FROM tasks WHERE id=?", -1, SQLITE_PREPARE_PERSISTENT,
+                                &s->get, NULL);
+    return rc == SQLITE_OK ? 0 : db_fail(&s->r, rc, "preparing a statement", err);
 }
 
 static int open_dir_of(const char *path, struct jc_err *err)
@@ -249,6 +252,7 @@ void store_close(struct store *s)
         return;
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->q[i]);
+    sqlite3_finalize(s->get);
     sqlite3_close(s->r.db);
     sqlite3_close(s->w.db);
     if (s->dirfd >= 0)
@@ -445,13 +449,13 @@ int store_input(struct store *s, const char *id, const struct jc_spec *spec, str
     return rc;
 }
 
+/* The reset (at return) ends the read transaction: none is held between
+ * GETs, so checkpoints are never kept from the end of the WAL. */
 static char *get_locked(struct store *s, const char *id, struct jc_err *err)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    _cleanup_reset_ sqlite3_stmt *st = s->get;
     int rc;
 
-    if (prepare(&s->r, "SELECT record FROM tasks WHERE id=?", &st, err) < 0)
-        return NULL;
     bind_text(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,9 @@ struct ttable {
 };
 
 static int64_t now_ms(void) { return jc_now_ms(CLOCK_REALTIME); }
+
+/* A field of r that its JSON shows has changed: its cached text is stale. */
+static void changed(struct trec *r) { free(JC_STEAL(r->json)); }
 
 /* r handed to the warden (on) or answered, ended, requeued (off).  The
  * spawns in flight are bounded (config.h, the warden's descriptors): one
@@ -237,6 +241,7 @@ static void finish_locked(struct ttable *t, struct trec *r, enum jc_reason reaso
     r->reason = reason;
     r->state = jc_state_for_end(reason, r->exit_code);
     r->finished_ms = at;
+    changed(r); /* and what the caller set before: exit_code, usage, error */
     metrics_task_ended(r->state, reason);
     if (r->waiter) {
         t->hooks.wake(r->waiter);
@@ -291,6 +296,7 @@ static void mark_lost(struct trec *r)
     r->state = ST_LOST;
     r->reason = RS_DAEMON_RESTART;
     r->finished_ms = now_ms();
+    changed(r);
 }
 
 static void reload_one(void *ctx, uint64_t seq, const char *id, enum jc_state state,
@@ -740,6 +746,7 @@ void tasks_spawned(struct ttable *t, const char *id, int pid, int64_t started_ms
         r->state = ST_RUNNING;
         r->pid = pid;
         r->started_ms = started_ms;
+        changed(r);
         metrics_task_started(mono_ms() - r->accepted_mono_ms);
         if (r->waiter) {
             t->hooks.wake(r->waiter);
@@ -871,16 +878,37 @@ int tasks_view(struct ttable *t, const char *id, struct tasks_view *v, struct jc
     return 0;
 }
 
-static char *live_json(struct ttable *t, const struct trec *r)
+/* r's JSON, rendered once per change (changed()): a GET of a live record
+ * then costs a copy under the lock, not a render. */
+static const char *cached_json(struct trec *r)
 {
-    json_object *o = rec_json(r);
-    unsigned pos = r->state == ST_QUEUED && !r->starting ? queue_position(t, r) : 0;
+    if (!r->json)
+        r->json = rec_text(r);
+#ifdef JC_CHECK_CACHES
+    _cleanup_free_ char *fresh = rec_text(r);
+    if (r->json && fresh && strcmp(r->json, fresh) != 0) {
+        log_errx("task %s: a stale cached record (a change without changed())", r->id);
+        abort(); /* the sanitizer builds' tests must see it */
+    }
+#endif
+    return r->json;
+}
 
-    if (pos)
-        json_object_object_add(o, "queue_position", json_object_new_int((int)pos));
-    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    return s;
+/* The cached text, with "queue_position" for a task still in the queue. */
+static char *live_json(struct ttable *t, struct trec *r)
+{
+    const char *s = cached_json(r);
+    unsigned pos = r->state == ST_QUEUED && !r->starting ? queue_position(t, r) : 0;
+    size_t n = s ? strlen(s) : 0;
+    char *out;
+
+    if (!n || s[n - 1] != '}')
+        return NULL;
+    if (!pos)
+        return strdup(s);
+    if (asprintf(&out, "%.*s,\"queue_position\":%u}", (int)(n - 1), s, pos) < 0)
+        return NULL;
+    return out;
 }
 
 int tasks_get_json(struct ttable *t, const char *id, char **json, struct jc_err *err)

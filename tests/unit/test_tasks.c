@@ -149,6 +149,58 @@ static void test_start_and_queue(void)
     dirs_close(&d);
 }
 
+static char *get(struct ttable *t, const char *id)
+{
+    char *json = NULL;
+
+    CHECK(tasks_get_json(t, id, &json, &err) == 0);
+    return json ? json : strdup("");
+}
+
+/* A live record's JSON is rendered once and kept (tasks.c): each GET, asked
+ * twice, shows every change since the one before, and a queued task's
+ * position is its own at every GET. */
+static void test_get_follows_changes(void)
+{
+    struct dirs d;
+    struct tasks_admission a, q1, q2;
+
+    dirs_open(&d);
+    struct ttable *t = table_open(&d);
+    CHECK(submit(t, "{\"name\":\"a\",\"duration\":1}", NULL, &a) == 0 && tasks_wait(t, a.id, &a));
+    CHECK(submit(t, "{\"name\":\"q1\",\"duration\":1}", NULL, &q1) == 0);
+    CHECK(submit(t, "{\"name\":\"q2\",\"duration\":1}", NULL, &q2) == 0);
+    for (int i = 0; i < 2; i++) {
+        char *j = get(t, q2.id);
+        CHECK_STR_CONTAINS(j, "\"state\":\"queued\"");
+        CHECK_STR_CONTAINS(j, "\"queue_position\":2}");
+        free(j);
+    }
+    CHECK(tasks_cancel(t, q1.id, &err) == 1); /* q2 moves up: its cached text is the same */
+    char *j = get(t, q2.id);
+    CHECK_STR_CONTAINS(j, "\"queue_position\":1}");
+    free(j);
+    tasks_start(t, a.id, NULL);
+    j = get(t, a.id);
+    CHECK(strstr(j, "\"pid\":null") && !strstr(j, "queue_position")); /* starting: no place in the queue */
+    free(j);
+    tasks_spawned(t, a.id, 4242, jc_now_ms(CLOCK_REALTIME));
+    for (int i = 0; i < 2; i++) {
+        j = get(t, a.id);
+        CHECK_STR_CONTAINS(j, "\"state\":\"running\"");
+        CHECK_STR_CONTAINS(j, "\"pid\":4242");
+        CHECK(strstr(j, "\"started_at\":null") == NULL);
+        free(j);
+    }
+    exited(t, a.id, 3);
+    j = get(t, a.id);
+    CHECK_STR_CONTAINS(j, "\"state\":\"failed\"");
+    CHECK_STR_CONTAINS(j, "\"exit_code\":3");
+    free(j);
+    tasks_close(t);
+    dirs_close(&d);
+}
+
 static void test_idempotency(void)
 {
     struct dirs d;
@@ -242,6 +294,7 @@ int main(void)
     cfg.max_running = 1;
     cfg.max_queued = 2;
     test_start_and_queue();
+    test_get_follows_changes();
     test_idempotency();
     test_restart();
     test_import();
