@@ -140,7 +140,7 @@ jc_start() {
 }
 
 # The front: the daemon's only child (it runs as the unprivileged user).
-jc_front_pid() { pgrep -P "$JC_PID" | head -1; }
+jc_front_pid() { pgrep -P "$JC_PID" -u jobcell | head -1; } # the front runs as the user jobcell
 
 # BENCH_WAIT_QUIET=SECONDS: before starting, wait (at most that long) until
 # the host is at least 85 % idle over one second.

@@ -106,6 +106,17 @@ def cgroup_procs(name):
     return -1
 
 
+def rss_kb(*pids):
+    """jobcelld's own memory: the RSS of the warden and of the front, kB."""
+    total = 0
+    for pid in pids:
+        if not pid:
+            continue
+        with open("/proc/%d/status" % pid) as f:
+            total += next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    return total
+
+
 def meminfo():
     mi = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/meminfo")}
     return mi["MemAvailable"] // 1024, mi["Slab"] // 1024
@@ -121,7 +132,8 @@ def health(c):
 def row(label, rate, a):
     fds, procs = count_fds(a.warden), cgroup_procs(a.cgroup)
     avail, slab = meminfo()
-    print("| %-14s | %8s | %7d | %7d | %9d | %7d |" % (label, rate, fds, procs, avail, slab), end="")
+    print("| %-14s | %8s | %7d | %7d | %9d | %7d | %8d |" % (label, rate, fds, procs, avail, slab,
+                                                            rss_kb(a.warden, a.front)), end="")
     sys.stdout.flush()
 
 
@@ -137,9 +149,10 @@ def cmd_submit(a):
              for i in range(a.lanes)]
     sampler = mp.Process(target=get_sampler, args=(a.port, idsq, stop, q))
     c = conn(a.port)
-    print("| %-14s | %8s | %7s | %7s | %9s | %7s |" % (
-        "accepted", "POST/s", "w. fds", "procs", "avail MB", "slab MB"))
-    print("|%s|%s|%s|%s|%s|%s|" % ("-" * 16, "-" * 10, "-" * 9, "-" * 9, "-" * 11, "-" * 9))
+    print("| %-14s | %8s | %7s | %7s | %9s | %7s | %8s |" % (
+        "accepted", "POST/s", "w. fds", "procs", "avail MB", "slab MB", "RSS kB"))
+    print("|%s|%s|%s|%s|%s|%s|%s|" % ("-" * 16, "-" * 10, "-" * 9, "-" * 9, "-" * 11, "-" * 9, "-" * 10))
+    rss0 = rss_kb(a.warden, a.front)
     row("0", "", a)
     print()
     t_start = time.monotonic()
@@ -209,6 +222,9 @@ def cmd_submit(a):
     avail, slab = meminfo()
     print("steady: warden fds %d (%.3f per running task above %d idle), processes %d, MemAvailable %d MB,"
           " Slab %d MB" % (fds, (fds - a.idle_fds) / max(1, h["running"]), a.idle_fds, procs, avail, slab))
+    rss = rss_kb(a.warden, a.front)
+    print("jobcelld's bookkeeping (warden + front RSS): %d kB -> %d kB, %.2f kB per running task"
+          % (rss0, rss, (rss - rss0) / max(1, h["running"])))
     if got:
         with open(os.path.join(a.out, "one"), "w") as f:
             f.write(got[len(got) // 2][1] + "\n")
@@ -231,6 +247,7 @@ def main():
     ap.add_argument("--lanes", type=int, default=4)
     ap.add_argument("--step", type=int, default=1000)
     ap.add_argument("--warden", type=int, default=0)
+    ap.add_argument("--front", type=int, default=0)
     ap.add_argument("--idle-fds", type=int, default=0)
     ap.add_argument("--cgroup", default="")
     ap.add_argument("--out", required=True)

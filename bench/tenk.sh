@@ -14,7 +14,8 @@
 # with the default pid_max of 32 768), then (bench/tenk.py):
 #   1. submits N tasks over LANES (default 4)
 #      keep-alive clients: per STEP (1 000) accepted, the POST rate, the warden's
-#      descriptors, the processes in jobcell's cgroup, MemAvailable, Slab;
+#      descriptors, the processes in jobcell's cgroup, MemAvailable, Slab,
+#      jobcelld's own RSS (warden + front; per running task once all run);
 #      GET /api/tasks/{id} p50/p99 meanwhile;
 #   2. with all N running: descriptors per task, GET p50/p99 of one client,
 #      and wrk (-d seconds, 32 keep-alive connections) on GET /api/tasks/{id};
@@ -54,6 +55,7 @@ grep -i "warn" "$BENCH_TMP/jobcelld.log" | sed 's/^/# daemon: /' || true
 idle_fds=$(ls "/proc/$JC_PID/fd" | wc -l)
 
 python3 "$BENCH_DIR/tenk.py" submit --port "$JC_PORT" --n "$N" --lanes "$LANES" --step "$STEP" --warden "$JC_PID" \
+    --front "$(jc_front_pid)" \
     --idle-fds "$idle_fds" --cgroup "$BENCH_CG" --out "$BENCH_TMP" || bench_die "not every task ran"
 
 if bench_need wrk wrk; then
