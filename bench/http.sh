@@ -13,7 +13,8 @@
 #   2b. GET /api/tasks/ID (a running task: the front's table) req/s, latency
 #   3. POST /api/tasks ["/bin/true"]      202 (spawned) vs 503 (shed) per second:
 #                                         the spawn rate with concurrent clients
-#   4. POST /api/tasks ["/bin/sleep","300"] with max_running = -m (default 64):
+#   4. POST /api/tasks ["/bin/sleep","300"] with max_running = -m (default 64)
+#      and no queue (max_queued 0):
 #      the first MAX_RUNNING get 202, then every POST must get 503 +
 #      Retry-After at once; meanwhile a second wrk GETs /healthz, to show the
 #      daemon keeps serving while it sheds.  Then every task is cancelled and
@@ -102,7 +103,7 @@ NGX
     nginx -c "$dir/nginx.conf" -p "$dir" || return 1
     BENCH_CLEANUP_HOOKS+=("nginx -c '$dir/nginx.conf' -p '$dir' -s stop 2>/dev/null")
     echo "ref. nginx, same record: $("${WRK[@]}" "http://127.0.0.1:$port/record.json" | summ) ($(wc -c <"$dir/html/record.json") bytes)"
-    nginx -c "$dir/nginx.conf" -p "$dir" -s stop
+    nginx -c "$dir/nginx.conf" -p "$dir" -s stop 2>/dev/null
 }
 if bench_need nginx nginx; then
     nginx_ref || echo "ref. nginx: could not start (see $BENCH_TMP/nginx/error.log)"
@@ -131,6 +132,12 @@ for _ in $(seq 300); do
 done
 
 # 4. Shedding: fill max_running with sleepers, keep POSTing, watch /healthz.
+# A daemon without a queue (max_queued 0), so that the shedding starts at
+# max_running itself.
+jc_stop
+CONFIG="{\"max_running\": $MAXRUN, \"max_queued\": 0, \"per_ip_connections\": 128, \"max_connections\": 512}"
+jc_start "$ROOTFS_SRC" "$CONFIG"
+URL=http://127.0.0.1:$JC_PORT
 "${WRK[@]}" -c 4 "$URL/healthz" >"$BENCH_TMP/healthz-during.txt" &
 hz=$!
 BENCH_PIDS+=("$hz")
