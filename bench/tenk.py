@@ -6,8 +6,9 @@
 1. Submits N tasks (["/bin/sleep","3600"]) over L keep-alive lanes (processes),
    and prints, per 1 000 accepted, the submission rate of that thousand, the
    warden's descriptors, the processes in jobcell's cgroup, MemAvailable and
-   Slab; meanwhile one more process GETs /api/tasks/{id} of accepted tasks
-   (20 per second) and the p50/p99 of those GETs is printed per thousand.
+   Slab; meanwhile two more processes GET /api/tasks/{id} of accepted tasks
+   (20 per second each; one at nice 0, one at nice -10: PROBE_NICE) and the
+   p50/p99 of each one's GETs is printed per thousand.
 2. Once every task runs: the same figures, and the GET latency of 2 000
    GETs on an idle daemon; writes DIR/ids and DIR/one (an id, for wrk).
 3. (tenk.sh then runs wrk, and cancels them all with bench/postloop.c -D:
@@ -72,9 +73,16 @@ def submit_lane(port, n, body, counter, finished, q, deadline):
     q.put(("ids", got, None if len(got) == n else "POST → %d %s" % (st, data[:200])))
 
 
-def get_sampler(port, idsq, stop, q):
+# The GET probes' nice values: one as any client, one ahead of the
+# submitting lanes and the daemon's own work, so that what it measures is
+# the daemon's answer and not its own wait for one of the host's CPUs.
+PROBE_NICE = (0, -10)
+
+
+def get_sampler(port, idsq, stop, q, nice):
     """GET /api/tasks/{id} of known tasks, 20 per second; (time, ms) each."""
     quiet_sigint()
+    os.nice(nice)
     c = conn(port)
     ids, lat = [], []
     while not stop.is_set():
@@ -88,7 +96,7 @@ def get_sampler(port, idsq, stop, q):
             if st == 200:
                 lat.append((t0, (t1 - t0) * 1000))
         time.sleep(0.05)
-    q.put(("lat", lat, None))
+    q.put(("lat", nice, lat))
 
 
 def count_fds(pid):
@@ -137,17 +145,29 @@ def row(label, rate, a):
     sys.stdout.flush()
 
 
+def print_probe(lat, nice, marks, step):
+    print("GET /api/tasks/{id} meanwhile (20/s, one client at nice %d), per %d accepted:" % (nice, step))
+    for mk, t0, t1 in marks:
+        v = [ms for t, ms in lat if t0 <= t < t1]
+        print("  %6d: %4d GETs, p50 %.2f ms, p99 %.2f ms" % (mk, len(v), pct(v, 50), pct(v, 99)))
+    v = [ms for _, ms in lat]
+    print("  all: %d GETs, p50 %.2f ms, p99 %.2f ms, max %.2f ms" % (len(v), pct(v, 50), pct(v, 99),
+                                                                    max(v) if v else float("nan")))
+
+
 def cmd_submit(a):
     # An hour: none may end by itself while 10 000 are submitted on a slow host.
     body = json.dumps({"name": "sleeper", "command": ["/bin/sleep", "3600"],
                        "limits": {"timeout_s": 7200}})
     counter, finished = mp.Value("l", 0), mp.Value("l", 0)
-    q, idsq, stop = mp.Queue(), mp.Queue(), mp.Event()
+    q, stop = mp.Queue(), mp.Event()
     deadline = time.monotonic() + a.max_seconds
     share = [a.n // a.lanes + (1 if i < a.n % a.lanes else 0) for i in range(a.lanes)]
     lanes = [mp.Process(target=submit_lane, args=(a.port, share[i], body, counter, finished, q, deadline))
              for i in range(a.lanes)]
-    sampler = mp.Process(target=get_sampler, args=(a.port, idsq, stop, q))
+    idsqs = [mp.Queue() for _ in PROBE_NICE]
+    samplers = [mp.Process(target=get_sampler, args=(a.port, idsqs[i], stop, q, n))
+                for i, n in enumerate(PROBE_NICE)]
     c = conn(a.port)
     print("| %-14s | %8s | %7s | %7s | %9s | %7s | %8s |" % (
         "accepted", "POST/s", "w. fds", "procs", "avail MB", "slab MB", "RSS kB"))
@@ -156,7 +176,7 @@ def cmd_submit(a):
     row("0", "", a)
     print()
     t_start = time.monotonic()
-    for p in lanes + [sampler]:
+    for p in lanes + samplers:
         p.start()
     marks, mark, t_prev, fed = [], a.step, t_start, 0
     while finished.value < a.lanes or counter.value > fed:
@@ -167,7 +187,8 @@ def cmd_submit(a):
             st, data = req(c, "GET", "/api/tasks?limit=%d" % min(1000, n - fed))
             if st == 200:
                 for t in json.loads(data)["tasks"]:
-                    idsq.put(t["id"])
+                    for idsq in idsqs:
+                        idsq.put(t["id"])
             fed = n
         if n >= mark:
             now = time.monotonic()
@@ -178,25 +199,22 @@ def cmd_submit(a):
         time.sleep(0.1)
         if time.monotonic() > deadline:
             break
-    got, lat, errors = [], [], []
+    got, errors, lats = [], [], {}
     for _ in lanes:
         _, v, e = q.get()
         got += v
         if e:
             errors.append(e)
     stop.set()
-    _, lat, _ = q.get()
-    for p in lanes + [sampler]:
+    for _ in samplers:
+        _, nice, lat = q.get()
+        lats[nice] = lat
+    for p in lanes + samplers:
         p.join()
     t_end = time.monotonic()
     print()
-    print("GET /api/tasks/{id} meanwhile (20/s, one client), per %d accepted:" % a.step)
-    for mk, t0, t1 in marks:
-        v = [ms for t, ms in lat if t0 <= t < t1]
-        print("  %6d: %4d GETs, p50 %.2f ms, p99 %.2f ms" % (mk, len(v), pct(v, 50), pct(v, 99)))
-    v = [ms for _, ms in lat]
-    print("  all: %d GETs, p50 %.2f ms, p99 %.2f ms, max %.2f ms" % (len(v), pct(v, 50), pct(v, 99),
-                                                                    max(v) if v else float("nan")))
+    for nice in PROBE_NICE:
+        print_probe(lats[nice], nice, marks, a.step)
     if errors:
         print("errors: %s" % "; ".join(errors[:5]))
     print("accepted %d of %d in %.1f s (%.0f/s overall)" % (len(got), a.n, t_end - t_start,
