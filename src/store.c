@@ -1,5 +1,6 @@
 /* store.c — task records in SQLite (see store.h).
- * Runs in: the front (any thread; each connection under its own mutex). */
+ * Runs in: the front (any thread; each connection under its own mutex), and
+ * its own checkpoint thread. */
 #include "store.h"
 
 #include <errno.h>
@@ -32,8 +33,24 @@ static const char *const cached_sql[Q_COUNT] = {
     [Q_DISPATCHED] = "UPDATE tasks SET spec=NULL WHERE id=?",
 };
 
+/* WAL frames (pages) after which the checkpointer copies the log into the
+ * database: SQLite's own automatic checkpoint's default. */
+#define CKPT_FRAMES 1000
+#define CKPT_MAX_FRAMES (8 * CKPT_FRAMES)
+/* Keep the WAL from growing without bound after a checkpoint (on the
+ * writer, which restarts the log, and on the checkpointer). */
+#define WAL_LIMIT "PRAGMA journal_size_limit=4194304"
+
 struct store {
     struct conn w, r;
+    /* The checkpointer: its own connection and thread, woken by the
+     * writer's commits (on_commit); ck.lock guards the flags. */
+    struct conn ck;
+    pthread_t ck_thread;
+    pthread_cond_t ck_cond, ck_idle;
+    bool ck_due, ck_stop, ck_started;
+    bool ck_running, ck_held; /* a pass in progress; the writer's RESTART holds the next */
+    uint64_t ck_done;
     sqlite3_stmt *q[Q_COUNT]; /* on w, under w.lock */
     sqlite3_stmt *get;        /* on r, under r.lock: a GET of a finished task */
     int dirfd; /* the database's directory (O_PATH), to ask the kernel why */
@@ -201,8 +218,7 @@ static int setup(struct store *s, const char *path, enum store_sync sync, struct
     if (conn_open(&s->w, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err) < 0 ||
         exec(&s->w, "PRAGMA journal_mode=WAL", err) < 0 ||
         exec(&s->w, sync == STORE_SYNC_FULL ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) < 0 ||
-        /* Keep the WAL from growing without bound after a checkpoint. */
-        exec(&s->w, "PRAGMA journal_size_limit=4194304", err) < 0 ||
+        exec(&s->w, WAL_LIMIT, err) < 0 ||
         exec(&s->w, schema, err) < 0 || check_schema(&s->w, err) < 0)
         return -1;
     for (int i = 0; i < Q_COUNT; i++) {
@@ -215,6 +231,126 @@ static int setup(struct store *s, const char *path, enum store_sync sync, struct
     int rc = sqlite3_prepare_v3(s->r.db, "SELECT record FROM tasks WHERE id=?", -1, SQLITE_PREPARE_PERSISTENT,
                                 &s->get, NULL);
     return rc == SQLITE_OK ? 0 : db_fail(&s->r, rc, "preparing a statement", err);
+}
+
+/* ---- the checkpointer ------------------------------------------------- */
+
+/* The writer waits until the checkpointer is between passes (a checkpoint
+ * in progress makes another one SQLITE_BUSY at once: SQLite has no busy
+ * wait for it), holds it there, and checkpoints everything; the next
+ * commit then starts the log over. */
+static void restart_log(struct store *s, sqlite3 *db)
+{
+    pthread_mutex_lock(&s->ck.lock);
+    while (s->ck_running)
+        pthread_cond_wait(&s->ck_idle, &s->ck.lock);
+    s->ck_held = true;
+    pthread_mutex_unlock(&s->ck.lock);
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) /* (the commit itself stands) */
+        log_warnx("record store: checkpoint: %s", sqlite3_errmsg(db));
+    pthread_mutex_lock(&s->ck.lock);
+    s->ck_held = false;
+    pthread_cond_signal(&s->ck_cond);
+    pthread_mutex_unlock(&s->ck.lock);
+}
+
+/* The writer's commit hook (under w.lock): SQLite's automatic checkpoint
+ * would copy the log and fsync the database in the committing thread, i.e.
+ * in a POST holding the task table's lock, which every GET of a live
+ * record waits for; this only wakes the checkpointer.  Only when writes
+ * have outrun it (CKPT_MAX_FRAMES in the log) does the writer wait for a
+ * RESTART checkpoint itself: the log's bound first, then. */
+static int on_commit(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    struct store *s = ctx;
+
+    (void)name;
+    if (frames >= CKPT_MAX_FRAMES) {
+        restart_log(s, db);
+        return SQLITE_OK;
+    }
+    if (frames < CKPT_FRAMES)
+        return SQLITE_OK;
+    pthread_mutex_lock(&s->ck.lock);
+    s->ck_due = true;
+    pthread_cond_signal(&s->ck_cond);
+    pthread_mutex_unlock(&s->ck.lock);
+    return SQLITE_OK;
+}
+
+/* PASSIVE: as much of the log as no reader still needs, beside the writer
+ * (WAL lets both run at once); what is left goes at the next one, and the
+ * writer starts the log over once one has copied all of it. */
+static void checkpoint(struct store *s)
+{
+    int rc = sqlite3_wal_checkpoint_v2(s->ck.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        log_warnx("record store: checkpoint: %s", sqlite3_errmsg(s->ck.db));
+        return;
+    }
+    pthread_mutex_lock(&s->ck.lock);
+    s->ck_done++;
+    pthread_mutex_unlock(&s->ck.lock);
+}
+
+static void *checkpointer(void *arg)
+{
+    struct store *s = arg;
+
+    pthread_mutex_lock(&s->ck.lock);
+    for (;;) {
+        while ((!s->ck_due || s->ck_held) && !s->ck_stop)
+            pthread_cond_wait(&s->ck_cond, &s->ck.lock);
+        if (s->ck_stop)
+            break;
+        s->ck_due = false;
+        s->ck_running = true;
+        pthread_mutex_unlock(&s->ck.lock);
+        checkpoint(s);
+        pthread_mutex_lock(&s->ck.lock);
+        s->ck_running = false;
+        pthread_cond_broadcast(&s->ck_idle);
+    }
+    pthread_mutex_unlock(&s->ck.lock);
+    return NULL;
+}
+
+static int checkpointer_start(struct store *s, const char *path, struct jc_err *err)
+{
+    /* journal_mode: until it has read the database, a connection does not
+     * know it is in WAL mode, and its checkpoints do nothing. */
+    if (conn_open(&s->ck, path, SQLITE_OPEN_READWRITE, err) < 0 ||
+        exec(&s->ck, "PRAGMA journal_mode=WAL", err) < 0 || exec(&s->ck, WAL_LIMIT, err) < 0)
+        return -1;
+    pthread_cond_init(&s->ck_cond, NULL);
+    pthread_cond_init(&s->ck_idle, NULL);
+    if (pthread_create(&s->ck_thread, NULL, checkpointer, s) != 0)
+        return jc_fail(err, 0, "record store: cannot start the checkpoint thread");
+    s->ck_started = true;
+    sqlite3_wal_hook(s->w.db, on_commit, s); /* and no automatic checkpoint */
+    return 0;
+}
+
+static void checkpointer_stop(struct store *s)
+{
+    if (!s->ck_started)
+        return;
+    pthread_mutex_lock(&s->ck.lock);
+    s->ck_stop = true;
+    pthread_cond_signal(&s->ck_cond);
+    pthread_mutex_unlock(&s->ck.lock);
+    pthread_join(s->ck_thread, NULL);
+    s->ck_started = false;
+}
+
+uint64_t store_checkpoints(struct store *s)
+{
+    pthread_mutex_lock(&s->ck.lock);
+    uint64_t n = s->ck_done;
+    pthread_mutex_unlock(&s->ck.lock);
+    return n;
 }
 
 static int open_dir_of(const char *path, struct jc_err *err)
@@ -238,7 +374,8 @@ struct store *store_open(const char *path, enum store_sync sync, struct jc_err *
         return NULL;
     }
     pthread_mutex_init(&s->health_lock, NULL);
-    if ((s->dirfd = open_dir_of(path, err)) < 0 || setup(s, path, sync, err) < 0) {
+    if ((s->dirfd = open_dir_of(path, err)) < 0 || setup(s, path, sync, err) < 0 ||
+        checkpointer_start(s, path, err) < 0) {
         jc_err_prefix(err, "record store %s: ", path);
         store_close(s);
         return NULL;
@@ -250,6 +387,8 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    checkpointer_stop(s);
+    sqlite3_close(s->ck.db);
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->q[i]);
     sqlite3_finalize(s->get);

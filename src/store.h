@@ -13,7 +13,10 @@
  *
  * Runs in: the front (HTTP threads, the IPC thread, the table's thread).
  * Thread-safe: one connection for writes and one for reads, each under its
- * own mutex (WAL lets the reader run beside the writer). */
+ * own mutex (WAL lets the reader run beside the writer), and a third for
+ * the store's own thread, which checkpoints the log once the writer's
+ * commits have added 1 000 pages to it: no writer ever checkpoints (nor
+ * waits for a checkpoint's fsync) itself. */
 #pragma once
 
 #include <stdbool.h>
@@ -28,6 +31,8 @@ enum store_sync { STORE_SYNC_NORMAL, STORE_SYNC_FULL };
 
 struct store *store_open(const char *path, enum store_sync sync, struct jc_err *err);
 void store_close(struct store *s);
+/* How many checkpoints the store's thread has run. */
+uint64_t store_checkpoints(struct store *s);
 
 /* A new row.  idem_key may be NULL.  spec (may be NULL) is kept until
  * store_dispatched(), and with it the bytes of its stdin and files (`in`)

@@ -1,13 +1,16 @@
 /* test_store.c — unit tests for store.c, the SQLite record store, on a
  * temporary file: open, add, transitions, Idempotency-Key lookups, queued
  * specs across a reopen, paging, pruning (with the logs' callback), the
- * schema version (recorded, brought up from 0, a newer one refused). */
+ * schema version (recorded, brought up from 0, a newer one refused), the
+ * store's own checkpoints. */
 #include "store.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "record.h"
@@ -198,6 +201,41 @@ static void test_schema_version(const char *path)
     CHECK(user_version(path, 1) == 1);
 }
 
+static long file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* The writer does not checkpoint: the store's own thread copies the log
+ * into the database once 1 000 pages are in it, so the rows reach the
+ * database file, and the log stays bounded even when writes come with no
+ * pause between them (the writer's own RESTART past 8 000 pages). */
+static void test_checkpointer(const char *dir)
+{
+    char *path = xasprintf("%s/ckpt.db", dir), *wal = xasprintf("%s/ckpt.db-wal", dir);
+    struct store *s = store_open(path, STORE_SYNC_NORMAL, &err);
+    long db0 = file_size(path), walmax = 0;
+
+    CHECK(s != NULL && store_checkpoints(s) == 0);
+    for (unsigned i = 1; s && i <= 20000; i++) {
+        CHECK(add(s, i, ST_SUCCEEDED, 1, NULL, NULL) == 0);
+        long w = file_size(wal);
+        walmax = w > walmax ? w : walmax;
+    }
+    for (int i = 0; s && i < 500 && store_checkpoints(s) == 0; i++)
+        usleep(10000);
+    CHECK(s && store_checkpoints(s) > 0);
+    CHECK(file_size(path) > db0); /* the rows are in the database, not only the log */
+    /* 8 000 pages and a commit at most (the writer's RESTART past them);
+     * unbounded, 20 000 rows of ~4.5 pages each would be ~370 MB. */
+    CHECK(walmax > 0 && walmax < 40L << 20);
+    store_close(s);
+    free(path);
+    free(wal);
+}
+
 int main(void)
 {
     char *dir = make_tmpdir("store");
@@ -218,6 +256,7 @@ int main(void)
     char *path2 = xasprintf("%s/versioned.db", dir);
     test_schema_version(path2);
     free(path2);
+    test_checkpointer(dir);
     CHECK(store_open("/nonexistent-dir/x.db", STORE_SYNC_NORMAL, &err) == NULL && err.msg[0]);
     rm_tree(dir);
     free(path);
