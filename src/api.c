@@ -559,6 +559,8 @@ static enum http_result get_logs(struct front *f, struct http_req *r, struct htt
     return HTTP_ANSWER;
 }
 
+static json_object *json_u64(uint64_t v) { return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v); }
+
 static json_object *health_cgroup(const struct front *f)
 {
     json_object *o = json_object_new_object(), *ctl = json_object_new_array();
@@ -570,10 +572,9 @@ static json_object *health_cgroup(const struct front *f)
     json_object_object_add(o, "mode", json_object_new_string(cg_mode_name(f->cg)));
     json_object_object_add(o, "controllers", ctl);
     json_object_object_add(o, "memsw", json_object_new_boolean(f->cg->memsw));
+    json_object_object_add(o, "awaiting_removal", json_u64(metrics_cgroups_pending_now()));
     return o;
 }
-
-static json_object *json_u64(uint64_t v) { return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v); }
 
 /* The sum of tasks: each ceiling and what is in use now. */
 static json_object *health_ceilings(const struct front *f)

@@ -162,6 +162,13 @@ void cg_task_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_u
     u->oom_kills = ev->oom_kills;
 }
 
+int cg_rmdir_once(const char *path, struct jc_err *err)
+{
+    if (rmdir(path) == 0 || errno == ENOENT)
+        return 0;
+    return jc_fail(err, errno, "cgroup: rmdir %s", path);
+}
+
 /* rmdir fails with EBUSY for a moment after the last task exits while the
  * kernel releases it; retry for up to ~200 ms. */
 int cg_rmdir_retry(const char *path, struct jc_err *err)
@@ -169,22 +176,38 @@ int cg_rmdir_retry(const char *path, struct jc_err *err)
     struct timespec ts = {.tv_nsec = 2 * 1000 * 1000};
 
     for (int i = 0; i < 100; i++) {
-        if (rmdir(path) == 0 || errno == ENOENT)
+        if (cg_rmdir_once(path, err) == 0)
             return 0;
-        if (errno != EBUSY)
+        if (err->errnum != EBUSY)
             break;
         nanosleep(&ts, NULL);
     }
-    return jc_fail(err, errno, "cgroup: rmdir %s", path);
+    return -1;
+}
+
+void cg_task_close(struct cg_task *t)
+{
+    if (t->dirfd >= 0)
+        close(JC_STEAL_FD(t->dirfd));
 }
 
 int cg_task_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err)
 {
-    if (t->dirfd >= 0) {
-        close(t->dirfd);
-        t->dirfd = -1;
-    }
+    cg_task_close(t);
     return cg->mode == CG_V2 ? cg_v2_destroy(cg, t, err) : cg_v1_destroy(cg, t, err);
+}
+
+int cg_task_remove(const struct cg_ctx *cg, const struct cg_task *t, struct jc_err *err)
+{
+    return cg->mode == CG_V2 ? cg_v2_remove(cg, t, err) : cg_v1_remove(cg, t, err);
+}
+
+void cg_task_kill_listed(const struct cg_ctx *cg, const struct cg_task *t)
+{
+    if (cg->mode == CG_V2)
+        cg_v2_kill(cg, t); /* cgroup.kill: whatever is in it */
+    else
+        cg_v1_kill_listed(cg, t);
 }
 
 const char *cg_mode_name(const struct cg_ctx *cg) { return cg->mode == CG_V2 ? "v2" : "v1"; }

@@ -11,10 +11,16 @@
  * <ctl>/<name>) carries the ceilings, memory (+swap) and pids, so however
  * many tasks run, together they cannot take more (docs/limits.md).
  *
+ * A task's end does not wait for its cgroup's removal: the monitor reads the
+ * counters, then the sweeper (sweeper.h) removes the directories with
+ * cg_task_remove(), one attempt at a time, never sleeping.
+ *
  * Runs in: the warden (root): cg_init() in main() before the privsep fork;
- * create/attach in the warden's main thread (spawn path); usage/kill/destroy
- * in the monitor thread.  Functions touch only their own task's files, so no
- * locking is needed. */
+ * create/attach in the warden's main thread (spawn path); usage/kill in the
+ * monitor thread; remove/kill_listed in the sweeper thread; destroy (the
+ * retrying remove, for the rollbacks of a spawn or a cell) in the main and
+ * the pool's builder threads.  Functions touch only their own task's files,
+ * so no locking is needed. */
 #pragma once
 
 #include <limits.h>
@@ -94,6 +100,15 @@ void cg_task_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_u
                    struct cg_events *ev);
 /* rmdir, retrying briefly while the kernel finishes tearing tasks down. */
 int cg_task_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err);
+/* One attempt at removing every directory of the task's cgroup, never a
+ * wait: 0 once all are gone, -1 otherwise (err->errnum EBUSY: something is
+ * still in it, or the kernel is still releasing it: try again later). */
+int cg_task_remove(const struct cg_ctx *cg, const struct cg_task *t, struct jc_err *err);
+/* Kill whatever is listed in any directory of the task's cgroup: a stop's
+ * last resort for a cgroup that will not go, as the start-up sweep does. */
+void cg_task_kill_listed(const struct cg_ctx *cg, const struct cg_task *t);
+/* Close t->dirfd if open (v2): a cgroup waiting for removal holds no descriptor. */
+void cg_task_close(struct cg_task *t);
 
 /* What all tasks together use now (readable by the unprivileged front). */
 void cg_ceiling_usage(const struct cg_ctx *cg, struct cg_ceiling_use *u);

@@ -19,6 +19,8 @@ void cg_v1_kill(const struct cg_ctx *cg, const struct cg_task *t);
 void cg_v1_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
                  struct cg_events *ev);
 int cg_v1_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err);
+int cg_v1_remove(const struct cg_ctx *cg, const struct cg_task *t, struct jc_err *err);
+void cg_v1_kill_listed(const struct cg_ctx *cg, const struct cg_task *t);
 
 int cg_v2_init(struct cg_ctx *cg, const char *name, struct jc_err *err);
 int cg_v2_ceiling(const struct cg_ctx *cg, struct jc_err *err);
@@ -34,8 +36,11 @@ void cg_v2_kill(const struct cg_ctx *cg, const struct cg_task *t);
 void cg_v2_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
                  struct cg_events *ev);
 int cg_v2_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err);
+int cg_v2_remove(const struct cg_ctx *cg, const struct cg_task *t, struct jc_err *err);
 
 int cg_rmdir_retry(const char *path, struct jc_err *err);
+/* One rmdir: 0 if the directory is gone (or was), -1 with err otherwise. */
+int cg_rmdir_once(const char *path, struct jc_err *err);
 void cg_kill_procs(const char *dir);
 /* Kill and remove every task cgroup left under dir (a previous run's). */
 void cg_sweep(const char *dir, const char *skip);

@@ -316,3 +316,34 @@ int cg_v1_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err
     }
     return rc;
 }
+
+/* Each directory still there, once; the first failure is the one told. */
+int cg_v1_remove(const struct cg_ctx *cg, const struct cg_task *t, struct jc_err *err)
+{
+    char dir[PATH_MAX];
+    struct jc_err later;
+    int rc = 0;
+
+    for (int i = 0; i < CG_V1_NCTL; i++) {
+        if (!cg->v1_base[i][0])
+            continue;
+        task_dir(cg, i, t, dir, sizeof dir);
+        if (cg_rmdir_once(dir, rc < 0 ? &later : err) < 0)
+            rc = -1;
+    }
+    return rc;
+}
+
+/* Every hierarchy's list: what was moved into one controller's cgroup
+ * only is in no other's. */
+void cg_v1_kill_listed(const struct cg_ctx *cg, const struct cg_task *t)
+{
+    char dir[PATH_MAX];
+
+    for (int i = 0; i < CG_V1_NCTL; i++) {
+        if (!cg->v1_base[i][0])
+            continue;
+        task_dir(cg, i, t, dir, sizeof dir);
+        cg_kill_procs(dir);
+    }
+}

@@ -274,3 +274,11 @@ int cg_v2_destroy(const struct cg_ctx *cg, struct cg_task *t, struct jc_err *err
     task_dir(cg, t, dir, sizeof dir);
     return cg_rmdir_retry(dir, err);
 }
+
+int cg_v2_remove(const struct cg_ctx *cg, const struct cg_task *t, struct jc_err *err)
+{
+    char dir[PATH_MAX];
+
+    task_dir(cg, t, dir, sizeof dir);
+    return cg_rmdir_once(dir, err);
+}

@@ -610,12 +610,13 @@ int config_load(struct jc_config *c, int argc, char **argv, struct jc_err *err)
 
 /* ---- reload (SIGHUP) -------------------------------------------------------- */
 
-/* A stop takes up to stop_grace_s + 30 s (warden.c: 15 s for the killed
- * tasks, ipc_stall_s for the last reports, 5 s for the front); past
- * systemd's default TimeoutStopSec (90 s) it would be SIGKILLed mid-stop. */
+/* A stop takes up to stop_grace_s + 45 s (warden.c: 15 s for the killed
+ * tasks, 15 s for their cgroups (sweeper.h), ipc_stall_s for the last
+ * reports, 5 s for the front); past systemd's default TimeoutStopSec (90 s)
+ * it would be SIGKILLed mid-stop. */
 void config_warn_stop_time(const struct jc_config *c)
 {
-    uint64_t worst = (uint64_t)c->stop_grace_s + 20 + c->ipc_stall_s;
+    uint64_t worst = (uint64_t)c->stop_grace_s + 35 + c->ipc_stall_s;
 
     if (worst >= 90)
         log_warnx("stop_grace_s %u: a stop may take up to %llu s; make the service manager's stop timeout "

@@ -76,9 +76,10 @@ void metrics_task_ended(enum jc_state state, enum jc_reason reason)
 
 void metrics_queue_wait(int64_t waited_ms) { observe(&g_m.wait, waited_ms); }
 
-/* The warden's counts of its cells, on the shared page once mapped. */
+/* The warden's counts of its cells and cgroups, on the shared page once mapped. */
 struct cell_counts {
     atomic_uint_fast64_t ready, event[MC_NEVENTS];
+    atomic_uint_fast64_t cgroups_pending;
 };
 static struct cell_counts g_cells_local, *g_cells = &g_cells_local;
 
@@ -99,6 +100,13 @@ void metrics_cell(enum metrics_cell_event e)
 }
 
 void metrics_cells_ready(unsigned n) { atomic_store_explicit(&g_cells->ready, n, memory_order_relaxed); }
+
+void metrics_cgroups_pending(unsigned n)
+{
+    atomic_store_explicit(&g_cells->cgroups_pending, n, memory_order_relaxed);
+}
+
+uint64_t metrics_cgroups_pending_now(void) { return get(&g_cells->cgroups_pending); }
 
 void metrics_http(int route, unsigned status)
 {
@@ -201,6 +209,8 @@ static void render_cells(FILE *o)
     };
 
     gauge(o, "jobcell_cells_ready", "Cells built ahead, waiting for a task.", (double)get(&g_cells->ready));
+    gauge(o, "jobcell_cgroups_awaiting_removal", "Ended tasks' cgroups the warden has not removed yet.",
+          (double)get(&g_cells->cgroups_pending));
     for (int i = 0; i < MC_NEVENTS; i++) {
         head(o, ev[i].name, "counter", ev[i].help);
         fprintf(o, "%s %llu\n", ev[i].name, (unsigned long long)get(&g_cells->event[i]));

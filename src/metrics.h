@@ -3,11 +3,13 @@
  * and the text exposition format (version 0.0.4) rendered for GET /metrics.
  * Gauges (running, queued, ceilings, warden) are not stored here: the
  * caller reads them when rendering, from what /healthz computes too.
- * The cell pool's counters (pool.h) are the one exception: the warden
- * counts them on a page shared with the front, mapped before the privsep
- * fork (metrics_cells_map), which the front only reads.
+ * The warden's own counts are the one exception: the cell pool's (pool.h)
+ * and the cgroups awaiting removal (sweeper.h), on a page shared with the
+ * front, mapped before the privsep fork (metrics_cells_map), which the
+ * front only reads.
  * Runs in: the front, any thread; metrics_cell_* in the warden's main
- * thread.  Every name and label is in docs/operations.md. */
+ * thread, metrics_cgroups_pending in its sweeper and monitor threads.
+ * Every name and label is in docs/operations.md. */
 #pragma once
 
 #include <stdbool.h>
@@ -45,6 +47,9 @@ enum metrics_cell_event { MC_BUILT, MC_HANDED_OVER, MC_MISSED, MC_DISCARDED, MC_
 int metrics_cells_map(void);
 void metrics_cell(enum metrics_cell_event e);
 void metrics_cells_ready(unsigned n);
+/* Ended tasks' cgroups not removed yet (sweeper.h): set by the warden, read by /healthz. */
+void metrics_cgroups_pending(unsigned n);
+uint64_t metrics_cgroups_pending_now(void);
 
 /* The whole exposition, malloc'd (NULL: out of memory). */
 char *metrics_render(const struct metrics_route *routes, size_t nroutes,

@@ -16,6 +16,8 @@
  * configuration, the seccomp profiles and the token file (reload()): all
  * or nothing, never touching a running task.  Cells built ahead of demand
  * (pool.h) are taken by the main thread and built by a thread of their own.
+ * An ended task's cgroup is removed by another (sweeper.h): its end is
+ * reported without waiting for that.
  * Runs in: the warden (root). */
 #include "warden.h"
 
@@ -48,6 +50,7 @@
 #include "pool.h"
 #include "reload.h"
 #include "sandbox.h"
+#include "sweeper.h"
 #include "devdir.h"
 #include "wmsg.h"
 
@@ -135,6 +138,7 @@ struct warden {
     struct wtask *done;     /* monitor thread: reported, freed after the batch */
     struct ep_tag tag_wake, tag_timer;
     struct pool pool;       /* cells waiting for a task (pool.h: main thread, builder) */
+    struct sweeper sweep;   /* ended tasks' cgroups being removed (sweeper.h) */
 };
 
 static int64_t now_ms(clockid_t clk)
@@ -383,11 +387,10 @@ static void count_down(struct warden *w)
 
 /* ---- monitor thread: a spawn in flight ----------------------------------- */
 
-/* Its pidfd is readable, so it is a zombie: reap it, remove its cgroup,
- * tell the front why the spawn failed. */
+/* Its pidfd is readable, so it is a zombie: reap it, tell the front why
+ * the spawn failed, hand its cgroup to the sweeper. */
 static void finish_failed(struct warden *w, struct wtask *t)
 {
-    struct jc_err err;
     siginfo_t si;
 
     unlist(w, t);
@@ -395,11 +398,10 @@ static void finish_failed(struct warden *w, struct wtask *t)
         log_msg(LOG_LVL_WARN, t->id, errno, "waitid");
     unwatch(w, t, t->sb.pidfd);
     sandbox_task_close(&t->sb);
-    if (cg_task_destroy(w->cg, &t->sb.cg, &err) < 0)
-        log_task_warn(t->id, "%s", err.msg);
     free_slot(w, t);
     spawn_landed(w, t);
     send_failed(w, t->id, &t->sp->err);
+    sweeper_add(&w->sweep, &t->sb.cg); /* before count_down: a stop waits for both */
     bury(w, t);
     count_down(w);
 }
@@ -682,11 +684,13 @@ static void sync_log(struct warden *w, struct wtask *t)
 }
 
 /* init is gone, and its whole namespace with it: drain, classify, report,
- * clean up. */
+ * clean up.  The report does not wait for the cgroup's removal (the
+ * sweeper's): its counters are read, and every process of the task is
+ * gone (init is reaped only after the last of its namespace), so the
+ * slot's uid is free for the next task while the cgroup still exists. */
 static void finish_end(struct warden *w, struct wtask *t)
 {
     static union ipc_msg m; /* monitor thread only */
-    struct jc_err err;
 
     sync_log(w, t);
     unlist(w, t);
@@ -696,12 +700,11 @@ static void finish_end(struct warden *w, struct wtask *t)
     build_end(w, t, t->end_status >= 0 ? t->end_status : status, &m);
     unwatch(w, t, t->sb.pidfd);
     sandbox_task_close(&t->sb);
-    if (cg_task_destroy(w->cg, &t->sb.cg, &err) < 0)
-        log_task_warn(t->id, "%s", err.msg);
     /* Free the slot before the front hears of the end: it may answer the
      * next POST at once, and that spawn needs a slot. */
     free_slot(w, t);
     report(w, &m, IPC_EXITED);
+    sweeper_add(&w->sweep, &t->sb.cg); /* before count_down: a stop waits for both */
     bury(w, t);
     count_down(w);
 }
@@ -1504,6 +1507,14 @@ static void teardown(struct warden *w, int sigfd)
     pthread_cond_destroy(&w->idle);
 }
 
+static void log_stopped(bool asked, const char *what)
+{
+    if (asked)
+        log_info("stopped; %s", what);
+    else
+        log_errx("stopped after a failure; %s; exiting with status 1", what);
+}
+
 int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *policies,
                int sock, pid_t front_pid, uid_t svc_uid, gid_t svc_gid, int logdir_fd,
                struct logspace *space)
@@ -1538,8 +1549,15 @@ int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *p
         teardown(&w, sigfd);
         return 1;
     }
+    if (sweeper_start(&w.sweep, cg, &err) < 0) {
+        log_errx("%s", err.msg);
+        stop_front(&w);
+        teardown(&w, sigfd);
+        return 1;
+    }
     if (pthread_create(&mon, NULL, monitor_main, &w) != 0) {
         log_errx("cannot start the monitor thread");
+        sweeper_stop(&w.sweep, 0);
         stop_front(&w);
         teardown(&w, sigfd);
         return 1;
@@ -1552,16 +1570,15 @@ int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *p
     notify_stopping(end == SERVE_ASKED ? "stopping: ending the tasks" : "stopping after a failure");
     stop_all(&w, end == SERVE_ASKED);
     pthread_join(mon, NULL);
+    /* The ended tasks' cgroups: the monitor handed over the last of them. */
+    unsigned left = sweeper_stop(&w.sweep, SWEEP_STOP_MS);
     pool_join(&w.pool); /* after the tasks: its cells' PDEATHSIG */
     if (end == SERVE_ASKED)
         drain_reports(&w);
     stop_front(&w);
     cg_fini(cg);
     teardown(&w, sigfd);
-    if (end != SERVE_ASKED) {
-        log_errx("stopped after a failure; no task or cgroup left; exiting with status 1");
-        return 1;
-    }
-    log_info("stopped; no task or cgroup left");
-    return 0;
+    log_stopped(end == SERVE_ASKED, w.given_up || left ? "some tasks or cgroups left (see above)"
+                                                       : "no task or cgroup left");
+    return end == SERVE_ASKED ? 0 : 1;
 }
