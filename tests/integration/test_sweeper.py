@@ -17,7 +17,7 @@ import time
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 import harness  # noqa: E402
-from harness import Daemon, DaemonTestCase, scaled
+from harness import DaemonTestCase, scaled
 
 SLEEPER = {"name": "sleeper", "command": ["/bin/sleep", "3600"], "limits": {"timeout_s": 3600}}
 
@@ -65,68 +65,73 @@ def gauge(d):
     return float(m.group(1)) if m else None
 
 
-class Sweeper(DaemonTestCase):
+class Busy(DaemonTestCase):
 
-    def start_busy(self, d):
-        """A sleeper whose cgroup holds an intruder: (body, intruder)."""
-        b = d.submit_ok(**SLEEPER)
-        d.wait_running(b["id"])
-        cgroups = d.task_cgroups(b["id"])
-        self.assertEqual(len(cgroups), len(harness.cgroup_bases(d.cgroup_name)), cgroups)
+    def start_busy(self):
+        """A sleeper whose cgroup holds an intruder, ended (its program
+        killed from outside): (its record, the intruder)."""
+        intruder = None
+        b = self.d.submit_ok(**SLEEPER)
+        self.d.wait_running(b["id"])
+        cgroups = self.d.task_cgroups(b["id"])
+        self.assertEqual(len(cgroups), len(harness.cgroup_bases(self.d.cgroup_name)), cgroups)
         prog = wait_until(lambda: program_of(b["pid"]), 10)
         self.assertIsNotNone(prog, "no program under init %d" % b["pid"])
-        return b, prog, Intruder(cgroups)
-
-    def test_a_busy_cgroup_holds_no_end_and_goes_once_emptied(self):
-        intruder = None
+        intruder = Intruder(cgroups)
         try:
-            b, prog, intruder = self.start_busy(self.d)
             os.kill(prog, signal.SIGTERM)   # the task ends: no cancel, no cgroup.kill
             rec = self.d.wait_terminal(b["id"], timeout=30)
+        except BaseException:
+            intruder.kill()
+            raise
+        return rec, intruder
+
+
+class BusyAtTheEnd(Busy):
+
+    def test_a_busy_cgroup_holds_no_end_and_goes_once_emptied(self):
+        rec, intruder = self.start_busy()
+        try:
             self.assertRecordEnd(rec, "failed", "signaled", signal=15, exit_code=None)
             self.assertTrue(intruder.alive())
             # Other tasks keep ending, and their cgroups go, meanwhile.
             rec2, _ = self.d.sh("exit 3")
             self.assertRecordEnd(rec2, "failed", "exited", exit_code=3)
             self.assertEqual(wait_until(lambda: not self.d.task_cgroups(rec2["id"]), 10), True)
-            # The busy one stays, is counted, and is logged once however often retried.
-            self.assertTrue(self.d.task_cgroups(b["id"]), "removed with a process in it?")
+            # The busy one stays, and is counted.
+            self.assertTrue(self.d.task_cgroups(rec["id"]), "removed with a process in it?")
+            time.sleep(scaled(2))   # several retries (backing off to 1 s)
             waiting = gauge(self.d)
             health = self.d.get("/healthz").body["cgroup"].get("awaiting_removal")
-            line = "%s.*still there after" % b["id"]
-            self.assertTrue(wait_until(lambda: re.search(line, self.d.log_text()), 10), self.d.log_tail())
-            time.sleep(scaled(2))   # several more retries (backoff to 1 s)
-            self.assertEqual(len(re.findall(line, self.d.log_text())), 1)
             intruder.kill()
-            gone = wait_until(lambda: not self.d.task_cgroups(b["id"]), 15)
-            self.assertTrue(gone, "left behind: %r" % self.d.task_cgroups(b["id"]))
-            self.assertIn("cgroup removed at last", self.d.log_text())
+            gone = wait_until(lambda: not self.d.task_cgroups(rec["id"]), 15)
+            self.assertTrue(gone, "left behind: %r" % self.d.task_cgroups(rec["id"]))
+            # Logged once however often retried, and once more when gone.
+            log = self.d.log_text()
+            self.assertEqual(len(re.findall("%s.*still there after" % rec["id"], log)), 1, log)
+            self.assertEqual(len(re.findall("%s.*cgroup removed at last" % rec["id"], log)), 1, log)
             self.assertGreaterEqual(waiting, 1)
             self.assertGreaterEqual(health, 1)
             self.assertEqual(wait_until(lambda: gauge(self.d) == 0, 10), True)
         finally:
-            if intruder:
-                intruder.kill()
+            intruder.kill()
+
+
+class StopWithABacklog(Busy):
 
     def test_a_stop_leaves_no_cgroup_with_a_backlog_and_a_busy_one(self):
-        d = Daemon(config={"stop_grace_s": 0}).start()
-        intruder = None
+        rec, intruder = self.start_busy()
         try:
-            b, prog, intruder = self.start_busy(d)
-            os.kill(prog, signal.SIGTERM)
-            self.assertRecordEnd(d.wait_terminal(b["id"], timeout=30), "failed", "signaled", signal=15)
-            ids = [d.submit_ok(**SLEEPER)["id"] for _ in range(20)]
+            self.assertRecordEnd(rec, "failed", "signaled", signal=15)
+            ids = [self.d.submit_ok(**SLEEPER)["id"] for _ in range(20)]
             for tid in ids:
-                d.wait_running(tid)
-            self.assertTrue(d.task_cgroups(b["id"]))
-            d.stop()   # asserts: no process, cgroup or mount left
+                self.d.wait_running(tid)
+            self.assertTrue(self.d.task_cgroups(rec["id"]))
+            self.d.stop()   # cancels the 20 at once; asserts: no process, cgroup or mount left
             self.assertFalse(intruder.alive(), "the stop did not kill what was in the cgroup")
-            self.assertIn("stopped; no task or cgroup left", d.log_text())
+            self.assertIn("stopped; no task or cgroup left", self.d.log_text())
         finally:
-            if intruder:
-                intruder.kill()
-            if d.alive():
-                d.stop()
+            intruder.kill()
 
 
 if __name__ == "__main__":
