@@ -13,6 +13,7 @@
 #define BACKOFF_FIRST_MS 2
 #define BACKOFF_MAX_MS 1000
 #define BACKOFF_STOP_MAX_MS 50 /* at a stop: what resists was just killed */
+#define SPARE_MAX 256          /* items kept for reuse: a steady churn allocates nothing */
 
 struct sweep_item {
     struct sweep_item *next;
@@ -33,6 +34,31 @@ static int64_t now_ms(void)
 static struct timespec at_ms(int64_t ms)
 {
     return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+}
+
+/* An item for a new cgroup (lock held): a spare one, else a new one. */
+static struct sweep_item *item_new(struct sweeper *s)
+{
+    struct sweep_item *it = s->spare;
+
+    if (!it)
+        return calloc(1, sizeof *it);
+    s->spare = it->next;
+    s->nspare--;
+    *it = (struct sweep_item){0};
+    return it;
+}
+
+/* Done with (lock held): kept for the next, up to SPARE_MAX. */
+static void item_done(struct sweeper *s, struct sweep_item *it)
+{
+    if (s->nspare >= SPARE_MAX) {
+        free(it);
+        return;
+    }
+    it->next = s->spare;
+    s->spare = it;
+    s->nspare++;
 }
 
 /* s->pending changed (lock held): the gauge follows. */
@@ -137,7 +163,7 @@ static void *sweeper_main(void *arg)
             retry_later(s, it);
             continue;
         }
-        free(it);
+        item_done(s, it);
         count(s, -1);
         pthread_cond_broadcast(&s->progress);
     }
@@ -170,18 +196,19 @@ int sweeper_start(struct sweeper *s, const struct cg_ctx *cg, struct jc_err *err
 
 void sweeper_add(struct sweeper *s, struct cg_task *t)
 {
-    struct sweep_item *it = calloc(1, sizeof *it);
     struct jc_err err;
 
     cg_task_close(t);
+    pthread_mutex_lock(&s->lock);
+    struct sweep_item *it = item_new(s);
     if (!it) {
+        pthread_mutex_unlock(&s->lock);
         log_task_warn(t->id, "no memory to queue its cgroup's removal: removing it now");
         if (cg_task_destroy(s->cg, t, &err) < 0)
             log_task_warn(t->id, "%s", err.msg);
         return;
     }
     it->cg = *t;
-    pthread_mutex_lock(&s->lock);
     *s->fresh_tail = it;
     s->fresh_tail = &it->next;
     count(s, +1);
@@ -216,6 +243,11 @@ static unsigned drop_left(struct sweeper *s)
         }
     s->fresh = s->busy = NULL;
     s->fresh_tail = &s->fresh;
+    for (struct sweep_item *it = s->spare, *next; it; it = next) {
+        next = it->next;
+        free(it);
+    }
+    s->spare = NULL;
     return n;
 }
 

@@ -24,7 +24,9 @@
  * cgroup that resists has whatever is listed in it killed first, as the
  * start-up sweep does.  The number waiting is a gauge (metrics.h).
  *
- * Descriptors: none held (paths only), whatever the backlog.
+ * Descriptors: none held (paths only), whatever the backlog.  Memory: a
+ * small item per cgroup waiting, kept for reuse once it is removed (up to
+ * SPARE_MAX), so that a steady churn of tasks allocates nothing here.
  *
  * Ownership: the lists and counts are under s->lock; the item being tried
  * belongs to the sweeper thread alone.
@@ -52,6 +54,8 @@ struct sweeper {
     pthread_cond_t progress; /* sweeper_stop() waits on it: a removal, the thread's end */
     struct sweep_item *fresh, **fresh_tail; /* lock: not tried yet, oldest first */
     struct sweep_item *busy;                /* lock: tried, each waits for its next_ms */
+    struct sweep_item *spare;               /* lock: removed ones' items, for reuse */
+    unsigned nspare;                        /* lock */
     unsigned pending;                       /* lock: every cgroup not yet removed */
     bool stopping, abandon, running;        /* lock */
     pthread_t thread;

@@ -123,11 +123,11 @@ class StopWithABacklog(Busy):
         rec, intruder = self.start_busy()
         try:
             self.assertRecordEnd(rec, "failed", "signaled", signal=15)
-            ids = [self.d.submit_ok(**SLEEPER)["id"] for _ in range(20)]
+            ids = [self.d.submit_ok(**SLEEPER)["id"] for _ in range(8)]
             for tid in ids:
                 self.d.wait_running(tid)
             self.assertTrue(self.d.task_cgroups(rec["id"]))
-            self.d.stop()   # cancels the 20 at once; asserts: no process, cgroup or mount left
+            self.d.stop()   # cancels the 8 at once; asserts: no process, cgroup or mount left
             self.assertFalse(intruder.alive(), "the stop did not kill what was in the cgroup")
             self.assertIn("stopped; no task or cgroup left", self.d.log_text())
         finally:
