@@ -107,15 +107,11 @@ for r in "${LEVEL_LIST[@]}"; do
     done
 done
 
-perf_top() { # DATA N
-    perf report -i "$1" --no-children --sort sym --stdio -g none 2>/dev/null |
-        grep -E '^ +[0-9]' | head -n "$2" | sed 's/^/  /' || true
-}
 if [[ -n $PERF ]]; then
     for r in "${LEVEL_LIST[@]}"; do
         echo
         echo "the whole host during the $r-running row at ${LANE_LIST[0]} lane(s), top 20 by self time:"
-        perf_top "$BENCH_TMP/spawn-$r.data" 20
+        bench_perf_top "$BENCH_TMP/spawn-$r.data" 20
     done
 fi
 
@@ -126,10 +122,9 @@ if [[ $running -gt 0 ]]; then
         perf record -q -a -g -e cpu-clock -o "$BENCH_TMP/cancel.data" -- \
             "$POSTLOOP" -P "$JC_PORT" -D "$IDS" -j 8 -t 120 | sed 's/^/  /'
         echo "  the whole host during the cancel, top 25 by self time:"
-        perf_top "$BENCH_TMP/cancel.data" 25
+        bench_perf_top "$BENCH_TMP/cancel.data" 25
         echo "  by process (comm):"
-        perf report -i "$BENCH_TMP/cancel.data" --no-children --sort comm --stdio -g none 2>/dev/null |
-            grep -E '^ +[0-9]' | head -n 8 | sed 's/^/  /' || true
+        bench_perf_comms "$BENCH_TMP/cancel.data" 8
     else
         "$POSTLOOP" -P "$JC_PORT" -D "$IDS" -j 8 -t 120 | sed 's/^/  /'
     fi

@@ -183,3 +183,14 @@ bench_cgroup_mode() {
     *) echo unknown ;;
     esac
 }
+
+# perf report's top N symbols by self time, indented (bench_perf_top DATA N).
+bench_perf_top() {
+    perf report -i "$1" --no-children --sort sym --stdio -g none 2>/dev/null |
+        grep -E '^ +[0-9]' | head -n "$2" | sed 's/^/  /' || true
+}
+# The same by process name (comm).
+bench_perf_comms() {
+    perf report -i "$1" --no-children --sort comm --stdio -g none 2>/dev/null |
+        grep -E '^ +[0-9]' | head -n "$2" | sed 's/^/  /' || true
+}

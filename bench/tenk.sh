@@ -4,7 +4,7 @@
 # them are cancelled.  A benchmark, not a test: it prints figures.  Heavy:
 # at 10 000 it holds ~20 000 processes and several GB of kernel memory.
 #
-#   sudo bench/tenk.sh [-n N] [-l LANES] [-d WRK_SECONDS] [-s STEP]
+#   sudo bench/tenk.sh [-n N] [-l LANES] [-d WRK_SECONDS] [-s STEP] [-p]
 #
 # Tasks are ["/bin/sleep","3600"] (not 600: on a busy 2-core host 10 000
 # take longer than 10 minutes to submit).
@@ -21,20 +21,22 @@
 #      and wrk (-d seconds, 32 keep-alive connections) on GET /api/tasks/{id};
 #   3. DELETEs every task (build/bench/jobcell-postloop -D, 8 connections:
 #      a Python client's own CPU bounded the rate) and reports the time
-#      until all are terminal; every record must say "cancelled".
+#      until all are terminal; every record must say "cancelled"; with -p
+#      under a system-wide perf profile (its top entries printed).
 # The daemon, its tasks and cgroups are removed at the end, on failure and
 # on Ctrl-C (bench/lib.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-N=10000 LANES=4 WRK_S=10 STEP=1000
-while getopts "n:l:d:s:h" o; do
+N=10000 LANES=4 WRK_S=10 STEP=1000 PERF=
+while getopts "n:l:d:s:ph" o; do
     case $o in
     n) N=$OPTARG ;;
     l) LANES=$OPTARG ;;
     d) WRK_S=$OPTARG ;;
     s) STEP=$OPTARG ;;
-    *) sed -n '2,22p' "$0"; exit 2 ;;
+    p) PERF=1 ;;
+    *) sed -n '2,24p' "$0"; exit 2 ;;
     esac
 done
 [[ $N =~ ^[0-9]+$ && $N -ge 100 && $N -le 30000 ]] || bench_die "-n: 100..30000"
@@ -45,6 +47,9 @@ done
 bench_require_root
 bench_trap
 bench_mktemp
+if [[ -n $PERF ]]; then
+    command -v perf >/dev/null || bench_need perf linux-perf || bench_die "perf missing (apt-get install linux-perf)"
+fi
 pid_max=$(cat /proc/sys/kernel/pid_max)
 [[ $((2 * N + 1024)) -lt $pid_max ]] ||
     bench_die "kernel.pid_max $pid_max is too low for $N tasks (2 processes each; docs/performance.md)"
@@ -69,7 +74,16 @@ fi
 
 echo
 echo "cancel all $N (DELETE each over 8 keep-alive connections, bench/postloop.c; times from the first DELETE):"
-"$REPO/build/bench/jobcell-postloop" -P "$JC_PORT" -D "$BENCH_TMP/ids" -j 8 -t 600 | sed 's/^/  /' ||
-    bench_die "not every task ended as cancelled"
+CANCEL=("$REPO/build/bench/jobcell-postloop" -P "$JC_PORT" -D "$BENCH_TMP/ids" -j 8 -t 600)
+if [[ -n $PERF ]]; then
+    CANCEL=(perf record -q -a -g -e cpu-clock -o "$BENCH_TMP/cancel.data" -- "${CANCEL[@]}")
+fi
+"${CANCEL[@]}" | sed 's/^/  /' || bench_die "not every task ended as cancelled"
+if [[ -n $PERF ]]; then
+    echo "  the whole host during the cancel, top 25 by self time:"
+    bench_perf_top "$BENCH_TMP/cancel.data" 25
+    echo "  by process (comm):"
+    bench_perf_comms "$BENCH_TMP/cancel.data" 8
+fi
 sleep 3
 echo "after: warden fds $(ls "/proc/$JC_PID/fd" | wc -l) (idle $idle_fds), MemAvailable $(($(grep MemAvailable /proc/meminfo | awk '{print $2}') / 1024)) MB"

@@ -44,6 +44,7 @@
 
 #define SWEEP_WARN_MS 200   /* a cgroup still there after this is logged (once) */
 #define SWEEP_STOP_MS 15000 /* a stop waits this long for the backlog at most */
+#define SWEEP_NICE 10       /* the sweeper thread's nice value: after the tasks' exits */
 
 struct sweep_item;
 
