@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "util.h"
 
 #define BACKOFF_FIRST_MS 2
 #define BACKOFF_MAX_MS 1000
@@ -26,13 +27,7 @@ struct sweep_item {
     bool told; /* "still there" logged */
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t now_ms(void) { return jc_now_ms(CLOCK_MONOTONIC); }
 
 static struct timespec at_ms(int64_t ms)
 {
