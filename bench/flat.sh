@@ -44,6 +44,7 @@ MAXR=${LEVEL_LIST[-1]}
 bench_require_root
 bench_trap
 bench_mktemp
+bench_build
 POSTLOOP=$REPO/build/bench/jobcell-postloop LIMIT=$REPO/build/bench/jobcell-limit
 [[ -x $POSTLOOP && -x $LIMIT ]] || bench_die "$POSTLOOP or $LIMIT not built (meson compile -C build)"
 LIMIT_CG=$BENCH_CG-limit

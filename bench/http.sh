@@ -37,6 +37,7 @@ done
 bench_require_root
 bench_trap
 bench_mktemp
+bench_build
 bench_need wrk wrk || bench_die "wrk missing (apt-get install wrk)"
 bench_header "http.sh: wrk, $CONNS keep-alive connections, ${DUR}s per phase, max_running $MAXRUN"
 

@@ -25,14 +25,28 @@ bench_require_root() {
 }
 
 # Install a Debian package if its command is missing (only when allowed).
+# A fresh machine may have no package lists yet: one failed install
+# updates them and tries again.
 bench_need() { # CMD PACKAGE
     command -v "$1" >/dev/null 2>&1 && return 0
     if [[ ${BENCH_NO_INSTALL:-0} == 1 ]]; then
         return 1
     fi
     echo "# installing $2 (for $1)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null 2>&1 || return 1
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "$2" >/dev/null 2>&1 ||
+        { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -q "$2" >/dev/null 2>&1; } || return 1
     command -v "$1" >/dev/null 2>&1
+}
+
+# The build, from a fresh clone on a fresh machine too: README's set-up
+# (scripts/jobcell.sh setup: the build's packages, the service user,
+# meson/ninja, the rootfs), unless BENCH_NO_BUILD=1.  Its output goes to
+# $BENCH_TMP/setup.log, shown if it fails.
+bench_build() {
+    [[ ${BENCH_NO_BUILD:-0} == 1 ]] && return 0
+    "$REPO/scripts/jobcell.sh" setup >"$BENCH_TMP/setup.log" 2>&1 ||
+        { tail -n 30 "$BENCH_TMP/setup.log" >&2; bench_die "set-up failed (scripts/jobcell.sh setup)"; }
 }
 
 bench_mktemp() {

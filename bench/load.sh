@@ -40,6 +40,7 @@ done
 bench_require_root
 bench_trap
 bench_mktemp
+bench_build
 bench_need wrk wrk || bench_die "wrk missing (apt-get install wrk)"
 bench_header "load.sh: k6.js's profile under wrk, max_running $MAXRUN, max_queued $MAXQ"
 jc_start "$ROOTFS_SRC" "{\"max_running\": $MAXRUN, \"max_queued\": $MAXQ, \"per_ip_connections\": 128, \"log_level\": \"warn\"}"

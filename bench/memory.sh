@@ -32,6 +32,7 @@ done
 bench_require_root
 bench_trap
 bench_mktemp
+bench_build
 bench_header "memory.sh: N=$N idle tasks (/bin/sleep 600), then $RET retained finished records"
 jc_start "$ROOTFS_SRC" "{\"max_running\": $((N * 2)), \"max_records\": $((2 * (N + RET) + 1000))}"
 FRONT=$(jc_front_pid)

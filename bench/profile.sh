@@ -33,6 +33,7 @@ done
 bench_require_root
 bench_trap
 bench_mktemp
+bench_build
 command -v perf >/dev/null || bench_need perf linux-perf || bench_die "perf missing (apt-get install linux-perf)"
 LIMIT=$REPO/build/bench/jobcell-limit
 [[ -x $LIMIT ]] || bench_die "$LIMIT not built (meson compile -C build)"

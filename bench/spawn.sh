@@ -16,9 +16,10 @@
 #             unshare,bwrap,crun,exec (default: all but tmpfs).  limit is always measured: it is the
 #             row every ratio is taken against.
 #
-# From a fresh clone it builds what it needs (meson setup build, meson
-# compile), and installs bubblewrap, crun (and musl-tools) with apt-get if
-# they are missing, unless BENCH_NO_INSTALL=1 (BENCH_NO_BUILD=1: no build).
+# From a fresh clone on a fresh machine it sets up what it needs (README's
+# set-up: `scripts/jobcell.sh setup`; BENCH_NO_BUILD=1: none), and installs
+# bubblewrap and crun with apt-get if they are missing, unless
+# BENCH_NO_INSTALL=1.
 #
 # Rows (for each lane count, the rows in this order, after a warm-up):
 #   limit                build/bench/jobcell-limit (bench/limit.c): jobcell's
@@ -66,17 +67,10 @@ has() { [[ $1 == limit || ,$TOOLS, == *,$1,* ]]; }
 bench_require_root
 bench_trap
 bench_mktemp
+bench_build
 WARM=$((N / 10 < 20 ? 20 : N / 10))
 [[ $WARM -gt 100 ]] && WARM=100
 
-# --- the build (from a fresh clone too) -------------------------------------
-if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
-    BUILD=$REPO/build
-    [[ -f $BUILD/build.ninja ]] || meson setup "$BUILD" "$REPO" >"$BENCH_TMP/meson-setup.log" 2>&1 ||
-        { cat "$BENCH_TMP/meson-setup.log" >&2; bench_die "meson setup failed"; }
-    meson compile -C "$BUILD" >"$BENCH_TMP/meson-compile.log" 2>&1 ||
-        { tail -n 30 "$BENCH_TMP/meson-compile.log" >&2; bench_die "meson compile failed"; }
-fi
 LIMIT=${JOBCELL_LIMIT:-$REPO/build/bench/jobcell-limit}
 [[ -x $LIMIT ]] || bench_die "$LIMIT not built"
 POSTLOOP=$REPO/build/bench/jobcell-postloop

@@ -36,6 +36,7 @@ done
 bench_require_root
 bench_trap
 bench_mktemp
+bench_build
 command -v perf >/dev/null || bench_need perf linux-perf || bench_die "perf missing (apt-get install linux-perf)"
 LIMIT=$REPO/build/bench/jobcell-limit POSTLOOP=$REPO/build/bench/jobcell-postloop
 [[ -x $LIMIT && -x $POSTLOOP ]] || bench_die "build/bench not built (meson compile -C build)"

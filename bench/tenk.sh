@@ -47,6 +47,7 @@ done
 bench_require_root
 bench_trap
 bench_mktemp
+bench_build
 if [[ -n $PERF ]]; then
     command -v perf >/dev/null || bench_need perf linux-perf || bench_die "perf missing (apt-get install linux-perf)"
 fi

@@ -3,6 +3,7 @@
 #
 #   sudo scripts/jobcell.sh run [jobcelld flags...]   set up, build, run jobcelld
 #   sudo scripts/jobcell.sh test                      set up, build, run every suite
+#   sudo scripts/jobcell.sh setup                     set up and build only (bench/ uses it)
 #
 # Set-up installs the Debian/Ubuntu packages that are missing, creates the
 # service user "jobcell", builds with meson/ninja and assembles the rootfs.
@@ -133,5 +134,6 @@ cmd_run() {
 case ${1:-} in
     run) shift; cmd_run "$@" ;;
     test) shift; cmd_test "$@" ;;
-    *) echo "usage: $0 run [jobcelld flags...] | test" >&2; exit 2 ;;
+    setup) setup ;;
+    *) echo "usage: $0 run [jobcelld flags...] | test | setup" >&2; exit 2 ;;
 esac
