@@ -1,5 +1,6 @@
 /* sweeper.c — see sweeper.h.  Runs in: the warden: the monitor thread
- * (sweeper_add), the main thread (start, stop), the sweeper thread. */
+ * (sweeper_add, sweeper_dying), the main thread (start, stop,
+ * sweeper_dying), the sweeper thread. */
 #include "sweeper.h"
 
 #include <errno.h>
@@ -22,6 +23,7 @@
 struct sweep_item {
     struct sweep_item *next;
     struct cg_task cg;
+    int64_t added_ms;          /* monotonic: its task's end */
     int64_t first_ms, next_ms; /* monotonic: its first attempt; its next */
     unsigned tries;
     bool told; /* "still there" logged */
@@ -68,8 +70,17 @@ static void count(struct sweeper *s, int by)
 
 /* ---- the sweeper thread ------------------------------------------------ */
 
-/* A retry that is due, else the oldest fresh one; NULL: nothing to do now
- * (lock held).  Retries first: they are older. */
+/* When the oldest fresh cgroup may be tried (lock held; s->fresh set):
+ * now, or at the end of its hold during a mass end (sweeper.h). */
+static int64_t fresh_due(const struct sweeper *s)
+{
+    if (s->stopping || s->dying <= SWEEP_HOLD_DYING)
+        return 0;
+    return s->fresh->added_ms + SWEEP_HOLD_MS;
+}
+
+/* A retry that is due, else the oldest fresh one if due; NULL: nothing to
+ * do now (lock held).  Retries first: they are older. */
 static struct sweep_item *take_due(struct sweeper *s, int64_t now)
 {
     struct sweep_item *it;
@@ -79,15 +90,18 @@ static struct sweep_item *take_due(struct sweeper *s, int64_t now)
             *pp = it->next;
             return it;
         }
-    if ((it = s->fresh) && !(s->fresh = it->next))
+    if (!(it = s->fresh) || fresh_due(s) > now)
+        return NULL;
+    if (!(s->fresh = it->next))
         s->fresh_tail = &s->fresh;
     return it;
 }
 
-/* Nothing due (lock held): sleep until the next retry, new work or the stop. */
+/* Nothing due (lock held): sleep until the next retry, the end of a hold,
+ * new work, the end of a mass end or the stop. */
 static void wait_work(struct sweeper *s)
 {
-    int64_t next = -1;
+    int64_t next = s->fresh ? fresh_due(s) : -1;
 
     for (struct sweep_item *it = s->busy; it; it = it->next)
         if (next < 0 || it->next_ms < next)
@@ -217,10 +231,20 @@ void sweeper_add(struct sweeper *s, struct cg_task *t)
         return;
     }
     it->cg = *t;
+    it->added_ms = now_ms();
     *s->fresh_tail = it;
     s->fresh_tail = &it->next;
     count(s, +1);
     pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void sweeper_dying(struct sweeper *s, int by)
+{
+    pthread_mutex_lock(&s->lock);
+    s->dying = (unsigned)((int)s->dying + by);
+    if (s->dying == SWEEP_HOLD_DYING)
+        pthread_cond_signal(&s->wake); /* the hold is over (or begins: harmless) */
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -20,6 +20,16 @@
  * cgroup after that (memory charges until reparented) is still charged to
  * the tasks' parent, so the ceilings count it either way.
  *
+ * Held back during a mass end.  Taking a memory cgroup offline walks
+ * every memory-aware LRU list on the host (two per superblock: a task has
+ * six), so while thousands of killed tasks are still exiting (a cancel of
+ * all, a stop) each removal walks their superblocks too: O(tasks) each,
+ * O(tasks²) for all, in kworkers that take the CPUs from those exits,
+ * whose reports make the records terminal.  So while more than
+ * SWEEP_HOLD_DYING killed tasks have not yet ended (sweeper_dying()), a
+ * cgroup waits, up to SWEEP_HOLD_MS after its task's end: removed after
+ * the exits, each walk is short.  A few kills (timeouts) hold nothing.
+ *
  * At a stop (sweeper_stop) what is left is removed within a bound; a
  * cgroup that resists has whatever is listed in it killed first, as the
  * start-up sweep does.  The number waiting is a gauge (metrics.h).
@@ -31,7 +41,8 @@
  * Ownership: the lists and counts are under s->lock; the item being tried
  * belongs to the sweeper thread alone.
  *
- * Runs in: the warden: sweeper_add() in the monitor thread, sweeper_start()
+ * Runs in: the warden: sweeper_add() in the monitor thread, sweeper_dying()
+ * in the monitor and main threads, sweeper_start()
  * and sweeper_stop() in the main thread, the sweep in a thread of its own. */
 #pragma once
 
@@ -45,6 +56,8 @@
 #define SWEEP_WARN_MS 200   /* a cgroup still there after this is logged (once) */
 #define SWEEP_STOP_MS 15000 /* a stop waits this long for the backlog at most */
 #define SWEEP_NICE 10       /* the sweeper thread's nice value: after the tasks' exits */
+#define SWEEP_HOLD_DYING 16 /* more killed tasks than this still exiting: removals wait */
+#define SWEEP_HOLD_MS 30000 /* for at most this long after the task's end */
 
 struct sweep_item;
 
@@ -58,6 +71,7 @@ struct sweeper {
     struct sweep_item *spare;               /* lock: removed ones' items, for reuse */
     unsigned nspare;                        /* lock */
     unsigned pending;                       /* lock: every cgroup not yet removed */
+    unsigned dying;                         /* lock: killed tasks not yet ended */
     bool stopping, abandon, running;        /* lock */
     pthread_t thread;
 };
@@ -66,6 +80,8 @@ int sweeper_start(struct sweeper *s, const struct cg_ctx *cg, struct jc_err *err
 /* The cgroup of a task whose processes are all gone (t->dirfd is closed
  * here).  Never waits on the kernel; out of memory, it removes it here. */
 void sweeper_add(struct sweeper *s, struct cg_task *t);
+/* A task was killed (+1: once per task), or such a task ended (-1). */
+void sweeper_dying(struct sweeper *s, int by);
 /* Remove what is left within within_ms, killing what is in the stubborn
  * ones; stop the thread.  Returns how many cgroups are left behind (each
  * logged; the next start's sweep removes them). */

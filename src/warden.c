@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <pthread.h>
@@ -100,6 +101,7 @@ struct wtask {
     bool running;         /* under w->lock: started, so a kill goes through */
     bool cancelled, timed_out, output_exceeded; /* under w->lock */
     bool by_stop; /* under w->lock: the daemon's stop killed it */
+    atomic_bool killed;   /* counted once in the sweeper's dying (sweeper.h) */
     enum log_state log;   /* monitor thread */
     struct sandbox_log log_at;
     int log_errno; /* monitor thread only: why output was lost, 0 if none */
@@ -239,6 +241,8 @@ static void pool_free_slot(void *ctx, uint32_t slot) { slot_free(ctx, slot); }
  * or by the monitor itself. */
 static void kill_task(struct warden *w, struct wtask *t)
 {
+    if (!atomic_exchange(&t->killed, true))
+        sweeper_dying(&w->sweep, +1);
     if (kill(t->sb.pid, SIGKILL) < 0 && errno != ESRCH)
         log_msg(LOG_LVL_WARN, t->id, errno, "kill");
     cg_task_kill(w->cg, &t->sb.cg);
@@ -402,6 +406,8 @@ static void finish_failed(struct warden *w, struct wtask *t)
     spawn_landed(w, t);
     send_failed(w, t->id, &t->sp->err);
     sweeper_add(&w->sweep, &t->sb.cg); /* before count_down: a stop waits for both */
+    if (atomic_load(&t->killed))
+        sweeper_dying(&w->sweep, -1);
     bury(w, t);
     count_down(w);
 }
@@ -705,6 +711,8 @@ static void finish_end(struct warden *w, struct wtask *t)
     free_slot(w, t);
     report(w, &m, IPC_EXITED);
     sweeper_add(&w->sweep, &t->sb.cg); /* before count_down: a stop waits for both */
+    if (atomic_load(&t->killed))
+        sweeper_dying(&w->sweep, -1);
     bury(w, t);
     count_down(w);
 }

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import unittest
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 import harness  # noqa: E402
@@ -132,6 +133,99 @@ class StopWithABacklog(Busy):
             self.assertIn("stopped; no task or cgroup left", self.d.log_text())
         finally:
             intruder.kill()
+
+
+
+# The warden's threshold (src/sweeper.h SWEEP_HOLD_DYING): more killed
+# tasks than this still exiting hold the removals back.
+HOLD_DYING = 16
+FREEZER = "/sys/fs/cgroup/freezer"
+
+
+class Freezer:
+    """A v1 freezer cgroup of the test's own: what is frozen in it cannot
+    exit, a SIGKILL pending or not, until thawed.  Thawed, emptied and
+    removed whatever happens."""
+
+    def __init__(self):
+        self.dir = os.path.join(FREEZER, "jobcell-test-hold-%d" % os.getpid())
+        os.mkdir(self.dir)
+
+    def add(self, pid):
+        with open(os.path.join(self.dir, "cgroup.procs"), "w") as f:
+            f.write("%d\n" % pid)
+
+    def set(self, state):
+        with open(os.path.join(self.dir, "freezer.state"), "w") as f:
+            f.write(state + "\n")
+        return wait_until(lambda: harness.read_text(os.path.join(self.dir, "freezer.state")).strip() == state, 20)
+
+    def remove(self):
+        if not os.path.isdir(self.dir):
+            return
+        self.set("THAWED")
+        # What was frozen has a SIGKILL pending: it goes, and the directory with it.
+        wait_until(lambda: not harness.read_pids(os.path.join(self.dir, "cgroup.procs")), 30)
+        os.rmdir(self.dir)
+
+
+@unittest.skipUnless(os.path.isdir(FREEZER) and harness.cgroup_mode() == "v1",
+                     "needs a cgroup v1 freezer hierarchy, which keeps killed tasks from exiting "
+                     "(v2's freezer lets a SIGKILL through)")
+class MassEnd(DaemonTestCase):
+    """While more than HOLD_DYING killed tasks are still exiting (a cancel
+    of many), an ended task's cgroup waits: its record is terminal at
+    once, its cgroup goes once they have exited (src/sweeper.h)."""
+
+    daemon_kwargs = {"config": {"max_running": 64}}
+
+    def freeze_sleepers(self, freezer, n):
+        ids = [self.d.submit_ok(**SLEEPER)["id"] for _ in range(n)]
+        for tid in ids:
+            rec = self.d.wait_running(tid)
+            prog = wait_until(lambda: program_of(rec["pid"]), 10)
+            self.assertIsNotNone(prog, "no program under init %d" % rec["pid"])
+            freezer.add(rec["pid"])
+            freezer.add(prog)
+        self.assertTrue(freezer.set("FROZEN"), "the sleepers did not freeze")
+        return ids
+
+    def test_removals_wait_for_a_mass_end(self):
+        freezer = Freezer()
+        try:
+            frozen = self.freeze_sleepers(freezer, HOLD_DYING + 1)
+            for tid in frozen:
+                self.assertEqual(self.d.delete("/api/tasks/" + tid).status, 202)
+            # Killed, and unable to exit while frozen.
+            time.sleep(scaled(0.5))
+            self.assertFalse([t for t in frozen if self.d.task(t)["state"] in harness.TERMINAL])
+            # Another task ends meanwhile: its record at once, its cgroup kept.
+            rec, _ = self.d.sh("exit 3")
+            self.assertRecordEnd(rec, "failed", "exited", exit_code=3)
+            time.sleep(scaled(1.5))
+            self.assertTrue(self.d.task_cgroups(rec["id"]), "removed during the mass end")
+            self.assertGreaterEqual(gauge(self.d), 1)
+            freezer.set("THAWED")
+            for tid in frozen:
+                self.assertRecordEnd(self.d.wait_terminal(tid, timeout=30), "cancelled", "cancelled")
+            gone = wait_until(lambda: not self.d.task_cgroups(rec["id"]), 10)
+            self.assertTrue(gone, "still there after the mass end: %r" % self.d.task_cgroups(rec["id"]))
+            self.assertEqual(wait_until(lambda: gauge(self.d) == 0, 20), True)
+        finally:
+            freezer.remove()
+
+    def test_a_few_kills_hold_nothing(self):
+        freezer = Freezer()
+        try:
+            frozen = self.freeze_sleepers(freezer, HOLD_DYING)
+            for tid in frozen:
+                self.assertEqual(self.d.delete("/api/tasks/" + tid).status, 202)
+            rec, _ = self.d.sh("exit 3")
+            self.assertRecordEnd(rec, "failed", "exited", exit_code=3)
+            gone = wait_until(lambda: not self.d.task_cgroups(rec["id"]), 10)
+            self.assertTrue(gone, "held back by %d kills: %r" % (HOLD_DYING, self.d.task_cgroups(rec["id"])))
+        finally:
+            freezer.remove()
 
 
 if __name__ == "__main__":
