@@ -7,8 +7,8 @@
    and prints, per 1 000 accepted, the submission rate of that thousand, the
    warden's descriptors, the processes in jobcell's cgroup, MemAvailable and
    Slab; meanwhile two more processes GET /api/tasks/{id} of accepted tasks
-   (20 per second each; one with the default CPU slice, one with a 0.1 ms
-   one: PROBES) and the p50/p99 of each one's GETs is printed per thousand.
+   (20 per second each; one at nice 0, one at nice -10: PROBE_NICE) and the
+   p50/p99 of each one's GETs is printed per thousand.
 2. Once every task runs: the same figures, and the GET latency of 2 000
    GETs on an idle daemon; writes DIR/ids and DIR/one (an id, for wrk).
 3. (tenk.sh then runs wrk, and cancels them all with bench/postloop.c -D:
@@ -73,35 +73,16 @@ def submit_lane(port, n, body, counter, finished, q, deadline):
     q.put(("ids", got, None if len(got) == n else "POST → %d %s" % (st, data[:200])))
 
 
-# The GET probes: one as any client; one that asks the scheduler for the
-# shortest CPU slice (0.1 ms, EEVDF; as jobcelld's front does, front.c), so
-# that what it measures is the daemon's answer and not its own wait for one
-# of the host's CPUs, which a client on another host would not share.
-PROBES = ("default slice", "slice 0.1 ms")
-SLICE_NS = 100000
-SYS_SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}
+# The GET probes' nice values: one as any client, one ahead of the
+# submitting lanes and the daemon's own work, so that what it measures is
+# the daemon's answer and not its own wait for one of the host's CPUs.
+PROBE_NICE = (0, -10)
 
 
-def short_slice():
-    """sched_setattr(0, {SCHED_OTHER, sched_runtime 0.1 ms}); False if refused."""
-    import ctypes
-    nr = SYS_SCHED_SETATTR.get(os.uname().machine)
-    if nr is None:
-        return False
-    # struct sched_attr up to SCHED_ATTR_SIZE_VER0: size, policy, flags, nice,
-    # priority, runtime, deadline, period.
-    attr = (ctypes.c_uint32 * 12)()
-    attr[0] = 48
-    attr[6], attr[7] = SLICE_NS & 0xffffffff, SLICE_NS >> 32
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.syscall(nr, 0, ctypes.byref(attr), 0) == 0
-
-
-def get_sampler(port, idsq, stop, q, probe):
+def get_sampler(port, idsq, stop, q, nice):
     """GET /api/tasks/{id} of known tasks, 20 per second; (time, ms) each."""
     quiet_sigint()
-    if probe == PROBES[1] and not short_slice():
-        probe += " (refused: default slice)"
+    os.nice(nice)
     c = conn(port)
     ids, lat = [], []
     while not stop.is_set():
@@ -115,7 +96,7 @@ def get_sampler(port, idsq, stop, q, probe):
             if st == 200:
                 lat.append((t0, (t1 - t0) * 1000))
         time.sleep(0.05)
-    q.put(("lat", probe, lat))
+    q.put(("lat", nice, lat))
 
 
 def count_fds(pid):
@@ -164,8 +145,8 @@ def row(label, rate, a):
     sys.stdout.flush()
 
 
-def print_probe(lat, probe, marks, step):
-    print("GET /api/tasks/{id} meanwhile (20/s, one client, %s), per %d accepted:" % (probe, step))
+def print_probe(lat, nice, marks, step):
+    print("GET /api/tasks/{id} meanwhile (20/s, one client at nice %d), per %d accepted:" % (nice, step))
     for mk, t0, t1 in marks:
         v = [ms for t, ms in lat if t0 <= t < t1]
         print("  %6d: %4d GETs, p50 %.2f ms, p99 %.2f ms" % (mk, len(v), pct(v, 50), pct(v, 99)))
@@ -184,9 +165,9 @@ def cmd_submit(a):
     share = [a.n // a.lanes + (1 if i < a.n % a.lanes else 0) for i in range(a.lanes)]
     lanes = [mp.Process(target=submit_lane, args=(a.port, share[i], body, counter, finished, q, deadline))
              for i in range(a.lanes)]
-    idsqs = [mp.Queue() for _ in PROBES]
+    idsqs = [mp.Queue() for _ in PROBE_NICE]
     samplers = [mp.Process(target=get_sampler, args=(a.port, idsqs[i], stop, q, n))
-                for i, n in enumerate(PROBES)]
+                for i, n in enumerate(PROBE_NICE)]
     c = conn(a.port)
     print("| %-14s | %8s | %7s | %7s | %9s | %7s | %8s |" % (
         "accepted", "POST/s", "w. fds", "procs", "avail MB", "slab MB", "RSS kB"))
@@ -226,14 +207,14 @@ def cmd_submit(a):
             errors.append(e)
     stop.set()
     for _ in samplers:
-        _, probe, lat = q.get()
-        lats[probe] = lat
+        _, nice, lat = q.get()
+        lats[nice] = lat
     for p in lanes + samplers:
         p.join()
     t_end = time.monotonic()
     print()
-    for probe in sorted(lats):
-        print_probe(lats[probe], probe, marks, a.step)
+    for nice in PROBE_NICE:
+        print_probe(lats[nice], nice, marks, a.step)
     if errors:
         print("errors: %s" % "; ".join(errors[:5]))
     print("accepted %d of %d in %.1f s (%.0f/s overall)" % (len(got), a.n, t_end - t_start,

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -407,37 +406,6 @@ static int open_tables(struct front *f, int tasks_dirfd, struct jc_err *err)
     return tasks_set_end_hook(f->tasks, waits_task_ended, f->waits);
 }
 
-/* struct sched_attr, as far as SCHED_ATTR_SIZE_VER0 (glibc has no wrapper
- * before 2.41, and <linux/sched/types.h> clashes with <sched.h>). */
-struct slice_attr {
-    uint32_t size, policy;
-    uint64_t flags;
-    int32_t nice;
-    uint32_t priority;
-    uint64_t runtime_ns, deadline_ns, period_ns;
-};
-
-/* Ask for a short CPU slice (FRONT_SLICE_US), for this thread and every
- * thread it starts after: a request takes tens of microseconds of CPU, and
- * while spawns fill every CPU with long kernel work, a thread woken for one
- * with the default slice (≥ 0.75 ms) waits behind them; with a shorter one
- * the scheduler (EEVDF, Linux 6.12 and later) runs it at once.  The
- * policy and nice value stay; older kernels ignore the slice.  Not fatal:
- * only latency depends on it. */
-static void short_slice(void)
-{
-    struct slice_attr a = {.size = sizeof a};
-
-    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) < 0) {
-        log_warn("sched_getattr: the HTTP threads keep the default CPU slice");
-        return;
-    }
-    a.size = sizeof a;
-    a.runtime_ns = (uint64_t)FRONT_SLICE_US * 1000;
-    if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
-        log_warn("sched_setattr: the HTTP threads keep the default CPU slice");
-}
-
 int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t gid)
 {
     struct jc_err err = {0};
@@ -452,12 +420,8 @@ int front_run(struct front *f, int listen_fd, int tasks_dirfd, uid_t uid, gid_t 
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
     f->stall_s = f->cfg->ipc_stall_s;
-    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 || drop_privileges(uid, gid, &err) < 0) {
-        log_errx("%s", err.msg);
-        return 1;
-    }
-    short_slice(); /* before any thread (the store's among them): they inherit it */
-    if (snap_cell_init(&f->conf, f->cfg, f->policies, &err) < 0 || open_tables(f, tasks_dirfd, &err) < 0 ||
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 || drop_privileges(uid, gid, &err) < 0 ||
+        snap_cell_init(&f->conf, f->cfg, f->policies, &err) < 0 || open_tables(f, tasks_dirfd, &err) < 0 ||
         ipc_chan_init(&f->chan, f->sock, chan_cap(f->cfg), &err) < 0) {
         log_errx("%s", err.msg);
         return 1;

@@ -21,7 +21,6 @@
  * front to exit before it kills it, so it never cuts that order short. */
 #define FRONT_DRAIN_MS 10000
 #define FRONT_QUIESCE_MS 2000
-#define FRONT_SLICE_US 100 /* the front's threads' CPU slice: the kernel's least (front.c) */
 #define FRONT_STOP_MS (FRONT_DRAIN_MS + FRONT_QUIESCE_MS + 5000)
 
 struct follow;

@@ -12,9 +12,7 @@ own health (issue 7 §5, §7, §8; issue 9 §3):
   (an asked-for stop with 0), and says so in the log;
 - a SIGTERM at any point of start-up leaves nothing behind;
 - log noise: floods of refused connections write a bounded number of lines,
-  and an orderly stop warns about nothing;
-- every thread of the front runs with the shortest CPU slice (src/front.c),
-  so that a request is not kept waiting for a CPU behind spawns' kernel work.
+  and an orderly stop warns about nothing.
 
 Latencies are printed (p99), never asserted: each request only has to be
 answered within a generous bound."""
@@ -529,35 +527,6 @@ class StartupStop(unittest.TestCase):
 
 # --------------------------------------------------------------------------
 # log noise
-
-def kernel_at_least(major, minor):
-    rel = os.uname().release.split(".")
-    return (int(rel[0]), int("".join(c for c in rel[1] if c.isdigit()) or 0)) >= (major, minor)
-
-
-SYS_SCHED_GETATTR = {"x86_64": 315, "aarch64": 275}
-FRONT_SLICE_NS = 100000   # src/front.h FRONT_SLICE_US
-
-
-def sched_runtime(tid):
-    """sched_getattr(tid).sched_runtime: a fair thread's own slice, 0 if it has none."""
-    attr = (ctypes.c_uint64 * 7)()   # struct sched_attr up to SCHED_ATTR_SIZE_VER0 (48 bytes)
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.syscall(SYS_SCHED_GETATTR[os.uname().machine], tid, ctypes.byref(attr), 48, 0) != 0:
-        raise OSError(ctypes.get_errno(), "sched_getattr %d" % tid)
-    return attr[3]   # after size+policy, flags, nice+priority
-
-
-@unittest.skipUnless(os.uname().machine in SYS_SCHED_GETATTR and kernel_at_least(6, 12),
-                     "a thread's own CPU slice is Linux 6.12's (EEVDF custom slices); older kernels ignore it")
-class FrontSlice(harness.DaemonTestCase):
-    def test_every_front_thread_asks_for_the_shortest_slice(self):
-        front = self.d.front_pid()
-        tids = [int(t) for t in os.listdir("/proc/%d/task" % front)]
-        self.assertGreater(len(tids), 2, "the front's threads: %r" % tids)
-        got = {tid: sched_runtime(tid) for tid in tids}
-        self.assertEqual(got, {tid: FRONT_SLICE_NS for tid in tids})
-
 
 class LogNoise(unittest.TestCase):
     def count_lines(self, d):
