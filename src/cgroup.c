@@ -131,10 +131,12 @@ int cg_task_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const st
 }
 
 int cg_task_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_t pid,
-                  const struct jc_limits *had, const struct jc_limits *lim, struct jc_err *err)
+                  const struct jc_limits *had, const struct jc_limits *lim, struct cg_task *left,
+                  struct jc_err *err)
 {
+    *left = (struct cg_task){.dirfd = -1};
     if (cg->mode == CG_V2)
-        return cg_v2_adopt(cg, t, id, pid, lim, err) < 0 ? -1 : 0;
+        return cg_v2_adopt(cg, t, id, pid, lim, left, err) < 0 ? -1 : 0;
     return cg_v1_adopt(cg, t, id, had, lim, err) < 0 ? -1 : 1;
 }
 

@@ -86,11 +86,14 @@ int cg_task_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const st
  * the request's limits `lim` (`had`: what the cell's were built with).
  * v1 renames the cell's directories and writes only the limits that
  * differ; v2, which cannot rename, makes the task's cgroup and moves the
- * cell's one process `pid` into it, then removes the cell's.  Returns 1
- * when the cgroup kept the cell's CPU quota (v1), 0 when it has none yet,
- * -1 on failure (t->id: the cgroup's name now, for cg_task_destroy). */
+ * cell's one process `pid` into it; the cell's cgroup, empty, is then
+ * *left (its dirfd closed), for the caller to have removed off this path
+ * (the sweeper); v1 leaves none (left->id empty).  Returns 1 when the
+ * cgroup kept the cell's CPU quota (v1), 0 when it has none yet, -1 on
+ * failure (t->id: the cgroup's name now, for cg_task_destroy). */
 int cg_task_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_t pid,
-                  const struct jc_limits *had, const struct jc_limits *lim, struct jc_err *err);
+                  const struct jc_limits *had, const struct jc_limits *lim, struct cg_task *left,
+                  struct jc_err *err);
 /* v1: move pid into the task's cgroups (v2 used CLONE_INTO_CGROUP). */
 int cg_task_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid,
                    struct jc_err *err);

@@ -31,7 +31,7 @@ int cg_v2_create(const struct cg_ctx *cg, const struct jc_limits *lim, struct cg
 int cg_v2_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const struct jc_limits *lim,
                     struct jc_err *err);
 int cg_v2_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_t pid,
-                const struct jc_limits *lim, struct jc_err *err);
+                const struct jc_limits *lim, struct cg_task *left, struct jc_err *err);
 void cg_v2_kill(const struct cg_ctx *cg, const struct cg_task *t);
 void cg_v2_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
                  struct cg_events *ev);

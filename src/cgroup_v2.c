@@ -223,7 +223,7 @@ fail:
  * one process moved into it, the cell's removed.  (The cell's set-up
  * stays charged to the removed one until freed.) */
 int cg_v2_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_t pid,
-                const struct jc_limits *lim, struct jc_err *err)
+                const struct jc_limits *lim, struct cg_task *left, struct jc_err *err)
 {
     struct cg_task nt = {.dirfd = -1};
     char dir[PATH_MAX], v[16];
@@ -239,9 +239,8 @@ int cg_v2_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_
         cg_rmdir_retry(dir, &ignored);
         return -1;
     }
-    task_dir(cg, t, dir, sizeof dir);
-    if (cg_rmdir_retry(dir, &ignored) < 0)
-        log_warnx("%s", ignored.msg);
+    cg_task_close(t);
+    *left = *t; /* empty now: the caller has it removed (cgroup.h) */
     *t = nt;
     return 0;
 }

@@ -1348,15 +1348,17 @@ static int send_handover(int sock, const struct sb_handover *h, size_t len, cons
 }
 
 int sandbox_cell_hand_over(const struct sandbox_env *env, struct sandbox_cell *c, const struct jc_spec *spec,
-                           const int input[INPUT_NFDS], struct sandbox_task *t, struct jc_err *err)
+                           const int input[INPUT_NFDS], struct sandbox_task *t, struct cg_task *left,
+                           struct jc_err *err)
 {
     static struct sb_handover ho; /* main thread only; too big for the stack */
     const struct jc_policy *pol = policy_find(env->policies, spec->policy);
     int kept;
 
+    *left = (struct cg_task){.dirfd = -1};
     if (!pol)
         return jc_client(err, 400, "no seccomp profile \"%s\" (policy_dir no longer has it)", spec->policy);
-    kept = cg_task_adopt(env->cg, &c->sb.cg, spec->id, c->sb.pid, &c->limits, &spec->limits, err);
+    kept = cg_task_adopt(env->cg, &c->sb.cg, spec->id, c->sb.pid, &c->limits, &spec->limits, left, err);
     if (kept < 0)
         return -1;
     if (!kept)

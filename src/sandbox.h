@@ -129,10 +129,13 @@ int sandbox_cell_build(const struct sandbox_env *env, const char *name, const st
 /* Hand `spec` to the cell: its cgroup becomes the task's (named by the
  * task id, with the request's limits), the spec and the input memfds go
  * over the socket, and *t takes the cell's descriptors (the monitor goes
- * on as for any spawn: sandbox_exec_done() ...).  On failure the cell is
- * still the caller's, to discard (its cgroup may be named either way). */
+ * on as for any spawn: sandbox_exec_done() ...), and *left the cell's
+ * emptied cgroup when it could not become the task's (v2), for the caller
+ * to have removed (left->id empty: none).  On failure the cell is still
+ * the caller's, to discard (its cgroup may be named either way). */
 int sandbox_cell_hand_over(const struct sandbox_env *env, struct sandbox_cell *c, const struct jc_spec *spec,
-                           const int input[INPUT_NFDS], struct sandbox_task *t, struct jc_err *err);
+                           const int input[INPUT_NFDS], struct sandbox_task *t, struct cg_task *left,
+                           struct jc_err *err);
 
 /* The cell died while it waited (its pidfd is readable). */
 bool sandbox_cell_dead(const struct sandbox_cell *c);

@@ -41,7 +41,8 @@
  * Ownership: the lists and counts are under s->lock; the item being tried
  * belongs to the sweeper thread alone.
  *
- * Runs in: the warden: sweeper_add() in the monitor thread, sweeper_dying()
+ * Runs in: the warden: sweeper_add() in the monitor thread (and in the main
+ * thread for a v2 cell's emptied cgroup at its hand-over), sweeper_dying()
  * in the monitor and main threads, sweeper_start()
  * and sweeper_stop() in the main thread, the sweep in a thread of its own. */
 #pragma once

@@ -935,11 +935,15 @@ static int spawn_in_cell(struct warden *w, struct wtask *t, const struct jc_spec
                          const int input[INPUT_NFDS])
 {
     struct sandbox_cell c;
+    struct cg_task left;
     struct jc_err err;
 
     if (!policy_find(w->policies, spec->policy) || pool_take(&w->pool, &c) < 0)
         return -1;
-    if (sandbox_cell_hand_over(&w->env, &c, spec, input, &t->sb, &err) < 0) {
+    int rc = sandbox_cell_hand_over(&w->env, &c, spec, input, &t->sb, &left, &err);
+    if (left.id[0]) /* v2: the cell's own cgroup, empty, off the 202 path */
+        sweeper_add(&w->sweep, &left);
+    if (rc < 0) {
         log_task_warn(spec->id, "%s: discarding the cell, building one on demand", err.msg);
         pool_discard(&w->pool, &c);
         pool_landed(&w->pool);

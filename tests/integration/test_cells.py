@@ -27,6 +27,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -368,6 +369,46 @@ class Crash(unittest.TestCase):
         finally:
             if a.alive():
                 a.stop()
+
+
+@unittest.skipUnless(harness.cgroup_mode() == "v2",
+                     "v1 renames a cell's cgroup into the task's: no cell cgroup is left to remove")
+class HandOverV2(DaemonTestCase):
+    """On v2 a cell's one process moves into the task's new cgroup at the
+    hand-over; the cell's emptied cgroup goes to the sweeper, off the
+    POST's path, and is retried until it can go (before: an rmdir retried
+    for 200 ms on the POST's path, then the cgroup was left for good)."""
+
+    def test_a_cells_emptied_cgroup_is_swept_until_it_goes(self):
+        before = wait_ready(self.d, 2)
+        cells = cell_cgroups(self.d)
+        intruders = []
+        try:
+            for c in cells:   # something else in every waiting cell's cgroup
+                p = subprocess.Popen(["sleep", "3600"])
+                intruders.append(p)
+                with open(os.path.join(c, "cgroup.procs"), "w") as f:
+                    f.write("%d\n" % p.pid)
+            rec, _ = self.d.sh("exit 3")
+            self.assertRecordEnd(rec, "failed", "exited", exit_code=3)
+            after = metrics(self.d)
+            self.assertEqual(after["jobcell_cell_handovers_total"], before["jobcell_cell_handovers_total"] + 1)
+            self.assertEqual([c for c in cells if not os.path.isdir(c)], [], "removed with a process in it?")
+            time.sleep(scaled(0.5))   # retried meanwhile, and counted
+            self.assertGreaterEqual(self.d.get("/healthz").body["cgroup"].get("awaiting_removal"), 1)
+            for p in intruders:
+                p.kill()
+                p.wait()
+            deadline = time.monotonic() + scaled(10)
+            while len([c for c in cells if os.path.isdir(c)]) != len(cells) - 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(len([c for c in cells if os.path.isdir(c)]), len(cells) - 1,
+                             "the taken cell's cgroup left behind: %r" % cell_cgroups(self.d))
+        finally:
+            for p in intruders:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
 
 
 if __name__ == "__main__":
