@@ -6,7 +6,9 @@
 #pragma once
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,19 +27,18 @@ static inline char *make_tmpdir(const char *tag)
     return mkdtemp(tmpl) ? strdup(tmpl) : NULL;
 }
 
-/* Remove a flat directory (the tests never create subdirectories). */
+static inline int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path) < 0 ? -1 : 0;
+}
+
+/* Remove a test's directory and everything below it (deepest first, no
+ * symlink followed), then free the path. */
 static inline void rm_tree(char *dir)
 {
-    DIR *d = dir ? opendir(dir) : NULL;
-    struct dirent *de;
-
-    while (d && (de = readdir(d)))
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            unlinkat(dirfd(d), de->d_name, 0);
-    if (d)
-        closedir(d);
-    if (dir)
-        rmdir(dir);
+    if (dir && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        fprintf(stderr, "rm_tree %s: %s\n", dir, strerror(errno));
     free(dir);
 }
 
