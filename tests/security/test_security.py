@@ -13,6 +13,7 @@ Skipped (exit 77) when not root, or when the daemon or test rootfs is missing.
 """
 
 import ctypes
+import errno
 import fcntl
 import json
 import os
@@ -617,6 +618,26 @@ class Exhaustion(DaemonTestCase):
                 out.append((repr(e), time.monotonic() - t0))
             time.sleep(0.02)
 
+    def tell_fifo(self, task, path):
+        """Write a line into the fifo `path` of the running task: once it
+        exists (its mkfifo is a fork away from the task's start) and its
+        reader has it open; nothing if the task has ended meanwhile."""
+        deadline = time.monotonic() + scaled(30)
+        while True:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as e:   # ENOENT: not made yet; ENXIO: no reader yet
+                if e.errno not in (errno.ENOENT, errno.ENXIO) or time.monotonic() >= deadline:
+                    raise
+                if self.d.task(task["id"])["state"] != "running":
+                    return
+                time.sleep(0.05)
+        try:
+            os.write(fd, b"go\n")
+        finally:
+            os.close(fd)
+
     def test_fork_bomb_pids_limit_and_daemon_answers(self):
         # Every process forks for ever; pid 2 itself waits on a fifo (read is
         # a builtin: no fork needed) until the test has seen the daemon
@@ -637,8 +658,7 @@ class Exhaustion(DaemonTestCase):
             while len(seen) <= 10 and time.monotonic() < deadline:
                 time.sleep(0.05)
             running = self.d.task(b["id"])["state"] == "running"
-            with open("/proc/%d/root/tmp/f" % b["pid"], "w") as f:
-                f.write("go\n")
+            self.tell_fifo(b, "/proc/%d/root/tmp/f" % b["pid"])
             rec = self.d.wait_terminal(b["id"], timeout=scaled(60))
         finally:
             stop.set()
