@@ -220,8 +220,9 @@ fail:
 }
 
 /* No rename on the unified hierarchy: the task's own cgroup, the cell's
- * one process moved into it, the cell's removed.  (The cell's set-up
- * stays charged to the removed one until freed.) */
+ * one process moved into it; the cell's, empty, goes to *left for the
+ * caller to have removed.  (The cell's set-up stays charged to it until
+ * freed.) */
 int cg_v2_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_t pid,
                 const struct jc_limits *lim, struct cg_task *left, struct jc_err *err)
 {

@@ -23,7 +23,7 @@
  * Held back during a mass end.  Taking a memory cgroup offline walks
  * every memory-aware LRU list on the host (two per superblock: a task has
  * six), so while thousands of killed tasks are still exiting (a cancel of
- * all, a stop) each removal walks their superblocks too: O(tasks) each,
+ * all) each removal walks their superblocks too: O(tasks) each,
  * O(tasks²) for all, in kworkers that take the CPUs from those exits,
  * whose reports make the records terminal.  So while more than
  * SWEEP_HOLD_DYING killed tasks have not yet ended (sweeper_dying()), a
