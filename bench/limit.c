@@ -41,9 +41,11 @@
  *      [|INTO_CGROUP on v2]) with the thread's euid switched to the task's
  *      host uid, SECBIT_NO_SETUID_FIXUP keeping the capabilities
  *      [sandbox.c keep_caps_across_euid :132, do_clone :405]
- *   P4 uid_map and gid_map "0 <uid> 1", v1 cgroup.procs in each hierarchy,
- *      "g" on the sync pipe [sandbox.c write_map :435, release_child :450;
- *      cgroup_v1.c cg_v1_attach :183]
+ *      v1: the task's `tasks` file of each hierarchy opened for the child,
+ *      which joins its cgroups itself (C0) [sandbox.c join_into_block,
+ *      cgroup_v1.c cg_v1_open_join]
+ *   P4 uid_map and gid_map "0 <uid> 1", "g" on the sync pipe
+ *      [sandbox.c write_map, release_child]
  *   P5 EOF on the close-on-exec error pipe: jobcell-init exec'd
  *      [sandbox.c wait_exec :491]
  *   P6 the CPU limit (v1 cpu.cfs_quota_us, the period being the kernel's
@@ -57,6 +59,9 @@
  *      with EBUSY retries [cgroup.c cg_rmdir_retry, cgroup_v1.c
  *      cg_v1_destroy :228, cgroup_v2.c cg_v2_destroy :243]
  *  child (child.c sb_child_main :298, raw syscalls only)
+ *   C0 v1: "0" into each `tasks` file (this thread joins its cgroups;
+ *      jobcelld's child does it before its exec of the stub)
+ *                                            [sandbox.c join_cgroups]
  *   C1 setsid, drain pending signals          [leave_session :59]
  *   C2 close the parent's ends, PDEATHSIG, wait on the sync pipe
  *                                            [wait_for_parent :71]
@@ -203,6 +208,7 @@ struct plan {
     int print_output;
     /* per spawn */
     int sync_rd, sync_wr, err_rd, err_wr, out_wr, status_wr, null_fd;
+    int join_fd[NCTL], n_join; /* v1: the task's `tasks` files (C0) */
     char hostname[64];
 };
 
@@ -235,12 +241,12 @@ struct child_err {
 };
 
 enum step {
-    ST_SESSION = 1, ST_SYNC, ST_IDS, ST_CGROUPNS, ST_ROOT, ST_PROC, ST_LIMITS, ST_PROC_TRIM,
+    ST_JOIN = 1, ST_SESSION, ST_SYNC, ST_IDS, ST_CGROUPNS, ST_ROOT, ST_PROC, ST_LIMITS, ST_PROC_TRIM,
     ST_TMP, ST_DEV, ST_PIVOT, ST_HOSTNAME, ST_LO, ST_STDIO, ST_RLIMIT, ST_CAPS, ST_NNP,
     ST_SECCOMP, ST_EXEC, ST_MAX_,
 };
 static const char *const step_names[ST_MAX_] = {
-    [ST_SESSION] = "setsid", [ST_SYNC] = "wait for the parent", [ST_IDS] = "ids",
+    [ST_JOIN] = "join the cgroups", [ST_SESSION] = "setsid", [ST_SYNC] = "wait for the parent", [ST_IDS] = "ids",
     [ST_CGROUPNS] = "cgroup namespace", [ST_ROOT] = "overlay root", [ST_PROC] = "/proc",
     [ST_LIMITS] = "user namespace limits", [ST_PROC_TRIM] = "/proc masks", [ST_TMP] = "/tmp",
     [ST_DEV] = "/dev", [ST_PIVOT] = "pivot_root", [ST_HOSTNAME] = "hostname", [ST_LO] = "lo up",
@@ -264,6 +270,16 @@ __attribute__((noreturn)) static void fail(const struct plan *p, int step)
 
 #define RO_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 #define EMPTY_TMPFS_OPTS "size=4k,nr_inodes=1,mode=555"
+
+static void c_join(const struct plan *p)
+{
+    for (int i = 0; i < p->n_join; i++) {
+        errno = EIO;
+        if (write(p->join_fd[i], "0", 1) != 1)
+            fail(p, ST_JOIN);
+        close(p->join_fd[i]);
+    }
+}
 
 static void c_session_and_sync(const struct plan *p)
 {
@@ -435,6 +451,7 @@ static void c_limits_caps_seccomp(const struct plan *p)
 
 __attribute__((noreturn)) static void child_main(const struct plan *p)
 {
+    c_join(p);
     c_session_and_sync(p);
     c_ids(p);
     c_root(p);
@@ -761,6 +778,29 @@ static void task_close(struct task *t)
         close_fd(all[i]);
 }
 
+/* P3, v1: the files the child joins its cgroups through (C0). */
+static int open_join(const struct task *t, struct plan *p, struct jc_err *err)
+{
+    char path[PATH_MAX + 64];
+
+    p->n_join = 0;
+    for (int i = 0; i < NCTL && !g_cg.v2; i++) {
+        if (!g_cg.base[i][0])
+            continue;
+        snprintf(path, sizeof path, "%s/%s/tasks", g_cg.base[i], t->id);
+        if ((p->join_fd[p->n_join] = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+            return jc_fail(err, errno, "open %s", path);
+        p->n_join++;
+    }
+    return 0;
+}
+
+static void close_join(struct plan *p)
+{
+    while (p->n_join > 0)
+        close(p->join_fd[--p->n_join]);
+}
+
 /* P3 */
 static int do_clone(struct task *t, uid_t hostid, struct jc_err *err)
 {
@@ -801,16 +841,8 @@ static int write_map(pid_t pid, const char *file, uint32_t id, struct jc_err *er
 /* P4 */
 static int release_child(struct task *t, uint32_t hostid, struct jc_err *err)
 {
-    char dir[PATH_MAX + 64], v[16];
-
     if (write_map(t->pid, "uid_map", hostid, err) < 0 || write_map(t->pid, "gid_map", hostid, err) < 0)
         return -1;
-    snprintf(v, sizeof v, "%d", (int)t->pid);
-    for (int i = 0; i < NCTL && !g_cg.v2; i++) {
-        task_dir(i, t, dir, sizeof dir);
-        if (g_cg.base[i][0] && cg_write(dir, "cgroup.procs", v, err) < 0)
-            return -1;
-    }
     if (write(t->sync[1], "g", 1) != 1)
         return jc_fail(err, errno, "release child");
     close_fd(&t->sync[0]);
@@ -923,7 +955,9 @@ static int run_task(struct task *t, uint32_t hostid, double *started, struct jc_
     g_plan.out_wr = t->out[1];
     g_plan.status_wr = t->status[1];
     snprintf(g_plan.hostname, sizeof g_plan.hostname, "%s", t->id);
-    if (do_clone(t, hostid, err) < 0)
+    int rc = open_join(t, &g_plan, err) < 0 ? -1 : do_clone(t, hostid, err);
+    close_join(&g_plan);
+    if (rc < 0)
         return -1;
     close_fd(&t->out[1]);
     close_fd(&t->status[1]);

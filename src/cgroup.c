@@ -140,9 +140,10 @@ int cg_task_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pi
     return cg_v1_adopt(cg, t, id, had, lim, err) < 0 ? -1 : 1;
 }
 
-int cg_task_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err)
+int cg_task_open_join(const struct cg_ctx *cg, const struct cg_task *t, int fds[CG_V1_NCTL],
+                      struct jc_err *err)
 {
-    return cg->mode == CG_V2 ? 0 : cg_v1_attach(cg, t, pid, err);
+    return cg->mode == CG_V2 ? 0 : cg_v1_open_join(cg, t, fds, err);
 }
 
 void cg_task_kill(const struct cg_ctx *cg, const struct cg_task *t)

@@ -16,7 +16,8 @@
  * cg_task_remove(), one attempt at a time, never sleeping.
  *
  * Runs in: the warden (root): cg_init() in main() before the privsep fork;
- * create/attach in the warden's main thread (spawn path); usage/kill in the
+ * create/open_join in the warden's main thread (spawn path) and its cell
+ * builder; usage/kill in the
  * monitor thread; remove/kill_listed in the sweeper thread; destroy (the
  * retrying remove, for the rollbacks of a spawn or a cell) in the main and
  * the pool's builder threads.  Functions touch only their own task's files,
@@ -94,9 +95,16 @@ int cg_task_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const st
 int cg_task_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pid_t pid,
                   const struct jc_limits *had, const struct jc_limits *lim, struct cg_task *left,
                   struct jc_err *err);
-/* v1: move pid into the task's cgroups (v2 used CLONE_INTO_CGROUP). */
-int cg_task_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid,
-                   struct jc_err *err);
+/* v1: the task's `tasks` file in each hierarchy, opened for writing into
+ * fds[0..n): the task's child writes "0" into each as its first act,
+ * joining its cgroups itself.  A thread that moves itself takes no global
+ * lock, where a move by pid (cgroup.procs) write-locks the threadgroup
+ * rwsem, which waits out an RCU grace period while holding cgroup_mutex,
+ * and with it every other cgroup change of the host.  The open is root's,
+ * which is what the kernel checks the write against.  Returns n (0 on v2:
+ * CLONE_INTO_CGROUP), or -1 with nothing left open. */
+int cg_task_open_join(const struct cg_ctx *cg, const struct cg_task *t, int fds[CG_V1_NCTL],
+                      struct jc_err *err);
 /* Kill every process in the task's cgroup (v2 cgroup.kill; v1 cgroup.procs). */
 void cg_task_kill(const struct cg_ctx *cg, const struct cg_task *t);
 void cg_task_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,

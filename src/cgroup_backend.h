@@ -14,7 +14,7 @@ int cg_v1_limit_cpu(const struct cg_ctx *cg, const struct cg_task *t, const stru
                     struct jc_err *err);
 int cg_v1_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, const struct jc_limits *had,
                 const struct jc_limits *lim, struct jc_err *err);
-int cg_v1_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err);
+int cg_v1_open_join(const struct cg_ctx *cg, const struct cg_task *t, int fds[CG_V1_NCTL], struct jc_err *err);
 void cg_v1_kill(const struct cg_ctx *cg, const struct cg_task *t);
 void cg_v1_usage(const struct cg_ctx *cg, const struct cg_task *t, struct jc_usage *u,
                  struct cg_events *ev);

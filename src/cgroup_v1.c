@@ -1,9 +1,10 @@
 /* cgroup_v1.c — the cgroup v1 backend: one directory per task in each of the
  * memory, pids, cpu and cpuacct hierarchies (hybrid hosts such as the
- * development machines).  The task's pid is written to each cgroup.procs
- * before the child is released, so it never runs outside its limits.
+ * development machines).  The task's child joins them itself, as its first
+ * act (cg_task_open_join(), cgroup.h), so it never runs outside its limits.
  * Runs in: the warden (see cgroup.h for which thread calls what). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -257,19 +258,25 @@ int cg_v1_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, cons
     return 0;
 }
 
-int cg_v1_attach(const struct cg_ctx *cg, const struct cg_task *t, pid_t pid, struct jc_err *err)
+int cg_v1_open_join(const struct cg_ctx *cg, const struct cg_task *t, int fds[CG_V1_NCTL], struct jc_err *err)
 {
-    char dir[PATH_MAX], v[16];
+    char path[PATH_MAX];
+    int n = 0;
 
-    snprintf(v, sizeof v, "%d", (int)pid);
     for (int i = 0; i < CG_V1_NCTL; i++) {
         if (!cg->v1_base[i][0])
             continue;
-        task_dir(cg, i, t, dir, sizeof dir);
-        if (cg_write(dir, "cgroup.procs", v, err) < 0)
+        snprintf(path, sizeof path, "%s/%s/tasks", cg->v1_base[i], t->id);
+        fds[n] = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fds[n] < 0) {
+            jc_fail(err, errno, "cgroup: open %s", path);
+            while (n > 0)
+                close(fds[--n]);
             return -1;
+        }
+        n++;
     }
-    return 0;
+    return n;
 }
 
 void cg_v1_kill(const struct cg_ctx *cg, const struct cg_task *t)

@@ -34,14 +34,16 @@
  * reserved at start-up, so that the trampoline can leave every other
  * descriptor of the warden's behind in O(1).  The stub inherits those
  * before SB_BLK_INHERITED_N (the trampoline clears their close-on-exec
- * flag in its own table); the cgroup directory (clone3's) and the stub's
- * own file stay behind at the exec.  HOST and STUB hold the same
- * descriptor for the daemon's whole life. */
+ * flag in its own table); the cgroup directory (v2: clone3's), the
+ * cgroup files the child joins (v1: SB_JOIN_MAX `tasks` files, unused
+ * ones /dev/null) and the stub's own file stay behind at the exec.  HOST
+ * and STUB hold the same descriptor for the daemon's whole life. */
+#define SB_JOIN_MAX 4 /* >= the v1 hierarchies a task has a cgroup in (sandbox.c asserts) */
 enum sb_block {
     SB_BLK_SYNC, SB_BLK_ERR, SB_BLK_OUT, SB_BLK_STATUS, SB_BLK_STDIN, SB_BLK_FILES,
     SB_BLK_NULL, SB_BLK_CELL, SB_BLK_PLAN, SB_BLK_HOST,
     SB_BLK_INHERITED_N,
-    SB_BLK_CGROUP = SB_BLK_INHERITED_N, SB_BLK_STUB,
+    SB_BLK_CGROUP = SB_BLK_INHERITED_N, SB_BLK_JOIN, SB_BLK_STUB = SB_BLK_JOIN + SB_JOIN_MAX,
     SB_BLOCK_N
 };
 
@@ -50,7 +52,8 @@ enum sb_block {
 
 /* Failure steps of the child, in checklist order. */
 enum sb_step {
-    SB_STEP_STUB_CAPS = 1,
+    SB_STEP_JOIN = 1,
+    SB_STEP_STUB_CAPS,
     SB_STEP_STUB,
     SB_STEP_PLAN,
     SB_STEP_CLOSE_FDS,

@@ -70,8 +70,10 @@ static const struct {
 
 _Static_assert(JC_ARRAY_LEN(user_ns_limits) <= SB_USER_LIMITS, "raise SB_USER_LIMITS");
 _Static_assert(JC_ARRAY_LEN(proc_entries) <= SB_PROC_PATHS, "raise SB_PROC_PATHS");
+_Static_assert(SB_JOIN_MAX >= CG_V1_NCTL, "raise SB_JOIN_MAX");
 
 static const char *const step_names[SB_STEP_MAX_] = {
+    [SB_STEP_JOIN] = "join the task's cgroups (v1: write 0 to tasks)",
     [SB_STEP_STUB_CAPS] = "keep the capabilities across the exec of " SB_STUB_NAME " (ambient)",
     [SB_STEP_STUB] = "exec the spawn stub " SB_STUB_NAME,
     [SB_STEP_PLAN] = "read the spawn's plan (" SB_STUB_NAME " and jobcelld of different builds?)",
@@ -693,6 +695,26 @@ static int fill_block(const struct sandbox_env *env, int *cgroup_fd, struct jc_e
     return plan_into_block(env, err);
 }
 
+/* v1: the task's cgroup files the child joins, at SB_BLK_JOIN on; *n of
+ * them (the warden keeps no copy: clear_block() drops these too). */
+static int join_into_block(const struct sandbox_env *env, const struct cg_task *cgt, int *n,
+                           struct jc_err *err)
+{
+    int fds[CG_V1_NCTL];
+    int rc = 0;
+
+    *n = cg_task_open_join(env->cg, cgt, fds, err);
+    if (*n < 0)
+        return -1;
+    for (int i = 0; i < *n; i++) {
+        int to = env->block + SB_BLK_JOIN + i;
+        if (rc == 0 && dup3(fds[i], to, O_CLOEXEC) < 0)
+            rc = jc_fail(err, errno, "dup3 to descriptor %d", to);
+        close(fds[i]);
+    }
+    return rc;
+}
+
 /* /dev/null back into the block (but the host's plan and the stub, kept):
  * the warden keeps no copy of the child's ends (its pipes' EOFs depend on
  * it). */
@@ -711,6 +733,7 @@ struct tramp {
     uid_t hostid;        /* the task's host uid: the trampoline's, all three */
     const char *failed;  /* what the trampoline could not do, or NULL */
     char *argv[3];       /* the stub's: SB_STUB_NAME, the block's number */
+    int join_n;          /* v1: the cgroup files the child joins (SB_BLK_JOIN...) */
     long rc;             /* the child's pid, or -1 */
     int errnum;          /* clone's errno */
     int last_cap;        /* highest capability number the kernel knows */
@@ -791,20 +814,35 @@ __attribute__((no_sanitize("address", "undefined"))) static int caps_ambient(int
     return 0;
 }
 
+/* v1: into the task's cgroups, each by writing "0" (this thread) to its
+ * `tasks` file (see cg_task_open_join()).  Raw syscalls: see spawn_child(). */
+__attribute__((no_sanitize("address", "undefined"))) static int join_cgroups(const struct tramp *t)
+{
+    for (int i = 0; i < t->join_n; i++)
+        if (syscall(SYS_write, t->block + SB_BLK_JOIN + i, "0", 1) != 1)
+            return -1;
+    return 0;
+}
+
 /* The task's child from clone3() to its exec of the stub: it shares the
  * warden's memory (CLONE_VM, until the exec; the trampoline waits,
  * CLONE_VFORK), so it makes raw syscalls only and writes nothing but its
- * own stack, its own credentials and t->exec_errnum.  The stub runs the
- * checklist in memory of its own (stub.c). */
+ * own stack, its own credentials and t->exec_errnum.  Its first act (v1)
+ * is to join its cgroups: all it does after, the exec of the stub
+ * included, is under its limits.  The stub runs the checklist in memory of
+ * its own (stub.c). */
 __attribute__((no_sanitize("address", "undefined"))) static int spawn_child(void *arg)
 {
     struct tramp *t = arg;
     static char *const envp[] = {NULL};
-    struct sb_child_err ce = {.step = SB_STEP_STUB_CAPS};
+    struct sb_child_err ce = {.step = SB_STEP_JOIN};
 
-    if (caps_ambient(t->last_cap) == 0) {
-        ce.step = SB_STEP_STUB;
-        (void)syscall(SYS_execveat, t->block + SB_BLK_STUB, "", t->argv, envp, AT_EMPTY_PATH);
+    if (join_cgroups(t) == 0) {
+        ce.step = SB_STEP_STUB_CAPS;
+        if (caps_ambient(t->last_cap) == 0) {
+            ce.step = SB_STEP_STUB;
+            (void)syscall(SYS_execveat, t->block + SB_BLK_STUB, "", t->argv, envp, AT_EMPTY_PATH);
+        }
     }
     ce.errnum = errno ? errno : EPROTO;
     t->exec_errnum = ce.errnum;
@@ -944,7 +982,7 @@ static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, 
     };
     int cgroup_fd = cgt->dirfd;
 
-    if (fill_block(env, &cgroup_fd, err) < 0) {
+    if (fill_block(env, &cgroup_fd, err) < 0 || join_into_block(env, cgt, &t.join_n, err) < 0) {
         clear_block(env);
         return -1;
     }
@@ -991,13 +1029,10 @@ static int write_map(pid_t pid, const char *file, uint32_t id, struct jc_err *er
     return 0;
 }
 
-/* Maps and (v1) cgroup membership, then let the child go on. */
-static int release_child(const struct sandbox_env *env, pid_t pid, uint32_t hostid,
-                         const struct cg_task *cgt, struct spawn_fds *f, struct jc_err *err)
+/* The maps, then let the child go on (it is in its cgroups already). */
+static int release_child(pid_t pid, uint32_t hostid, struct spawn_fds *f, struct jc_err *err)
 {
     if (write_map(pid, "uid_map", hostid, err) < 0 || write_map(pid, "gid_map", hostid, err) < 0)
-        return -1;
-    if (cg_task_attach(env->cg, cgt, pid, err) < 0)
         return -1;
     if (write(f->sync[1], "g", 1) != 1)
         return jc_fail(err, errno, "release child");
@@ -1147,7 +1182,7 @@ static int start_child(const struct sandbox_env *env, uint32_t slot, struct spaw
     close(f->chan[1]);
     close(f->errp[1]);
     f->chan[1] = f->errp[1] = -1;
-    if (release_child(env, t->pid, hostid, &t->cg, f, err) < 0) {
+    if (release_child(t->pid, hostid, f, err) < 0) {
         abort_child(t->pidfd);
         t->pidfd = -1;
         return -1;

@@ -8,7 +8,8 @@
  * execs the spawn stub at once) into seven new namespaces as the task's
  * host uid (the trampoline's own credentials; so the task's
  * user namespace is owned, and its kernel counts charged, by that uid),
- * write the uid/gid maps and (v1) cgroup.procs and release the child
+ * (v1: the child joins its cgroups itself, its first act), write the
+ * uid/gid maps and release the child
  * (sandbox_clone()).  Nothing here waits on a child: the warden's monitor
  * thread watches the descriptors this hands it and calls the steps that
  * follow when they are ready (sandbox_exec_done() on the error pipe,
