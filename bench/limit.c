@@ -788,7 +788,7 @@ static int open_join(const struct task *t, struct plan *p, struct jc_err *err)
         if (!g_cg.base[i][0])
             continue;
         snprintf(path, sizeof path, "%s/%s/tasks", g_cg.base[i], t->id);
-        if ((p->join_fd[p->n_join] = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+        if ((p->join_fd[p->n_join] = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
             return jc_fail(err, errno, "open %s", path);
         p->n_join++;
     }

@@ -80,7 +80,7 @@ report() { # FILE
             comm = rest; sub(/\/.*/, "", comm)
             call = rest; sub(/^[^ ]+ /, "", call); sub(/\($/, "", call)
             if (call in waits || ms > 1e6) next # (a call that began before the trace: no duration)
-            if (call == "write" && match($0, /count: [0-9]+/)) # 5 or 6 bytes: a pid into cgroup.procs
+            if (call == "write" && match($0, /count: [0-9]+/)) # 5 or 6 bytes: a pid into cgroup.procs (the limit and jobcelld before 4d9c62a)
                 call = call "/" substr($0, RSTART + 7, RLENGTH - 7) "B"
             k = comm " " call
             n[k]++; t[k] += ms; if (ms > mx[k]) mx[k] = ms

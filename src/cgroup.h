@@ -97,11 +97,11 @@ int cg_task_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, pi
                   struct jc_err *err);
 /* v1: the task's `tasks` file in each hierarchy, opened for writing into
  * fds[0..n): the task's child writes "0" into each as its first act,
- * joining its cgroups itself.  A thread that moves itself takes no global
- * lock, where a move by pid (cgroup.procs) write-locks the threadgroup
- * rwsem, which waits out an RCU grace period while holding cgroup_mutex,
- * and with it every other cgroup change of the host.  The open is root's,
- * which is what the kernel checks the write against.  Returns n (0 on v2:
+ * joining its cgroups itself, which skips the global threadgroup rwsem a
+ * move by pid takes (docs/design.md, step 5 of a spawn).  The open is
+ * root's: it passes the files' 0644, and since Linux 5.16 the kernel
+ * checks the write against the opener (before, against the writer: the
+ * child moving itself passes too).  Returns n (0 on v2:
  * CLONE_INTO_CGROUP), or -1 with nothing left open. */
 int cg_task_open_join(const struct cg_ctx *cg, const struct cg_task *t, int fds[CG_V1_NCTL],
                       struct jc_err *err);

@@ -1,7 +1,8 @@
 /* cgroup_v1.c — the cgroup v1 backend: one directory per task in each of the
  * memory, pids, cpu and cpuacct hierarchies (hybrid hosts such as the
  * development machines).  The task's child joins them itself, as its first
- * act (cg_task_open_join(), cgroup.h), so it never runs outside its limits.
+ * act after the clone (cg_task_open_join(), cgroup.h): all it does from
+ * then on, its exec of the stub included, is under its limits.
  * Runs in: the warden (see cgroup.h for which thread calls what). */
 #include <errno.h>
 #include <fcntl.h>
@@ -260,16 +261,17 @@ int cg_v1_adopt(const struct cg_ctx *cg, struct cg_task *t, const char *id, cons
 
 int cg_v1_open_join(const struct cg_ctx *cg, const struct cg_task *t, int fds[CG_V1_NCTL], struct jc_err *err)
 {
-    char path[PATH_MAX];
+    char dir[PATH_MAX], path[PATH_MAX + 8];
     int n = 0;
 
     for (int i = 0; i < CG_V1_NCTL; i++) {
         if (!cg->v1_base[i][0])
             continue;
-        snprintf(path, sizeof path, "%s/%s/tasks", cg->v1_base[i], t->id);
+        task_dir(cg, i, t, dir, sizeof dir);
+        snprintf(path, sizeof path, "%s/tasks", dir);
         fds[n] = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fds[n] < 0) {
-            jc_fail(err, errno, "cgroup: open %s", path);
+            jc_fail(err, errno, "cgroup v1: open %s", path);
             while (n > 0)
                 close(fds[--n]);
             return -1;

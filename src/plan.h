@@ -2,8 +2,8 @@
  * that holds no pointer, and the child's working view of it.
  *
  * The task's child is cloned with CLONE_VM|CLONE_VFORK (sandbox.c
- * trampoline()): nothing of the warden's memory is copied, and its first
- * act is to exec the spawn stub, jobcell-spawn (stub.c), which runs the
+ * trampoline()): nothing of the warden's memory is copied; it joins its
+ * cgroups (v1) and then execs the spawn stub, jobcell-spawn (stub.c), which runs the
  * checklist (child.c) in memory of its own.  What the stub reads comes
  * through descriptors of the reserved block (enum sb_block):
  *   SB_BLK_HOST  struct sb_host, the same for every spawn (paths, the /proc
@@ -112,7 +112,7 @@ struct sb_proc_path {
 };
 
 #define SB_HOST_MAGIC 0x6a636831u  /* "jch1" */
-#define SB_SPAWN_MAGIC 0x6a637331u /* "jcs1" */
+#define SB_SPAWN_MAGIC 0x6a637332u /* "jcs2": the steps renumbered (SB_STEP_JOIN) */
 
 /* The host's part of every plan (sandbox.c prep_host(), once). */
 struct sb_host {

@@ -181,8 +181,8 @@ static int block_fixed(const struct sandbox_env *env, int host_fd, int stub_fd, 
 #define GUARD 4096
 
 /* The trampoline's stack, and below it the vforked child's (it runs only
- * execveat() and, if that fails, write() and _exit()); a guard page under
- * each. */
+ * raw syscalls: its cgroups' joins, capget/capset/prctl, execveat() and,
+ * if that fails, write() and exit_group()); a guard page under each. */
 static int map_tramp_stack(struct sandbox_env *env, struct jc_err *err)
 {
     size_t len = GUARD + CHILD_STACK_SIZE + GUARD + TRAMP_STACK_SIZE;

@@ -5,8 +5,8 @@
  * The warden clones the task's child with CLONE_VM|CLONE_VFORK, so the
  * child is never a copy of the warden's memory (no page tables copied, no
  * copy-on-write faults in the warden's threads after each spawn, nothing
- * torn down at the exec of init); its first act is execveat() of this
- * static program (sandbox.c trampoline()).  Here, in memory of its own, it
+ * torn down at the exec of init); once it has joined its cgroups (v1), it
+ * execveat()s this static program (sandbox.c spawn_child()).  Here, in memory of its own, it
  * maps the host's part of its plan, reads its spawn's part, checks both,
  * and runs the checklist (child.c) up to the execve of jobcell-init.
  *
