@@ -407,11 +407,15 @@ static enum http_result get_task(struct front *f, struct http_req *r, struct htt
             return HTTP_ANSWER;
         st->wait_s = (unsigned)wait;
     }
+    /* Whether it has ended, asked before the record is rendered: an end
+     * between the two would otherwise answer a ?wait= with the record as
+     * it was before (seen: "running" at once, the task ended). */
+    bool ended = tasks_is_terminal(f->tasks, r->id);
     if (tasks_get_json(f->tasks, r->id, &json, &err) < 0) {
         http_error(out, &err);
         return HTTP_ANSWER;
     }
-    if (st->phase == PH_NEW && st->wait_s && !tasks_is_terminal(f->tasks, r->id)) {
+    if (st->phase == PH_NEW && st->wait_s && !ended) {
         free(json);
         return hold(f, r, st);
     }
