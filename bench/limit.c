@@ -5,6 +5,7 @@
  *     sudo build/bench/jobcell-limit --rootfs DIR [--lanes N] [--count M]
  *          [--warmup W] [--max-seconds S] [--program PATH] [--policy-dir DIR]
  *          [--cgroup-name NAME] [--uid-base UID] [--print-output]
+ *          [--rate R] [--hold [--hold-seconds S]]
  *          [-- PROGRAM [ARGS...]]      (default PROGRAM: /usr/bin/jc-noop)
  *
  * N lanes (forked processes, like N clients each waiting for its task) run
@@ -13,7 +14,20 @@
  *   n=… fail=… p50_ms=… p95_ms=… p99_ms=… max_ms=… rate=… started_p50_ms=…
  *   started_p99_ms=…
  * (started = cgroup mkdir → jobcell-init reports the program's start, the
- * moment jobcelld answers 202).
+ * moment jobcelld answers 202).  --rate caps the spawns per second over
+ * all lanes.
+ *
+ * --hold (bench/tenk.sh -L): the tasks are not waited for but kept alive
+ * (each lane keeps a pidfd and init's channel per task, as jobcelld's
+ * warden does); once all M have started it prints
+ *   held n=… fail=… submit_s=…
+ * waits S seconds (default 1), then every lane cancels its tasks at once
+ * as jobcelld's warden cancels one (SIGKILL to init, the cgroup's own
+ * kill), reaps them all, then removes their cgroups, and prints
+ *   hold n=… fail=… rate=… started_p50_ms=… started_p99_ms=…
+ *        cancel_reaped_s=… cancel_removed_s=… lanes=… cgroup=…
+ * (seconds from the kill to every task reaped, and to every cgroup gone):
+ * the limit of "all 10 000 cancelled and terminal".
  *
  * It stays the bare per-spawn cost: jobcelld's cells (pool_size > 0,
  * docs/design.md "Cells prepared ahead") take most of the steps below
@@ -225,8 +239,8 @@ struct opts {
     const char *rootfs, *policy_dir, *cg_name;
     char **argv; /* the program and its arguments */
     long lanes, count, warmup;
-    int print_output;
-    double max_s;
+    int print_output, hold;
+    double max_s, rate, hold_s;
     uint32_t uid_base;
 };
 
@@ -943,7 +957,8 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int run_task(struct task *t, uint32_t hostid, double *started, struct jc_err *err)
+/* P2 to P7: the task built and its program started. */
+static int start_task(struct task *t, uint32_t hostid, struct jc_err *err)
 {
     if (pipe_high(t->sync, err) < 0 || pipe_high(t->errp, err) < 0 || pipe_high(t->out, err) < 0 ||
         chan_high(t->status, err) < 0)
@@ -964,7 +979,12 @@ static int run_task(struct task *t, uint32_t hostid, double *started, struct jc_
     if (release_child(t, hostid, err) < 0 || wait_exec(t, err) < 0 || cg_limit_cpu(t, err) < 0)
         return -1;
     close_fd(&t->sync[1]); /* P6: init's go */
-    if (read_init(t, JC_INIT_STARTED, err) < 0) /* P7 */
+    return read_init(t, JC_INIT_STARTED, err) < 0 ? -1 : 0; /* P7 */
+}
+
+static int run_task(struct task *t, uint32_t hostid, double *started, struct jc_err *err)
+{
+    if (start_task(t, hostid, err) < 0)
         return -1;
     *started = now_s();
     return wait_end(t, err);
@@ -1006,17 +1026,38 @@ static int spawn_one(long lane, long seq, uint32_t hostid, double *lat, double *
 struct shared {
     long n_fail;
     double t_end;
+    long n_held;     /* --hold */
+    double t_kill, t_reaped[MAX_LANES], t_removed[MAX_LANES]; /* --hold: when each lane was done */
 };
+
+static void sleep_until(double t)
+{
+    struct timespec ts = {.tv_sec = (time_t)t, .tv_nsec = (long)((t - (double)(time_t)t) * 1e9)};
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+/* The pause before a lane's next spawn: --rate spawns/s over all lanes. */
+static void pace(const struct opts *o, double *next)
+{
+    if (o->rate <= 0)
+        return;
+    sleep_until(*next);
+    *next += (double)o->lanes / o->rate;
+}
 
 static void lane_main(const struct opts *o, long lane, long from, long n, double deadline, int go_fd,
                       double *lat, double *started, struct shared *sh)
 {
     char c;
     long ok = 0, bad = 0;
+    double next;
 
     if (read(go_fd, &c, 1) < 0)
         _exit(2);
+    next = now_s();
     for (long i = 0; i < n && now_s() < deadline; i++) {
+        pace(o, &next);
         if (spawn_one(lane, i, o->uid_base + (uint32_t)lane, &lat[from + ok], &started[from + ok]) == 0)
             ok++;
         else
@@ -1024,6 +1065,126 @@ static void lane_main(const struct opts *o, long lane, long from, long n, double
     }
     __atomic_add_fetch(&sh->n_fail, bad, __ATOMIC_SEQ_CST);
     _exit(0);
+}
+
+/* ---- --hold: every task kept alive, then all cancelled at once --------- */
+
+/* A started task kept alive: only its pidfd and init's channel stay open,
+ * the two descriptors jobcelld's warden keeps per running task. */
+struct held {
+    char id[48];
+    int pidfd, chan;
+};
+
+/* P1 to P7 of one task, kept; *started: seconds from the mkdir to STARTED. */
+static int hold_one(long lane, long seq, uint32_t hostid, struct held *h, double *started)
+{
+    struct task t = {.cg_dirfd = -1, .pidfd = -1, .pid = -1,
+                     .sync = {-1, -1}, .errp = {-1, -1}, .out = {-1, -1}, .status = {-1, -1}};
+    struct jc_err err = {0}, ignored;
+    double t0 = now_s();
+
+    snprintf(t.id, sizeof t.id, "lim%d-%ld-%ld", (int)getpid(), lane, seq);
+    if (cg_create(&t, &err) < 0 || start_task(&t, hostid, &err) < 0) {
+        abort_child(&t);
+        task_close(&t);
+        (void)cg_destroy(&t, &ignored);
+        fprintf(stderr, "limit: %s\n", err.msg);
+        return -1;
+    }
+    *started = now_s() - t0;
+    memcpy(h->id, t.id, sizeof h->id);
+    h->pidfd = JC_STEAL_FD(t.pidfd);
+    h->chan = JC_STEAL_FD(t.status[0]);
+    close_fd(&t.cg_dirfd);
+    task_close(&t);
+    return 0;
+}
+
+/* What a cancel does to a running task (warden.c kill_task): SIGKILL to
+ * init, which ends its pid namespace, and the cgroup's own kill for what
+ * races with it (v2 cgroup.kill; v1 one pass over cgroup.procs). */
+static void kill_held(const struct held *h)
+{
+    char dir[PATH_MAX + 64];
+    long pid;
+
+    if (syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+        fprintf(stderr, "limit: pidfd_send_signal %s: %s\n", h->id, strerror(errno));
+    struct task t = {.cg_dirfd = -1};
+    memcpy(t.id, h->id, sizeof t.id);
+    int i = 0;
+    while (i < NCTL - 1 && !g_cg.base[i][0])
+        i++;
+    task_dir(i, &t, dir, sizeof dir); /* every process is in every hierarchy */
+    if (g_cg.v2) {
+        (void)cg_write(dir, "cgroup.kill", "1", &(struct jc_err){0});
+        return;
+    }
+    strcat(dir, "/cgroup.procs");
+    FILE *f = fopen(dir, "re");
+    while (f && fscanf(f, "%ld", &pid) == 1)
+        (void)kill((pid_t)pid, SIGKILL);
+    if (f)
+        fclose(f);
+}
+
+/* Kill every held task, reap each (P8's waitid), then remove the cgroups
+ * (after the exits, as jobcelld's sweeper does during a mass end). */
+static int end_held(struct held *h, long n, long lane, struct shared *sh)
+{
+    struct jc_err err;
+    siginfo_t si;
+    int rc = 0;
+
+    for (long i = 0; i < n; i++)
+        kill_held(&h[i]);
+    for (long i = 0; i < n; i++) {
+        if (waitid(P_PIDFD, (id_t)h[i].pidfd, &si, WEXITED) < 0) {
+            fprintf(stderr, "limit: waitid %s: %s\n", h[i].id, strerror(errno));
+            rc = -1;
+        }
+        close(h[i].pidfd);
+        close(h[i].chan);
+    }
+    sh->t_reaped[lane] = now_s();
+    for (long i = 0; i < n; i++) {
+        struct task t = {.cg_dirfd = -1};
+        memcpy(t.id, h[i].id, sizeof t.id);
+        if (cg_destroy(&t, &err) < 0) {
+            fprintf(stderr, "limit: %s\n", err.msg);
+            rc = -1;
+        }
+    }
+    sh->t_removed[lane] = now_s();
+    return rc;
+}
+
+/* A lane of --hold: start n tasks (at most --rate over all lanes), say so
+ * on ready_fd, wait for the EOF of kill_fd, end them all. */
+static void hold_lane(const struct opts *o, long lane, long from, long n, double deadline,
+                      int go_fd, int ready_fd, int kill_fd, double *started, struct shared *sh)
+{
+    struct held *h = calloc((size_t)n, sizeof *h);
+    long k = 0, bad = 0;
+    double next;
+    char c;
+
+    if (!h || read(go_fd, &c, 1) < 0)
+        _exit(2);
+    next = now_s();
+    for (long i = 0; i < n && now_s() < deadline; i++) {
+        pace(o, &next);
+        if (hold_one(lane, i, o->uid_base + (uint32_t)lane, &h[k], &started[from + k]) == 0)
+            k++;
+        else
+            bad++;
+    }
+    __atomic_add_fetch(&sh->n_fail, bad, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&sh->n_held, k, __ATOMIC_SEQ_CST);
+    if (write(ready_fd, "r", 1) != 1 || read(kill_fd, &c, 1) < 0)
+        _exit(2);
+    _exit(end_held(h, k, lane, sh) < 0 ? 1 : 0);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -1056,7 +1217,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: jobcell-limit --rootfs DIR [--lanes N] [--count M] [--warmup W] "
                     "[--max-seconds S] [--program PATH] [--policy-dir DIR] [--cgroup-name NAME] "
-                    "[--uid-base UID] [--print-output] [-- PROGRAM ARGS...]\n");
+                    "[--uid-base UID] [--print-output] [--hold [--rate R] [--hold-seconds S]] "
+                    "[-- PROGRAM ARGS...]\n");
     exit(2);
 }
 
@@ -1066,13 +1228,15 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         {"rootfs", 1, NULL, 'r'}, {"lanes", 1, NULL, 'l'}, {"count", 1, NULL, 'n'},
         {"warmup", 1, NULL, 'w'}, {"max-seconds", 1, NULL, 't'}, {"program", 1, NULL, 'p'},
         {"policy-dir", 1, NULL, 'P'}, {"cgroup-name", 1, NULL, 'c'}, {"uid-base", 1, NULL, 'u'},
-        {"print-output", 0, NULL, 'o'}, {NULL, 0, NULL, 0},
+        {"print-output", 0, NULL, 'o'}, {"hold", 0, NULL, 'H'}, {"rate", 1, NULL, 'R'},
+        {"hold-seconds", 1, NULL, 'S'}, {NULL, 0, NULL, 0},
     };
     int c;
 
     static char *noop[] = {(char *)"/usr/bin/jc-noop", NULL};
     *o = (struct opts){.argv = noop, .policy_dir = JC_BUILD_POLICY_DIR,
-                       .lanes = 1, .count = 500, .warmup = 20, .max_s = 60, .uid_base = 1900000};
+                       .lanes = 1, .count = 500, .warmup = 20, .max_s = 60, .uid_base = 1900000,
+                       .hold_s = 1};
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'r': o->rootfs = optarg; break;
@@ -1082,6 +1246,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 't': o->max_s = atof(optarg); break;
         case 'p': noop[0] = optarg; break;
         case 'o': o->print_output = 1; break;
+        case 'H': o->hold = 1; break;
+        case 'R': o->rate = atof(optarg); break;
+        case 'S': o->hold_s = atof(optarg); break;
         case 'P': o->policy_dir = optarg; break;
         case 'c': o->cg_name = optarg; break;
         case 'u': o->uid_base = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -1089,7 +1256,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         }
     }
     if (!o->rootfs || o->rootfs[0] != '/' || o->lanes < 1 || o->lanes > MAX_LANES || o->count < 1 ||
-        o->count > 1000000 || o->warmup < 0 || o->max_s <= 0 || argc - optind > 14)
+        o->count > 1000000 || o->warmup < 0 || o->max_s <= 0 || o->rate < 0 || o->hold_s < 0 ||
+        argc - optind > 14)
         usage();
     if (optind < argc)
         o->argv = argv + optind;
@@ -1131,6 +1299,24 @@ static void report(const struct opts *o, double *lat, double *started, long n, l
            pct(started, n, 99) * 1e3, o->lanes, g_cg.v2 ? "v2" : "v1");
 }
 
+/* --hold: the start figures (mkdir -> STARTED) and the cancel's: seconds
+ * from the kill to every task reaped, and to every cgroup removed. */
+static void report_hold(const struct opts *o, double *started, long n, long fails, double wall,
+                        const struct shared *sh)
+{
+    double reaped = 0, removed = 0;
+
+    for (long l = 0; l < o->lanes; l++) {
+        reaped = sh->t_reaped[l] - sh->t_kill > reaped ? sh->t_reaped[l] - sh->t_kill : reaped;
+        removed = sh->t_removed[l] - sh->t_kill > removed ? sh->t_removed[l] - sh->t_kill : removed;
+    }
+    qsort(started, (size_t)n, sizeof *started, cmp_double);
+    printf("hold n=%ld fail=%ld rate=%.1f started_p50_ms=%.3f started_p99_ms=%.3f "
+           "cancel_reaped_s=%.2f cancel_removed_s=%.2f lanes=%ld cgroup=%s\n",
+           n, fails, wall > 0 ? (double)n / wall : 0.0, pct(started, n, 50) * 1e3,
+           pct(started, n, 99) * 1e3, reaped, removed, o->lanes, g_cg.v2 ? "v2" : "v1");
+}
+
 static long warm_up(const struct opts *o)
 {
     double a, b;
@@ -1141,34 +1327,64 @@ static long warm_up(const struct opts *o)
     return bad;
 }
 
+/* --hold, once every lane has started its tasks: say so, wait
+ * --hold-seconds, release the kill.  sh->t_end: the seconds the start took. */
+static void hold_phase(const struct opts *o, int ready[2], int kill_p[2], double t0, struct shared *sh)
+{
+    char c;
+
+    close(ready[1]);
+    close(kill_p[0]);
+    for (long l = 0; l < o->lanes && read(ready[0], &c, 1) == 1; l++)
+        ;
+    close(ready[0]);
+    sh->t_end = now_s() - t0;
+    printf("held n=%ld fail=%ld submit_s=%.1f\n", sh->n_held, sh->n_fail, sh->t_end);
+    fflush(stdout);
+    sleep_until(now_s() + o->hold_s);
+    sh->t_kill = now_s();
+    close(kill_p[1]); /* every lane kills its tasks on this EOF */
+}
+
 /* Fork the lanes, release them together, wait for them: the seconds
- * they took. */
+ * they took (with --hold: the seconds their tasks took to start). */
 static double fork_lanes(const struct opts *o, const long *from, const long *per, double *lat,
                          double *started, struct shared *sh)
 {
     pid_t pids[MAX_LANES];
-    int go[2];
+    int go[2], ready[2], kill_p[2];
     double deadline = now_s() + o->max_s, t0;
 
-    if (pipe2(go, O_CLOEXEC) < 0)
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0 || pipe2(kill_p, O_CLOEXEC) < 0)
         return -1;
     for (long l = 0; l < o->lanes; l++) {
         if ((pids[l] = fork()) < 0)
             return -1;
-        if (pids[l] == 0) {
-            close(go[1]);
-            lane_main(o, l, from[l], per[l], deadline, go[0], lat, started, sh);
-        }
+        if (pids[l] != 0)
+            continue;
+        close(go[1]);
+        close(kill_p[1]);
+        close(ready[0]);
+        if (o->hold) /* the figure is mkdir -> STARTED, kept in both arrays */
+            hold_lane(o, l, from[l], per[l], deadline, go[0], ready[1], kill_p[0], lat, sh);
+        lane_main(o, l, from[l], per[l], deadline, go[0], lat, started, sh);
     }
     close(go[0]);
     t0 = now_s();
     close(go[1]); /* every lane starts on this EOF */
+    if (o->hold)
+        hold_phase(o, ready, kill_p, t0, sh);
+    else
+        for (int i = 0; i < 2; i++) {
+            close(ready[i]);
+            close(kill_p[i]);
+        }
     for (long l = 0; l < o->lanes; l++) {
         int st;
         if (waitpid(pids[l], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
             sh->n_fail++;
     }
-    return now_s() - t0;
+    return o->hold ? sh->t_end : now_s() - t0;
 }
 
 /* The figures of every finished spawn, packed at the start of lat and
@@ -1220,6 +1436,8 @@ int main(int argc, char **argv)
     long n = run_lanes(&o, lat, started, sh);
     if (n < 0)
         perror("limit: lanes");
+    else if (o.hold)
+        report_hold(&o, lat, n, sh->n_fail + wfail, sh->t_end, sh);
     else
         report(&o, lat, started, n, sh->n_fail + wfail, sh->t_end);
     cg_fini();

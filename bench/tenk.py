@@ -14,6 +14,11 @@
 3. (tenk.sh then runs wrk, and cancels them all with bench/postloop.c -D:
    eight Python processes' own CPU bounded the DELETE rate.)
 
+  tenk.py probe --port P --id ID --until FILE --out DIR
+
+The same two GET probes on one task, alone, until FILE holds a line
+'held ' (tenk.sh -L: while bench/limit.c --hold starts N tasks).
+
 Only 127.0.0.1 is contacted; every loop is bounded in time.
 """
 import argparse
@@ -257,9 +262,38 @@ def cmd_submit(a):
     return 0 if len(got) == a.n and not errors else 1
 
 
+def cmd_probe(a):
+    """The GET probes alone, on one known task, until the file a.until holds
+    a line starting 'held ' (bench/limit.c --hold: its tasks all started)."""
+    stop, q, idqs = mp.Event(), mp.Queue(), [mp.Queue() for _ in PROBE_NICE]
+    for idq in idqs:
+        idq.put(a.id)
+    procs = [mp.Process(target=get_sampler, args=(a.port, idq, stop, q, n))
+             for idq, n in zip(idqs, PROBE_NICE)]
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + a.max_seconds
+    while time.monotonic() < deadline:
+        with open(a.until) as f:
+            if any(l.startswith("held ") for l in f):
+                break
+        time.sleep(0.2)
+    stop.set()
+    for _ in procs:
+        _, nice, lat = q.get()
+        v = [ms for _, ms in lat]
+        print("  GET (20/s, nice %d): %d GETs, p50 %.2f ms, p99 %.2f ms, max %.2f ms"
+              % (nice, len(v), pct(v, 50), pct(v, 99), max(v) if v else float("nan")))
+    for p in procs:
+        p.join()
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["submit"])
+    ap.add_argument("what", choices=["submit", "probe"])
+    ap.add_argument("--id", default="")
+    ap.add_argument("--until", default="")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--lanes", type=int, default=4)
@@ -271,7 +305,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--max-seconds", type=float, default=1800)
     a = ap.parse_args()
-    return cmd_submit(a)
+    return cmd_probe(a) if a.what == "probe" else cmd_submit(a)
 
 
 if __name__ == "__main__":

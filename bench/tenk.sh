@@ -4,7 +4,7 @@
 # them are cancelled.  A benchmark, not a test: it prints figures.  Heavy:
 # at 10 000 it holds ~20 000 processes and several GB of kernel memory.
 #
-#   sudo bench/tenk.sh [-n N] [-l LANES] [-d WRK_SECONDS] [-s STEP] [-p]
+#   sudo bench/tenk.sh [-n N] [-l LANES] [-d WRK_SECONDS] [-s STEP] [-p] [-L]
 #
 # Tasks are ["/bin/sleep","3600"] (not 600: on a busy 2-core host 10 000
 # take longer than 10 minutes to submit).
@@ -22,21 +22,27 @@
 #   3. DELETEs every task (build/bench/jobcell-postloop -D, 8 connections:
 #      a Python client's own CPU bounded the rate) and reports the time
 #      until all are terminal; every record must say "cancelled"; with -p
-#      under a system-wide perf profile (its top entries printed).
+#      under a system-wide perf profile (its top entries printed);
+#   4. with -L, the same against the limit (build/bench/jobcell-limit --hold:
+#      jobcell's isolation steps and nothing else): once the host is idle
+#      again, it starts N sleepers over LANES lanes while the same GET probes
+#      ask the idle jobcelld for one record, then kills them all at once and
+#      reports the time until all are reaped and their cgroups removed.
 # The daemon, its tasks and cgroups are removed at the end, on failure and
 # on Ctrl-C (bench/lib.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-N=10000 LANES=4 WRK_S=10 STEP=1000 PERF=
-while getopts "n:l:d:s:ph" o; do
+N=10000 LANES=4 WRK_S=10 STEP=1000 PERF= LIMIT_TOO=
+while getopts "n:l:d:s:pLh" o; do
     case $o in
     n) N=$OPTARG ;;
     l) LANES=$OPTARG ;;
     d) WRK_S=$OPTARG ;;
     s) STEP=$OPTARG ;;
     p) PERF=1 ;;
-    *) sed -n '2,24p' "$0"; exit 2 ;;
+    L) LIMIT_TOO=1 ;;
+    *) sed -n '2,29p' "$0"; exit 2 ;;
     esac
 done
 [[ $N =~ ^[0-9]+$ && $N -ge 100 && $N -le 30000 ]] || bench_die "-n: 100..30000"
@@ -88,3 +94,20 @@ if [[ -n $PERF ]]; then
 fi
 sleep 3
 echo "after: warden fds $(ls "/proc/$JC_PID/fd" | wc -l) (idle $idle_fds), MemAvailable $(($(grep MemAvailable /proc/meminfo | awk '{print $2}') / 1024)) MB"
+
+[[ -n $LIMIT_TOO ]] || exit 0
+echo
+echo "the limit (jobcell-limit --hold): $N sleepers over $LANES lanes, the same GET probes on the idle jobcelld:"
+BENCH_WAIT_QUIET=300 bench_wait_quiet
+BENCH_CLEANUP_HOOKS+=("bench_rm_cgroups '$BENCH_CG-limit'")
+LIMIT_OUT=$BENCH_TMP/limit-hold.out
+: >"$LIMIT_OUT"
+python3 "$BENCH_DIR/tenk.py" probe --port "$JC_PORT" --id "$(cat "$BENCH_TMP/one")" --until "$LIMIT_OUT" \
+    --out "$BENCH_TMP" --max-seconds 1800 &
+probe=$!
+BENCH_PIDS+=("$probe")
+"$REPO/build/bench/jobcell-limit" --rootfs "$ROOTFS_SRC" --lanes "$LANES" --count "$N" --warmup 0 \
+    --max-seconds 1800 --hold --hold-seconds 1 --cgroup-name "$BENCH_CG-limit" -- /bin/sleep 3600 \
+    >"$LIMIT_OUT" || { kill "$probe" 2>/dev/null; bench_die "the limit failed"; }
+wait "$probe"
+sed 's/^/  /' "$LIMIT_OUT"

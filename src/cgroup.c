@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "cgkill.h"
 #include "cgroup_backend.h"
 #include "config.h"
 #include "log.h"
@@ -222,37 +223,6 @@ void cg_controllers_str(const struct cg_ctx *cg, char *buf, size_t len)
     size_t n = strlen(buf);
     if (n && buf[n - 1] == ' ')
         buf[n - 1] = 0;
-}
-
-/* Kill the processes listed in dir/cgroup.procs (best effort; v1 and the
- * start-up sweep of leftovers). */
-/* One pass over dir/cgroup.procs, read to its end through stdio so no pid
- * is ever cut in two.  Returns how many processes were signalled. */
-static int kill_listed(const char *dir)
-{
-    char path[PATH_MAX];
-    FILE *f;
-    long pid;
-    int n = 0;
-
-    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
-    if (!(f = fopen(path, "re")))
-        return 0;
-    while (fscanf(f, "%ld", &pid) == 1) {
-        if (pid > 1 && kill((pid_t)pid, SIGKILL) < 0 && errno != ESRCH)
-            log_warn("kill %ld in %s", pid, dir);
-        n++;
-    }
-    fclose(f);
-    return n;
-}
-
-/* Kill the cgroup's processes; again while new ones appear (a task that
- * forks while we kill), a bounded number of times. */
-void cg_kill_procs(const char *dir)
-{
-    for (int pass = 0; pass < 8 && kill_listed(dir) > 0; pass++)
-        ;
 }
 
 void cg_sweep(const char *dir, const char *skip)

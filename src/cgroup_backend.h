@@ -41,6 +41,5 @@ int cg_v2_remove(const struct cg_ctx *cg, const struct cg_task *t, struct jc_err
 int cg_rmdir_retry(const char *path, struct jc_err *err);
 /* One rmdir: 0 if the directory is gone (or was), -1 with err otherwise. */
 int cg_rmdir_once(const char *path, struct jc_err *err);
-void cg_kill_procs(const char *dir);
 /* Kill and remove every task cgroup left under dir (a previous run's). */
 void cg_sweep(const char *dir, const char *skip);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgkill.h"
 #include "cgroup_backend.h"
 #include "log.h"
 

@@ -20,6 +20,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "cgkill.h"
 #include "cgroup_backend.h"
 #include "log.h"
 
