@@ -1,9 +1,10 @@
 /* test_cgkill.c — unit tests for cgkill.c, the kill of a cgroup's listed
  * processes.  A plain file stands in for cgroup.procs and inotify counts
  * the passes (one open each; its close is watched too, or inotify would
- * fold the repeated opens into one event).  A killed process stays listed until it has
- * exited, which on a busy host is long after the kill: two processes that
- * stay listed take two passes (one kills, one finds nothing new), where
+ * fold the repeated opens into one event).  A killed process stays listed
+ * until it has exited, which on a busy host is long after the kill: two
+ * processes that stay listed take two passes (one kills, one finds
+ * nothing new), where
  * the rule before (again while any is listed) made all eight every time;
  * with more distinct pids than it remembers, every pass counts as new and
  * the bound of CG_KILL_PASSES holds. */
@@ -44,7 +45,8 @@ static int killed(pid_t p)
  * how often the file was opened. */
 static int run(const char *text, int *opens)
 {
-    char dir[] = "/tmp/jc-cgkill-XXXXXX", path[64], buf[4096];
+    char dir[] = "/tmp/jc-cgkill-XXXXXX", path[64];
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event)))); /* inotify(7) */
     int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     ssize_t n;
 
