@@ -201,7 +201,7 @@ static void ended_answer(struct front *f, const char *id, struct http_reply *out
     struct jc_err err;
     char *json;
 
-    if (tasks_get_json(f->tasks, id, &json, &err) < 0) {
+    if (tasks_get_json(f->tasks, id, &json, NULL, &err) < 0) {
         http_error(out, &err);
         return;
     }
@@ -279,7 +279,7 @@ static enum http_result replay_answer(struct front *f, const char *id, struct ht
     struct jc_err err;
     char *json;
 
-    if (tasks_get_json(f->tasks, id, &json, &err) < 0) {
+    if (tasks_get_json(f->tasks, id, &json, NULL, &err) < 0) {
         http_error(out, &err);
         return HTTP_ANSWER;
     }
@@ -407,11 +407,10 @@ static enum http_result get_task(struct front *f, struct http_req *r, struct htt
             return HTTP_ANSWER;
         st->wait_s = (unsigned)wait;
     }
-    /* Whether it has ended, asked before the record is rendered: an end
-     * between the two would otherwise answer a ?wait= with the record as
-     * it was before (seen: "running" at once, the task ended). */
-    bool ended = tasks_is_terminal(f->tasks, r->id);
-    if (tasks_get_json(f->tasks, r->id, &json, &err) < 0) {
+    /* Whether it has ended, from the same snapshot as the text: a ?wait=
+     * never answers at once with a record that is still running. */
+    bool ended;
+    if (tasks_get_json(f->tasks, r->id, &json, &ended, &err) < 0) {
         http_error(out, &err);
         return HTTP_ANSWER;
     }
@@ -522,7 +521,7 @@ static enum http_result logs_now(struct front *f, struct http_req *r, const stru
     struct stat st;
     int fd;
 
-    if (tasks_get_json(f->tasks, r->id, &json, &err) < 0) { /* 404 for unknown ids */
+    if (tasks_get_json(f->tasks, r->id, &json, NULL, &err) < 0) { /* 404 for unknown ids */
         http_error(out, &err);
         return HTTP_ANSWER;
     }

@@ -348,7 +348,7 @@ static int build_tail(struct follower *fl)
     struct jc_err err;
     int len;
 
-    if (tasks_get_json(fl->fw->tasks, fl->id, &json, &err) < 0)
+    if (tasks_get_json(fl->fw->tasks, fl->id, &json, NULL, &err) < 0)
         json = strdup("{\"error\":\"the record is gone\"}");
     if (!json)
         return -1;
@@ -442,17 +442,6 @@ static void on_free(void *cls)
 
 /* ---- a new follower ------------------------------------------------------- */
 
-static bool record_terminal(const char *json)
-{
-    json_object *o = json_tokener_parse(json), *st = NULL;
-    enum jc_state s = ST_RUNNING;
-
-    if (o && json_object_object_get_ex(o, "state", &st) && json_object_is_type(st, json_type_string))
-        (void)jc_state_parse(json_object_get_string(st), &s);
-    json_object_put(o);
-    return jc_state_terminal(s);
-}
-
 /* Registered first, then the record read: an end that comes in between is
  * seen either way (by the hook, or in the record). */
 static int add_follower(struct follow *fw, struct follower *fl, struct jc_err *err)
@@ -466,11 +455,11 @@ static int add_follower(struct follow *fw, struct follower *fl, struct jc_err *e
     fw->nfollowers++;
     fl->ended = fw->stopping;
     pthread_mutex_unlock(&fw->lock);
-    if (tasks_get_json(fw->tasks, fl->id, &json, err) < 0) {
+    bool done;
+    if (tasks_get_json(fw->tasks, fl->id, &json, &done, err) < 0) {
         unlink_follower(fl);
         return -1;
     }
-    bool done = record_terminal(json);
     free(json);
     pthread_mutex_lock(&fw->lock);
     fl->ended |= done;

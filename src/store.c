@@ -228,7 +228,7 @@ static int setup(struct store *s, const char *path, enum store_sync sync, struct
     }
     if (conn_open(&s->r, path, SQLITE_OPEN_READONLY, err) < 0)
         return -1;
-    int rc = sqlite3_prepare_v3(s->r.db, "SELECT record FROM tasks WHERE id=?", -1, SQLITE_PREPARE_PERSISTENT,
+    int rc = sqlite3_prepare_v3(s->r.db, "SELECT record, state FROM tasks WHERE id=?", -1, SQLITE_PREPARE_PERSISTENT,
                                 &s->get, NULL);
     return rc == SQLITE_OK ? 0 : db_fail(&s->r, rc, "preparing a statement", err);
 }
@@ -590,13 +590,15 @@ int store_input(struct store *s, const char *id, const struct jc_spec *spec, str
 
 /* The reset (at return) ends the read transaction: none is held between
  * GETs, so checkpoints are never kept from the end of the WAL. */
-static char *get_locked(struct store *s, const char *id, struct jc_err *err)
+static char *get_locked(struct store *s, const char *id, enum jc_state *state, struct jc_err *err)
 {
     _cleanup_reset_ sqlite3_stmt *st = s->get;
     int rc;
 
     bind_text(st, 1, id);
     rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && state)
+        *state = (enum jc_state)sqlite3_column_int(st, 1);
     if (rc == SQLITE_ROW)
         return strdup((const char *)sqlite3_column_text(st, 0));
     if (rc == SQLITE_DONE)
@@ -607,10 +609,10 @@ static char *get_locked(struct store *s, const char *id, struct jc_err *err)
     return NULL;
 }
 
-char *store_get(struct store *s, const char *id, struct jc_err *err)
+char *store_get(struct store *s, const char *id, enum jc_state *state, struct jc_err *err)
 {
     pthread_mutex_lock(&s->r.lock);
-    char *json = get_locked(s, id, err);
+    char *json = get_locked(s, id, state, err);
     pthread_mutex_unlock(&s->r.lock);
     return json;
 }

@@ -66,8 +66,9 @@ int store_dispatched(struct store *s, const char *id, struct jc_err *err);
  * kept again, so that the next start runs it. */
 int store_requeue(struct store *s, const char *id, const struct jc_spec *spec, struct jc_err *err);
 
-/* The record's JSON (malloc'd) or NULL with err->status 404. */
-char *store_get(struct store *s, const char *id, struct jc_err *err);
+/* The record's JSON (malloc'd) or NULL with err->status 404; its state
+ * column in *state (state may be NULL). */
+char *store_get(struct store *s, const char *id, enum jc_state *state, struct jc_err *err);
 
 /* The id and body hash of the task submitted with this key; 0, or -1 with
  * err->status 404. */

@@ -868,7 +868,7 @@ int tasks_view(struct ttable *t, const char *id, struct tasks_view *v, struct jc
     pthread_mutex_unlock(&t->lock);
     if (r)
         return 0;
-    _cleanup_free_ char *json = store_get(t->store, id, err);
+    _cleanup_free_ char *json = store_get(t->store, id, NULL, err);
     if (!json)
         return -1;
     if (!(r = rec_parse(json)))
@@ -911,24 +911,31 @@ static char *live_json(struct ttable *t, struct trec *r)
     return out;
 }
 
-int tasks_get_json(struct ttable *t, const char *id, char **json, struct jc_err *err)
+int tasks_get_json(struct ttable *t, const char *id, char **json, bool *ended, struct jc_err *err)
 {
+    enum jc_state state = ST_QUEUED;
+
     pthread_mutex_lock(&t->lock);
     struct trec *r = find(t, id);
-    *json = r ? live_json(t, r) : NULL;
+    if (r) {
+        *json = live_json(t, r);
+        state = r->state;
+    }
     pthread_mutex_unlock(&t->lock);
-    if (r)
-        return *json ? 0 : jc_fail(err, ENOMEM, "task record");
-    *json = store_get(t->store, id, err);
-    return *json ? 0 : -1;
+    if (!r && !(*json = store_get(t->store, id, &state, err)))
+        return -1;
+    if (ended)
+        *ended = jc_state_terminal(state);
+    return *json ? 0 : jc_fail(err, ENOMEM, "task record");
 }
 
 bool tasks_is_terminal(struct ttable *t, const char *id)
 {
-    struct tasks_view v;
+    _cleanup_free_ char *json = NULL;
     struct jc_err err;
+    bool ended;
 
-    return tasks_view(t, id, &v, &err) == 0 && jc_state_terminal(v.state);
+    return tasks_get_json(t, id, &json, &ended, &err) == 0 && ended;
 }
 
 static int parse_cursor(const char *cursor, uint64_t *seq, struct jc_err *err)
@@ -999,13 +1006,11 @@ int tasks_cancel(struct ttable *t, const char *id, struct jc_err *err)
     pthread_mutex_unlock(&t->lock);
     if (rc != 2)
         return rc;
-    _cleanup_free_ char *json = store_get(t->store, id, err);
+    enum jc_state state;
+    _cleanup_free_ char *json = store_get(t->store, id, &state, err);
     if (!json)
         return -1;
-    struct trec *old = rec_parse(json);
-    rc = jc_client(err, 409, "Task %s has already finished (%s)", id, old ? jc_state_name(old->state) : "?");
-    rec_free(old);
-    return rc;
+    return jc_client(err, 409, "Task %s has already finished (%s)", id, jc_state_name(state));
 }
 
 void tasks_kill_unsent(struct ttable *t, const char *id)

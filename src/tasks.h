@@ -139,7 +139,9 @@ struct tasks_view {
 };
 int tasks_view(struct ttable *t, const char *id, struct tasks_view *v, struct jc_err *err);
 
-int tasks_get_json(struct ttable *t, const char *id, char **json, struct jc_err *err);
+/* The record's JSON (malloc'd; from the table, else the store), and in
+ * *ended (may be NULL) whether that text is of a terminal state. */
+int tasks_get_json(struct ttable *t, const char *id, char **json, bool *ended, struct jc_err *err);
 bool tasks_is_terminal(struct ttable *t, const char *id);
 /* state may be NULL; cursor "" for the first page. */
 int tasks_list_json(struct ttable *t, const char *state, uint32_t limit, const char *cursor,

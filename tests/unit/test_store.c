@@ -41,15 +41,15 @@ static void test_add_get_update(struct store *s)
 
     CHECK(add(s, 1, ST_QUEUED, 0, NULL, NULL) == 0);
     id_of(1, id);
-    char *json = store_get(s, id, &err);
+    char *json = store_get(s, id, NULL, &err);
     CHECK_STR_CONTAINS(json, "\"n\":1");
     free(json);
     struct store_row row = {.seq = 1, .id = id, .state = ST_SUCCEEDED, .finished_ms = 5, .json = "{\"done\":1}"};
     CHECK(store_update(s, &row, &err) == 0);
-    json = store_get(s, id, &err);
+    json = store_get(s, id, NULL, &err);
     CHECK(json && strcmp(json, "{\"done\":1}") == 0);
     free(json);
-    CHECK(store_get(s, "00000000-0000-4000-8000-999999999999", &err) == NULL && err.status == 404);
+    CHECK(store_get(s, "00000000-0000-4000-8000-999999999999", NULL, &err) == NULL && err.status == 404);
     CHECK(add(s, 1, ST_QUEUED, 0, NULL, NULL) < 0); /* the same seq/id twice */
 }
 
@@ -151,7 +151,7 @@ static void test_prune(struct store *s)
     CHECK(add(s, 30, ST_QUEUED, 0, NULL, NULL) == 0);
     CHECK(store_prune(s, 0, 3, forget, NULL, &err) == 3);
     CHECK(store_count(s) == 6);
-    char *j = store_get(s, "00000000-0000-4000-8000-000000000030", &err);
+    char *j = store_get(s, "00000000-0000-4000-8000-000000000030", NULL, &err);
     CHECK(j != NULL);
     free(j);
 }
@@ -189,7 +189,7 @@ static void test_schema_version(const char *path)
     CHECK(s != NULL);
     char id[JC_ID_LEN];
     id_of(1, id);
-    char *json = s ? store_get(s, id, &err) : NULL;
+    char *json = s ? store_get(s, id, NULL, &err) : NULL;
     CHECK_STR_CONTAINS(json, "\"n\":1");
     free(json);
     store_close(s);

@@ -97,10 +97,15 @@ static int submit(struct ttable *t, const char *body, const char *key, struct ta
 static void check_state(struct ttable *t, const char *id, const char *state)
 {
     char *json = NULL, want[64];
+    enum jc_state st = ST_QUEUED;
+    bool ended = false;
 
     snprintf(want, sizeof want, "\"state\":\"%s\"", state);
-    CHECK(tasks_get_json(t, id, &json, &err) == 0);
+    CHECK(tasks_get_json(t, id, &json, &ended, &err) == 0);
     CHECK_STR_CONTAINS(json, want);
+    /* the flag comes from the same record as the text */
+    CHECK(jc_state_parse(state, &st) == 0 && ended == jc_state_terminal(st));
+    CHECK(tasks_is_terminal(t, id) == ended);
     free(json);
 }
 
@@ -153,7 +158,7 @@ static char *get(struct ttable *t, const char *id)
 {
     char *json = NULL;
 
-    CHECK(tasks_get_json(t, id, &json, &err) == 0);
+    CHECK(tasks_get_json(t, id, &json, NULL, &err) == 0);
     return json ? json : strdup("");
 }
 
@@ -272,7 +277,7 @@ static void test_import(void)
     CHECK(write_file_at(d.tasks_fd, "0000000b-0000-4000-8000-00000000000b.json", live, strlen(live)) == 0);
     CHECK(write_file_at(d.tasks_fd, "0000000c-0000-4000-8000-00000000000c.json.tmp", "", 0) == 0);
     struct ttable *t = table_open(&d);
-    CHECK(tasks_get_json(t, "0000000a-0000-4000-8000-00000000000a", &json, &err) == 0);
+    CHECK(tasks_get_json(t, "0000000a-0000-4000-8000-00000000000a", &json, NULL, &err) == 0);
     CHECK_STR_CONTAINS(json, "\"state\":\"succeeded\"");
     CHECK_STR_CONTAINS(json, "\"memory_peak_bytes\":1");
     free(json);
@@ -281,7 +286,7 @@ static void test_import(void)
     CHECK(!file_exists_at(d.tasks_fd, "0000000c-0000-4000-8000-00000000000c.json.tmp"));
     /* seq goes on after the imported ones. */
     CHECK(submit(t, "{\"name\":\"new\",\"duration\":1}", NULL, &a) == 0);
-    CHECK(tasks_get_json(t, a.id, &json, &err) == 0);
+    CHECK(tasks_get_json(t, a.id, &json, NULL, &err) == 0);
     CHECK_STR_CONTAINS(json, "\"seq\":43");
     free(json);
     tasks_close(t);
