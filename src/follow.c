@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jsonutil.h"
 #include "log.h"
 #include "taskid.h"
 
