@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "taskid.h"
+#include "util.h"
 
 #define NBUCKETS 1024
 #define BLOCK 4096 /* bytes per libmicrohttpd read */
@@ -133,6 +134,7 @@ static void *watch_main(void *arg)
     struct follow *fw = arg;
     struct pollfd p[2] = {{.fd = fw->ino_fd, .events = POLLIN}, {.fd = fw->stop_fd, .events = POLLIN}};
 
+    jc_name_thread("jc-follow");
     for (;;) {
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)

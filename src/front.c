@@ -339,6 +339,7 @@ static void *ipc_main(void *arg)
 {
     struct front *f = arg;
 
+    jc_name_thread("jc-ipc");
     ipc_loop(f);
     /* The warden is gone: whatever it ran died with it (PDEATHSIG). */
     tasks_end_all(f->tasks, RS_DAEMON_RESTART);

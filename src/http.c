@@ -45,6 +45,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "taskid.h"
+#include "util.h"
 
 /* Headroom above max_connections in libmicrohttpd's own limit, so that a
  * new connection still reaches on_connection() to take a slow one's place. */
@@ -485,6 +486,7 @@ static void *reaper_main(void *arg)
     struct conn_guard *g = &s->guard;
     const long step = 100;
 
+    jc_name_thread("jc-conn-reaper");
     log_set_role("front");
     pthread_mutex_lock(&g->lock);
     while (!g->stop) {

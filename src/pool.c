@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@ int pool_init(struct pool *p, const struct jc_config *cfg, const struct sandbox_
     pthread_condattr_t ca;
 
     memset(p, 0, sizeof *p);
+    if ((p->deaths_fd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        return jc_fail(err, errno, "pool: epoll_create1");
     p->want = cfg->pool_size < POOL_MAX ? cfg->pool_size : POOL_MAX;
     p->limits = cfg->def;
     p->slots = *slots;
@@ -53,6 +56,8 @@ static struct sandbox_cell unlist_at(struct pool *p, unsigned i)
 {
     struct sandbox_cell c = p->cells[i];
 
+    /* Cannot fail: it is in the set (listed only once added). */
+    (void)epoll_ctl(p->deaths_fd, EPOLL_CTL_DEL, c.sb.pidfd, NULL);
     memmove(&p->cells[i], &p->cells[i + 1], (p->n - i - 1) * sizeof p->cells[0]);
     p->n--;
     set_ready(p);
@@ -100,6 +105,25 @@ static int build(struct pool *p, const struct jc_limits *lim, uint32_t slot, str
     return rc;
 }
 
+/* Lock held: what the cell just built was built for still holds (no
+ * reload or stop came in between, and the pool has room). */
+static bool still_wanted(const struct pool *p, uint32_t gen)
+{
+    return !p->stop && p->gen == gen && p->n < p->want;
+}
+
+/* Lock held: its pidfd into the set the main thread polls (pool_deaths_fd),
+ * before it is listed: a listed cell's death is always seen. */
+static bool watch(struct pool *p, const struct sandbox_cell *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+
+    if (epoll_ctl(p->deaths_fd, EPOLL_CTL_ADD, c->sb.pidfd, &ev) == 0)
+        return true;
+    log_warn("cell: watching its pidfd (epoll_ctl): discarded");
+    return false;
+}
+
 /* Lock held on entry and exit: build one cell, add it if what it was
  * built for still holds; else, or on failure, 1 s (and more) later. */
 static int64_t fill_one(struct pool *p)
@@ -120,7 +144,7 @@ static int64_t fill_one(struct pool *p)
     if (rc < 0)
         return back_off_ms(p);
     p->fails = 0;
-    if (p->stop || p->gen != gen || p->n >= p->want) { /* a reload or a stop came in between */
+    if (!still_wanted(p, gen) || !watch(p, &c)) {
         pthread_mutex_unlock(&p->lock);
         sandbox_cell_discard(&p->env, &c);
         p->slots.free(p->slots.ctx, slot);
@@ -139,6 +163,7 @@ static void *pool_builder(void *arg)
     struct pool *p = arg;
     int64_t pause = 0;
 
+    jc_name_thread("jc-cells");
     log_set_role("warden");
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
@@ -204,17 +229,7 @@ void pool_handed_over(struct pool *p)
     metrics_cell(MC_HANDED_OVER);
 }
 
-/* Only the main thread removes cells, so the descriptors stay valid
- * through its poll(); cells added meanwhile are seen at the next turn. */
-unsigned pool_pollfds(struct pool *p, struct pollfd *out)
-{
-    pthread_mutex_lock(&p->lock);
-    unsigned n = p->n;
-    for (unsigned i = 0; i < n; i++)
-        out[i] = (struct pollfd){.fd = p->cells[i].sb.pidfd, .events = POLLIN};
-    pthread_mutex_unlock(&p->lock);
-    return n;
-}
+int pool_deaths_fd(const struct pool *p) { return p->deaths_fd; }
 
 /* Take off the list (lock held) the cells matching `dead` or past `keep`. */
 static unsigned unlist_some(struct pool *p, bool dead, unsigned keep, struct sandbox_cell *out)
@@ -289,4 +304,6 @@ void pool_join(struct pool *p)
     if (p->started)
         pthread_join(p->thread, NULL);
     p->started = false;
+    if (p->deaths_fd >= 0)
+        close(JC_STEAL_FD(p->deaths_fd));
 }

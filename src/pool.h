@@ -8,13 +8,13 @@
  * /metrics (metrics.h).
  *
  * Ownership: the builder only adds cells; the main thread takes them,
- * discards the dead ones (it polls their pidfds) and, on a reload or a
- * stop, the rest.  The list, the size and the defaults are under p->lock.
+ * discards the dead ones (it polls an epoll set of their pidfds, which the
+ * builder adds each new cell to: the main thread need not wake to see it)
+ * and, on a reload or a stop, the rest.  The list, the size and the defaults are under p->lock.
  *
  * Runs in: the warden's main thread (pool_*), the builder thread. */
 #pragma once
 
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +36,7 @@ struct pool {
     pthread_mutex_t lock;
     pthread_cond_t wake;                 /* the builder waits on it */
     struct sandbox_cell cells[POOL_MAX]; /* [0, n): waiting, oldest first (lock) */
+    int deaths_fd;                       /* epoll set of the waiting cells' pidfds (lock) */
     unsigned n, want;                    /* lock */
     unsigned landing;                    /* lock: cells taken whose tasks have not
                                             started or failed yet: no build meanwhile */
@@ -73,9 +74,10 @@ void pool_discard(struct pool *p, struct sandbox_cell *c);
 /* Counted once a taken cell's hand-over succeeded. */
 void pool_handed_over(struct pool *p);
 
-/* The waiting cells' pidfds (readable: one died) for poll(); then discard
- * the dead ones. */
-unsigned pool_pollfds(struct pool *p, struct pollfd *out);
+/* For poll(): readable once a waiting cell died; then discard the dead
+ * ones.  Its set holds exactly the listed cells' pidfds, so it is quiet
+ * again after pool_reap(). */
+int pool_deaths_fd(const struct pool *p);
 void pool_reap(struct pool *p);
 
 /* Reload: the new size and defaults; waiting cells built with other

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "record.h"
+#include "util.h"
 
 /* Bumped when struct jc_spec's layout changes: older queued specs are then
  * not read back (their tasks become lost, not misread). */
@@ -299,6 +300,7 @@ static void *checkpointer(void *arg)
 {
     struct store *s = arg;
 
+    jc_name_thread("jc-checkpoint");
     pthread_mutex_lock(&s->ck.lock);
     for (;;) {
         while ((!s->ck_due || s->ck_held) && !s->ck_stop)

@@ -169,6 +169,7 @@ static void *sweeper_main(void *arg)
 {
     struct sweeper *s = arg;
 
+    jc_name_thread("jc-sweeper");
     lower_priority();
     pthread_mutex_lock(&s->lock);
     while (keep_on(s)) {

@@ -55,6 +55,16 @@ struct ttable {
 
 static int64_t now_ms(void) { return jc_now_ms(CLOCK_REALTIME); }
 
+/* A place freed: the table's thread wakes only if a queued task may take
+ * it.  With none queued it has nothing to do (its retries and prunes run
+ * on its own clock), and a wake for nothing cost a switch to it and back
+ * and a fight for t->lock on every task's start and end. */
+static void place_freed(struct ttable *t)
+{
+    if (t->qhead)
+        pthread_cond_signal(&t->cond);
+}
+
 /* A field of r that its JSON shows has changed: its cached text is stale. */
 static void changed(struct trec *r) { free(JC_STEAL(r->json)); }
 
@@ -71,7 +81,7 @@ static void set_starting(struct ttable *t, struct trec *r, bool on)
         return;
     }
     t->starting--;
-    pthread_cond_signal(&t->cond);
+    place_freed(t);
 }
 static int64_t mono_ms(void) { return jc_now_ms(CLOCK_MONOTONIC); }
 
@@ -248,7 +258,7 @@ static void finish_locked(struct ttable *t, struct trec *r, enum jc_reason reaso
         r->waiter = NULL;
     }
     note_end(t);
-    pthread_cond_signal(&t->cond);
+    place_freed(t);
 }
 
 /* Store the ended record, then tell the end hooks. */
@@ -546,6 +556,7 @@ static void *table_main(void *arg)
     int64_t last_prune = mono_ms();
     char ignored[2];
 
+    jc_name_thread("jc-table");
     pthread_mutex_lock(&t->lock);
     while (!t->quit) {
         bool refused = false;

@@ -1,10 +1,11 @@
-/* util.c — clocks and the bounded file reader (see util.h).
+/* util.c — clocks, thread names and the bounded file reader (see util.h).
  * Runs in: any process or thread. */
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <nettle/sha2.h>
 #include <unistd.h>
@@ -16,6 +17,9 @@ int64_t jc_now_ms(clockid_t clk)
     clock_gettime(clk, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* PR_SET_NAME cannot fail for a string: it truncates to 15 bytes. */
+void jc_name_thread(const char *name) { (void)prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 void jc_mono_after(struct timespec *ts, int64_t ms)
 {

@@ -1,5 +1,6 @@
-/* util.h — small helpers both processes link: clocks, and the one bounded
- * file reader (no symlinks, no FIFOs or devices, at most `cap` bytes).
+/* util.h — small helpers both processes link: clocks, thread names, and
+ * the one bounded file reader (no symlinks, no FIFOs or devices, at most
+ * `cap` bytes).
  * Runs in: any process or thread.  No state. */
 #pragma once
 
@@ -11,6 +12,11 @@
 
 /* Milliseconds of `clk` (CLOCK_REALTIME: since the epoch). */
 int64_t jc_now_ms(clockid_t clk);
+
+/* Name the calling thread (at most 15 bytes; `ps -L`, `top -H`, perf and
+ * /proc/PID/task/TID/comm show it): every thread of ours is named by its
+ * start function, "jc-" and its job (docs/design.md, "Threads"). */
+void jc_name_thread(const char *name);
 
 /* *ts = now on CLOCK_MONOTONIC + ms: the deadline of a timed wait on a
  * condition variable whose clock is CLOCK_MONOTONIC. */

@@ -120,6 +120,7 @@ static void *timer_main(void *arg)
 {
     struct waits *w = arg;
 
+    jc_name_thread("jc-waits");
     pthread_mutex_lock(&w->lock);
     while (!w->quit) {
         int64_t now = jc_now_ms(CLOCK_MONOTONIC);

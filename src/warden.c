@@ -54,6 +54,7 @@
 #include "sweeper.h"
 #include "devdir.h"
 #include "wmsg.h"
+#include "util.h"
 
 #define ID_BUCKETS 4096 /* the task index: chains of ~2 at 10 000 tasks */
 
@@ -123,6 +124,7 @@ struct warden {
     int sock, epfd, wake_fd, timer_fd;
     struct ipc_chan chan; /* reports to the front */
     pid_t front_pid;
+    int front_pidfd; /* readable once the front has exited (main thread) */
     pthread_mutex_t lock;
     pthread_cond_t idle;
     struct wtask *tasks;    /* every task from its clone to its report */
@@ -850,6 +852,7 @@ static void *monitor_main(void *arg)
     struct warden *w = arg;
     struct epoll_event evs[64];
 
+    jc_name_thread("jc-monitor");
     log_set_role("warden");
     for (;;) {
         arm_timer(w);
@@ -1329,22 +1332,25 @@ static enum serve_end config_acked(struct warden *w, uint32_t gen)
     return SERVE_ON;
 }
 
+/* The front's pidfd is readable: it has exited, unasked (an asked-for
+ * stop ends serve() first). */
+static enum serve_end front_exited(struct warden *w)
+{
+    int status;
+
+    if (w->front_pid > 0 && waitpid(w->front_pid, &status, WNOHANG) == w->front_pid) {
+        log_front_death(status);
+        w->front_pid = -1;
+    }
+    return SERVE_FAILED;
+}
+
 static enum serve_end handle_signal(struct warden *w, int sigfd)
 {
     struct signalfd_siginfo si;
-    int status;
 
     if (read(sigfd, &si, sizeof si) != (ssize_t)sizeof si)
         return SERVE_ON;
-    if (si.ssi_signo == SIGCHLD) {
-        /* Task children are reaped through their pidfds; only the front here. */
-        if (waitpid(w->front_pid, &status, WNOHANG) == w->front_pid) {
-            log_front_death(status);
-            w->front_pid = -1;
-            return SERVE_FAILED;
-        }
-        return SERVE_ON;
-    }
     if (si.ssi_signo == SIGHUP) {
         reload(w);
         return SERVE_ON;
@@ -1383,31 +1389,30 @@ static int poll_timeout(int a, int b)
 
 static enum serve_end serve(struct warden *w, int sigfd)
 {
-    struct pollfd pfd[3 + POOL_MAX] = {{.fd = w->sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN},
-                                       {.fd = w->chan.wake_fd, .events = POLLIN}};
+    struct pollfd pfd[5] = {{.fd = w->sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN},
+                            {.fd = w->chan.wake_fd, .events = POLLIN}, {.fd = w->front_pidfd, .events = POLLIN},
+                            {.fd = pool_deaths_fd(&w->pool), .events = POLLIN}};
     enum serve_end end = SERVE_ON;
 
     while (end == SERVE_ON) {
         if ((end = flush_reports(w, &pfd[0].events)) != SERVE_ON)
             break;
-        nfds_t n = 3 + pool_pollfds(&w->pool, pfd + 3);
         /* While reports wait, wake up to measure the stall; while draining,
          * to see the tasks end (the monitor thread removes them); with a
-         * watchdog, to ping it.  A waiting cell's pidfd: it died. */
-        if (poll(pfd, n, poll_timeout((pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1,
+         * watchdog, to ping it.  The pool's set: a waiting cell died. */
+        if (poll(pfd, JC_ARRAY_LEN(pfd), poll_timeout((pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1,
                                       notify_watchdog())) < 0) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
             return SERVE_FAILED;
         }
-        for (nfds_t i = 3; i < n; i++)
-            if (pfd[i].revents) {
-                pool_reap(&w->pool);
-                break;
-            }
+        if (pfd[4].revents)
+            pool_reap(&w->pool);
         if (pfd[1].revents)
             end = handle_signal(w, sigfd);
+        if (end == SERVE_ON && pfd[3].revents)
+            end = front_exited(w);
         if (end == SERVE_ON && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
             end = handle_message(w);
         if (end == SERVE_ON)
@@ -1485,10 +1490,16 @@ static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *er
     sigaddset(mask, SIGTERM);
     sigaddset(mask, SIGINT);
     sigaddset(mask, SIGHUP);
-    sigaddset(mask, SIGCHLD);
     if (pthread_sigmask(SIG_BLOCK, mask, NULL) != 0)
         return jc_fail(err, 0, "sigprocmask");
     *sigfd = signalfd(-1, mask, SFD_CLOEXEC);
+    /* The front's death is seen through its pidfd, not a SIGCHLD (which
+     * stays blocked, main.c, and unread): every task's init, once exec'd,
+     * has SIGCHLD for its exit signal too, and its end is the monitor's
+     * business (its own pidfd), not a wake-up of this thread. */
+    w->front_pidfd = (int)syscall(SYS_pidfd_open, w->front_pid, 0);
+    if (w->front_pidfd < 0)
+        return jc_fail(err, errno, "pidfd_open of the front");
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     w->nslots = w->cfg->max_running + w->cfg->pool_size;
@@ -1506,7 +1517,7 @@ static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *er
 
 static void teardown(struct warden *w, int sigfd)
 {
-    int fds[] = {sigfd, w->epfd, w->wake_fd, w->timer_fd, w->env.null_fd};
+    int fds[] = {sigfd, w->front_pidfd, w->epfd, w->wake_fd, w->timer_fd, w->env.null_fd};
 
     for (unsigned i = 0; i < JC_ARRAY_LEN(fds); i++)
         if (fds[i] >= 0)
@@ -1534,7 +1545,8 @@ int warden_run(struct jc_config *cfg, struct cg_ctx *cg, struct jc_policy_set *p
     struct warden w = {.cfg = cfg, .policies = policies, .judge_max = cfg->max, .sync_full = cfg->sync_full,
                        .cg = cg, .space = space,
                        .sock = sock, .front_pid = front_pid,
-                       .epfd = -1, .wake_fd = -1, .timer_fd = -1, .env = {.null_fd = -1}};
+                       .front_pidfd = -1, .epfd = -1, .wake_fd = -1, .timer_fd = -1,
+                       .env = {.null_fd = -1}};
     struct jc_err err = {0};
     pthread_t mon;
     sigset_t mask;

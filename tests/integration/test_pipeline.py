@@ -11,7 +11,14 @@ same answers as one spawn at a time, under concurrency:
   every record ends terminal and exact, every log holds its own task's line,
   and the warden holds no more descriptors at the end than at the start;
 - the warden keeps at most 1 descriptor per running task (init's channel;
-  docs/design.md), so that 10 000 tasks fit a 20 000-descriptor limit.
+  docs/design.md), so that 10 000 tasks fit a 20 000-descriptor limit;
+- a task's init is the warden's own child with the task's host uid as
+  all its uids, and every thread of the warden has root's uids back after
+  the clones (each cloning thread takes the task's uids around its clone);
+- the warden's main thread sleeps through the tasks' ends (it watches the
+  front through a pidfd; a SIGCHLD of every ending task woke it);
+- the front's table thread sleeps while nothing is queued: a task's start
+  and end do not wake it (they did, twice a task, for nothing).
 
 Counts: JOBCELL_STRESS_N, else 1000 on the host (plain and ASan builds),
 1000 / JOBCELL_TEST_SLOW in the TCG VM, at least 150: each run stays within
@@ -44,6 +51,27 @@ def stress_count():
 
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def stat_fields(pid):
+    """/proc/PID/stat's fields from the 3rd (state) on: field k is [k - 3]."""
+    text = harness.read_text("/proc/%d/stat" % pid)
+    return text[text.rindex(")") + 2:].split()
+
+
+def status_field(path, key):
+    for line in harness.read_text(path).splitlines():
+        if line.startswith(key + ":"):
+            return line.split()[1:]
+    raise AssertionError("%s: no %s" % (path, key))
+
+
+def threads_named(pid, name):
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        if harness.read_text("/proc/%d/task/%s/comm" % (pid, tid)).strip() == name:
+            out.append(int(tid))
+    return out
 
 
 class Lane:
@@ -214,6 +242,65 @@ class PipelineTest(DaemonTestCase):
         lane.close()
         for tid in ids:
             self.assertRecordEnd(self.d.wait_terminal(tid), "cancelled", "cancelled")
+
+    def test_task_is_the_wardens_child_with_its_uids(self):
+        # More sleepers than cells: some are cloned on demand (main
+        # thread), some were built ahead (the cell builder).
+        ids = [self.d.submit_ok(name="sleeper", command=["/bin/sleep", "300"])["id"] for _ in range(POOL + 3)]
+        warden = self.warden_pid()
+        try:
+            for tid in ids:
+                pid = self.d.wait_running(tid)["pid"]
+                f = stat_fields(pid)
+                self.assertEqual(int(f[4 - 3]), warden, "task %s: pid %d is not the warden's child" % (tid, pid))
+                uids = status_field("/proc/%d/status" % pid, "Uid")
+                self.assertEqual(len(set(uids)), 1, "task %s: uids %s differ" % (tid, uids))
+                self.assertNotEqual(uids[0], "0")
+            self.d.wait_cells(POOL)
+            for tid in os.listdir("/proc/%d/task" % warden):
+                uids = status_field("/proc/%d/task/%s/status" % (warden, tid), "Uid")
+                self.assertEqual(uids, ["0"] * 4, "warden thread %s kept uids %s" % (tid, uids))
+        finally:
+            for tid in ids:
+                self.d.delete("/api/tasks/%s" % tid)
+        for tid in ids:
+            self.assertRecordEnd(self.d.wait_terminal(tid), "cancelled", "cancelled")
+
+    def test_warden_main_thread_sleeps_through_task_ends(self):
+        warden = self.warden_pid()
+        path = "/proc/%d/task/%d/status" % (warden, warden)
+        n = 20
+        # Ends 0.1 s apart: one wake each if they woke it.
+        ids = [self.d.submit_ok(name="sleeper", command=["/bin/sleep", "%.1f" % (1 + 0.1 * i)])["id"]
+               for i in range(n)]
+        for tid in ids:
+            self.d.wait_running(tid)
+        self.d.wait_cells(POOL)
+        before = int(status_field(path, "voluntary_ctxt_switches")[0])
+        for tid in ids:
+            self.assertRecordEnd(self.d.wait_terminal(tid), "succeeded", "exited", exit_code=0)
+        time.sleep(0.2)
+        woken = int(status_field(path, "voluntary_ctxt_switches")[0]) - before
+        print("the warden's main thread woke %d times for %d task ends" % (woken, n))
+        self.assertLessEqual(woken, 3)
+
+    def test_table_thread_sleeps_while_nothing_is_queued(self):
+        front = self.d.front_pid()
+        table = threads_named(front, "jc-table")
+        self.assertEqual(len(table), 1, "the front's threads: no single jc-table")
+        path = "/proc/%d/task/%d/status" % (front, table[0])
+        n = 60
+        before = int(status_field(path, "voluntary_ctxt_switches")[0])
+        t0 = time.monotonic()
+        for _ in range(n):   # one at a time: nothing is ever queued
+            tid = self.d.submit_ok(name="quick", command=["/bin/true"])["id"]
+            self.assertRecordEnd(self.d.wait_terminal(tid), "succeeded", "exited", exit_code=0)
+        elapsed = time.monotonic() - t0
+        woken = int(status_field(path, "voluntary_ctxt_switches")[0]) - before
+        print("jc-table woke %d times in %.1f s for %d tasks" % (woken, elapsed, n))
+        # Its own clock: once a second (retries, prunes).  Woken by the
+        # tasks it would be 2 per task.
+        self.assertLessEqual(woken, int(elapsed) + 3)
 
 
 if __name__ == "__main__":
