@@ -71,10 +71,10 @@ __attribute__((noreturn)) void sb_fail(int err_wr, int step)
     } while (0)
 
 /* First, every descriptor we inherited but our own (p->s->keep, ascending):
- * the few of the warden's below the block our own were put in (the rest
- * was left behind before the stub's exec, sandbox.c own_fds()).  Held here
- * until our execve they could delay EOFs the warden waits for;
- * close_range() drops each gap in one call. */
+ * the few of the warden's below the block our own were put in (the
+ * trampoline left the rest behind, sandbox.c).  Held here until our execve
+ * they could delay EOFs the warden waits for; close_range() drops each gap
+ * in one call. */
 static void close_inherited(const struct sb_prep *p)
 {
     unsigned lo = 0;

@@ -395,11 +395,16 @@ static void sanitize_fds(void)
         (void)close((int)fd);
 }
 
-/* The stop signals wait, pending, until the warden reads them. */
+/* The stop signals wait, pending, until the warden reads them.  SIGCHLD
+ * too until the warden's set-up, which then lets it be discarded: its
+ * default action (whatever a parent left us with: SIG_IGN, inherited
+ * across exec, would make the kernel reap our children before their
+ * pidfds could). */
 static void block_stop_signals(void)
 {
     sigset_t set;
 
+    (void)signal(SIGCHLD, SIG_DFL); /* cannot fail for SIGCHLD */
     sigemptyset(&set);
     for (const int *sig = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGCHLD, 0}; *sig; sig++)
         sigaddset(&set, *sig);

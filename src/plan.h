@@ -1,9 +1,8 @@
 /* plan.h — what the warden hands the task's child: its plan, in a form
  * that holds no pointer, and the child's working view of it.
  *
- * The task's child is cloned with CLONE_VM|CLONE_VFORK|CLONE_FILES
- * (sandbox.c do_clone()): nothing of the warden's memory or descriptor
- * table is copied; it takes a table of its own (own_fds()), joins its
+ * The task's child is cloned with CLONE_VM|CLONE_VFORK (sandbox.c
+ * trampoline()): nothing of the warden's memory is copied; it joins its
  * cgroups (v1) and then execs the spawn stub, jobcell-spawn (stub.c), which runs the
  * checklist (child.c) in memory of its own.  What the stub reads comes
  * through descriptors of the reserved block (enum sb_block):
@@ -32,9 +31,9 @@
 #include "task.h"
 
 /* The descriptors a child works with are put at these numbers of a block
- * reserved at start-up, so that the child can leave every other
+ * reserved at start-up, so that the trampoline can leave every other
  * descriptor of the warden's behind in O(1).  The stub inherits those
- * before SB_BLK_INHERITED_N (the child clears their close-on-exec
+ * before SB_BLK_INHERITED_N (the trampoline clears their close-on-exec
  * flag in its own table); the cgroup directory (v2: clone3's), the
  * cgroup files the child joins (v1: SB_JOIN_MAX `tasks` files, unused
  * ones /dev/null) and the stub's own file stay behind at the exec.  HOST
@@ -53,8 +52,7 @@ enum sb_block {
 
 /* Failure steps of the child, in checklist order. */
 enum sb_step {
-    SB_STEP_OWN_FDS = 1,
-    SB_STEP_JOIN,
+    SB_STEP_JOIN = 1,
     SB_STEP_STUB_CAPS,
     SB_STEP_STUB,
     SB_STEP_PLAN,
@@ -114,7 +112,7 @@ struct sb_proc_path {
 };
 
 #define SB_HOST_MAGIC 0x6a636831u  /* "jch1" */
-#define SB_SPAWN_MAGIC 0x6a637333u /* "jcs3": the steps renumbered (SB_STEP_OWN_FDS) */
+#define SB_SPAWN_MAGIC 0x6a637332u /* "jcs2": the steps renumbered (SB_STEP_JOIN) */
 
 /* The host's part of every plan (sandbox.c prep_host(), once). */
 struct sb_host {

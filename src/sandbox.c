@@ -1,7 +1,7 @@
 /* sandbox.c — the parent side of a spawn (see sandbox.h).
  * Runs in: the warden: sandbox_clone in its main thread, sandbox_cell_build
  * in its cell builder thread (each with a sandbox_env of its own: its own
- * plan, reserved descriptor block and child stack), the steps after
+ * plan, reserved descriptor block and trampoline stack), the steps after
  * them in the monitor thread. */
 #include "sandbox.h"
 
@@ -73,7 +73,6 @@ _Static_assert(JC_ARRAY_LEN(proc_entries) <= SB_PROC_PATHS, "raise SB_PROC_PATHS
 _Static_assert(SB_JOIN_MAX >= CG_V1_NCTL, "raise SB_JOIN_MAX");
 
 static const char *const step_names[SB_STEP_MAX_] = {
-    [SB_STEP_OWN_FDS] = "take a descriptor table of its own (close_range(CLOSE_RANGE_UNSHARE))",
     [SB_STEP_JOIN] = "join the task's cgroups (v1: write 0 to tasks)",
     [SB_STEP_STUB_CAPS] = "keep the capabilities across the exec of " SB_STUB_NAME " (ambient)",
     [SB_STEP_STUB] = "exec the spawn stub " SB_STUB_NAME,
@@ -130,8 +129,8 @@ static int64_t now_ms(clockid_t clk)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Capabilities stay while this thread's uids are a task's host uid around
- * clone3() (see do_clone()), and it can take back root's after:
+/* Capabilities stay while this thread's euid, and the spawn trampoline's
+ * uids, are a task's host uid around clone3() (see do_clone):
  * CLONE_INTO_CGROUP needs write access
  * to the root-owned cgroup, the new namespaces CAP_SYS_ADMIN.  Securebits
  * are per thread and inherited: set on the warden's main thread before it
@@ -177,22 +176,24 @@ static int block_fixed(const struct sandbox_env *env, int host_fd, int stub_fd, 
     return 0;
 }
 
+#define TRAMP_STACK_SIZE (64 << 10)
 #define CHILD_STACK_SIZE (16 << 10)
 #define GUARD 4096
 
-/* The vforked child's stack (it runs only raw syscalls: close_range(),
- * fcntl(), its cgroups' joins, capget/capset/prctl, execveat() and, if
- * that fails, write() and exit_group()), a guard page under it. */
-static int map_child_stack(struct sandbox_env *env, struct jc_err *err)
+/* The trampoline's stack, and below it the vforked child's (it runs only
+ * raw syscalls: its cgroups' joins, capget/capset/prctl, execveat() and,
+ * if that fails, write() and exit_group()); a guard page under each. */
+static int map_tramp_stack(struct sandbox_env *env, struct jc_err *err)
 {
-    size_t len = GUARD + CHILD_STACK_SIZE;
+    size_t len = GUARD + CHILD_STACK_SIZE + GUARD + TRAMP_STACK_SIZE;
     char *s = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 
     if (s == MAP_FAILED)
-        return jc_fail(err, errno, "mmap the spawn child's stack");
-    if (mprotect(s, GUARD, PROT_NONE) < 0)
-        return jc_fail(err, errno, "mprotect the stack's guard page");
+        return jc_fail(err, errno, "mmap the spawn trampoline's stack");
+    if (mprotect(s, GUARD, PROT_NONE) < 0 || mprotect(s + GUARD + CHILD_STACK_SIZE, GUARD, PROT_NONE) < 0)
+        return jc_fail(err, errno, "mprotect the stacks' guard pages");
     env->child_stack = s + GUARD;
+    env->tramp_stack = s + len;
     return 0;
 }
 
@@ -270,7 +271,7 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
     close(fd);
     if (env->null_fd < 0)
         return jc_fail(err, errno, "dup /dev/null");
-    if (reserve_block(env, err) < 0 || map_child_stack(env, err) < 0 ||
+    if (reserve_block(env, err) < 0 || map_tramp_stack(env, err) < 0 ||
         devdir_prepare(cfg->cgroup_name, env->dev_dir, err) < 0)
         return -1;
     env->spawn = &g_spawn;
@@ -280,7 +281,7 @@ int sandbox_env_init(struct sandbox_env *env, const struct jc_config *cfg,
 int sandbox_env_for_cells(const struct sandbox_env *env, struct sandbox_env *out, struct jc_err *err)
 {
     *out = *env;
-    if (reserve_block(out, err) < 0 || map_child_stack(out, err) < 0 ||
+    if (reserve_block(out, err) < 0 || map_tramp_stack(out, err) < 0 ||
         block_fixed(out, env->block + SB_BLK_HOST, env->block + SB_BLK_STUB, err) < 0)
         return -1;
     snprintf(out->stub_arg, sizeof out->stub_arg, "%d", out->block);
@@ -638,12 +639,12 @@ int sandbox_append_log(const struct sandbox_env *env, const char *id, const stru
     return fd;
 }
 
-/* This thread's real, effective and saved uid: a raw syscall (glibc's
- * setresuid would switch every thread of the warden). */
-static int set_thread_uids(uid_t uid, struct jc_err *err)
+/* Only this thread's effective uid: a raw syscall (glibc's setresuid
+ * would switch every thread of the warden). */
+static int set_thread_euid(uid_t uid, struct jc_err *err)
 {
-    if (syscall(SYS_setresuid, uid, uid, uid) < 0)
-        return jc_fail(err, errno, "setresuid(%u, %u, %u)", (unsigned)uid, (unsigned)uid, (unsigned)uid);
+    if (syscall(SYS_setresuid, (uid_t)-1, uid, (uid_t)-1) < 0)
+        return jc_fail(err, errno, "setresuid(-1, %u, -1)", (unsigned)uid);
     return 0;
 }
 
@@ -726,12 +727,15 @@ static void clear_block(const struct sandbox_env *env)
         }
 }
 
-/* What the vforked child reads (it shares our memory) and writes back. */
-struct vchild {
+struct tramp {
     struct clone_args args;
     int block;           /* the reserved block's first descriptor */
+    uid_t hostid;        /* the task's host uid: the trampoline's, all three */
+    const char *failed;  /* what the trampoline could not do, or NULL */
     char *argv[3];       /* the stub's: SB_STUB_NAME, the block's number */
     int join_n;          /* v1: the cgroup files the child joins (SB_BLK_JOIN...) */
+    long rc;             /* the child's pid, or -1 */
+    int errnum;          /* clone's errno */
     int last_cap;        /* highest capability number the kernel knows */
     int exec_errnum;     /* the child's errno before its exec, 0: it exec'd */
     int exec_step;       /* and the step it failed */
@@ -812,7 +816,7 @@ __attribute__((no_sanitize("address", "undefined"))) static int caps_ambient(int
 
 /* v1: into the task's cgroups, each by writing "0" (this thread) to its
  * `tasks` file (see cg_task_open_join()).  Raw syscalls: see spawn_child(). */
-__attribute__((no_sanitize("address", "undefined"))) static int join_cgroups(const struct vchild *t)
+__attribute__((no_sanitize("address", "undefined"))) static int join_cgroups(const struct tramp *t)
 {
     for (int i = 0; i < t->join_n; i++)
         if (syscall(SYS_write, t->block + SB_BLK_JOIN + i, "0", 1) != 1)
@@ -820,45 +824,24 @@ __attribute__((no_sanitize("address", "undefined"))) static int join_cgroups(con
     return 0;
 }
 
-/* Its first act: a descriptor table of its own (until now it shares the
- * warden's, CLONE_FILES, so that the kernel copies nothing at the clone),
- * with only the descriptors below the block's end (the kernel copies
- * those few entries, not the warden's one per running task), and the
- * close-on-exec flag off on those the stub inherits (plan.h).  Raw
- * syscalls: see spawn_child(). */
-__attribute__((no_sanitize("address", "undefined"))) static int own_fds(const struct vchild *t)
-{
-    if (syscall(SYS_close_range, (unsigned)(t->block + SB_BLOCK_N), ~0U, CLOSE_RANGE_UNSHARE) < 0)
-        return -1;
-    for (int i = 0; i < SB_BLK_INHERITED_N; i++)
-        if (syscall(SYS_fcntl, t->block + i, F_SETFD, 0) < 0)
-            return -1;
-    return 0;
-}
-
 /* The task's child from clone3() to its exec of the stub: it shares the
- * warden's memory (CLONE_VM, until the exec; the cloning thread waits,
+ * warden's memory (CLONE_VM, until the exec; the trampoline waits,
  * CLONE_VFORK), so it makes raw syscalls only and writes nothing but its
- * own stack, its own credentials and t->exec_errnum.  Its first acts are
- * a descriptor table of its own, then (v1) to join its cgroups: all it
- * does after, the exec of the stub included, is under its limits.  The
- * stub runs the checklist in memory of its own (stub.c).  Until
- * own_fds() its error pipe is the block's in the warden's table: the
- * same pipe. */
+ * own stack, its own credentials and t->exec_errnum.  Its first act (v1)
+ * is to join its cgroups: all it does after, the exec of the stub
+ * included, is under its limits.  The stub runs the checklist in memory of
+ * its own (stub.c). */
 __attribute__((no_sanitize("address", "undefined"))) static int spawn_child(void *arg)
 {
-    struct vchild *t = arg;
+    struct tramp *t = arg;
     static char *const envp[] = {NULL};
-    struct sb_child_err ce = {.step = SB_STEP_OWN_FDS};
+    struct sb_child_err ce = {.step = SB_STEP_JOIN};
 
-    if (own_fds(t) == 0) {
-        ce.step = SB_STEP_JOIN;
-        if (join_cgroups(t) == 0) {
-            ce.step = SB_STEP_STUB_CAPS;
-            if (caps_ambient(t->last_cap) == 0) {
-                ce.step = SB_STEP_STUB;
-                (void)syscall(SYS_execveat, t->block + SB_BLK_STUB, "", t->argv, envp, AT_EMPTY_PATH);
-            }
+    if (join_cgroups(t) == 0) {
+        ce.step = SB_STEP_STUB_CAPS;
+        if (caps_ambient(t->last_cap) == 0) {
+            ce.step = SB_STEP_STUB;
+            (void)syscall(SYS_execveat, t->block + SB_BLK_STUB, "", t->argv, envp, AT_EMPTY_PATH);
         }
     }
     ce.errnum = errno ? errno : EPROTO;
@@ -869,8 +852,72 @@ __attribute__((no_sanitize("address", "undefined"))) static int spawn_child(void
     return 0;
 }
 
-/* A pidfd for the new child.  It is the warden's unreaped child: its pid
- * is still its own.  Without a pidfd it is killed before it is released. */
+__attribute__((noreturn, no_sanitize("address", "undefined"))) static void trampoline_failed(struct tramp *t,
+                                                                                           const char *what)
+{
+    t->errnum = errno;
+    t->failed = what;
+    _exit(0);
+}
+
+/* Runs in a vfork-like child sharing the warden's memory and descriptor
+ * table (the warden's thread waits until it exits): first a private table
+ * of the descriptors below the block's end only — the kernel copies
+ * keep_below entries, not the warden's thousands — with the close-on-exec
+ * flag off on those the stub inherits (plan.h), the task's host uid as
+ * its real, effective and saved uid (see do_clone()), then the task's child,
+ * made the warden's own (CLONE_PARENT), sharing our memory until it execs
+ * the stub (CLONE_VM|CLONE_VFORK: nothing is copied, nothing torn down).
+ * Raw syscalls only; not instrumented (its stack is not one the sanitizer
+ * knows). */
+__attribute__((no_sanitize("address", "undefined"))) static int trampoline(void *arg)
+{
+    struct tramp *t = arg;
+
+    if (syscall(SYS_close_range, (unsigned)(t->block + SB_BLOCK_N), ~0U, CLOSE_RANGE_UNSHARE) < 0)
+        trampoline_failed(t, "close_range(CLOSE_RANGE_UNSHARE)");
+    for (int i = 0; i < SB_BLK_INHERITED_N; i++)
+        if (syscall(SYS_fcntl, t->block + i, F_SETFD, 0) < 0)
+            trampoline_failed(t, "fcntl(F_SETFD)");
+    /* Our own credentials, not the warden's (no CLONE_THREAD): a raw
+     * setresuid changes only ours (glibc's would signal every thread). */
+    if (syscall(SYS_setresuid, t->hostid, t->hostid, t->hostid) < 0)
+        trampoline_failed(t, "setresuid to the task's host uid");
+    t->rc = clone3_vm(&t->args, spawn_child, t);
+    if (t->rc < 0) {
+        t->errnum = (int)-t->rc;
+        t->rc = -1;
+    }
+    _exit(0);
+}
+
+/* The trampoline is the warden's child: reap it (it has exited). */
+static void reap_trampoline(pid_t tid)
+{
+    int st;
+
+    while (waitpid(tid, &st, 0) < 0)
+        if (errno != EINTR) {
+            log_warn("waitpid (spawn trampoline)");
+            return;
+        }
+}
+
+/* Clone the task's child through the trampoline; 0 and t->rc set, or -1
+ * (errno set) when the trampoline itself could not be started. */
+static int clone_child(const struct sandbox_env *env, struct tramp *t)
+{
+    pid_t tid = clone(trampoline, env->tramp_stack, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, t);
+
+    if (tid < 0)
+        return -1;
+    reap_trampoline(tid);
+    return 0;
+}
+
+/* A pidfd for the new child (the trampoline's CLONE_PIDFD would land in
+ * its own table).  It is the warden's unreaped child: its pid is still its
+ * own.  Without a pidfd it is killed before it is released. */
 static pid_t open_pidfd(pid_t pid, int *pidfd, struct jc_err *err)
 {
     *pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -913,33 +960,25 @@ static int clone_failed(int e, bool into_cgroup, struct jc_err *err)
  * (inotify, queued signals and timers, message queue bytes, namespaces,
  * processes) to that owner on the host.  So clone3 runs as the task's host
  * uid, never as root: the task draws on its own per-user share, not
- * root's.  This thread takes it as its real, effective and saved uid
- * around the clone (its capabilities kept, SECBIT_NO_SETUID_FIXUP; the
- * other threads keep root's: credentials are per thread), and the child
- * is born with all three: it execs the stub with its real uid its
- * effective one, which the kernel does not count as a set-uid exec (before
- * Linux 6.15 that would clear the ambient capabilities the checklist
- * needs; it would also drop the child's perf events and make it
- * undumpable).  The thread is stopped (CLONE_VFORK) until the child has
- * exec'd or exited, then takes root's uids back.
- * The child shares the warden's descriptor table (CLONE_FILES) until it
- * takes its own (own_fds()): the kernel copies no table at the clone, and
- * no process stands between (before 2026-12-03 a vforked trampoline took
- * the private table and the uids, then cloned the child: one more process
- * per spawn, docs/performance.md).  Its exit signal is SIGCHLD, as every
- * exec'd process's is (the kernel sets it at the exec); the warden's main
- * thread does not read it (warden.c setup()). */
+ * root's.  The trampoline is born with it as its effective uid (this
+ * thread's, switched around the clone) and takes it as its real and saved
+ * uids too (its capabilities kept, SECBIT_NO_SETUID_FIXUP): the child then
+ * execs the stub with its real uid its effective one, which the kernel does not
+ * count as a set-uid exec (before Linux 6.15 that would clear the ambient
+ * capabilities the checklist needs; it would also drop the child's perf
+ * events and make it undumpable). */
 static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, uid_t hostid, int *pidfd,
                       struct jc_err *err)
 {
-    struct vchild t = {
+    struct tramp t = {
         .args = {.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                          CLONE_NEWNET | CLONE_VM | CLONE_VFORK | CLONE_FILES,
-                 .exit_signal = SIGCHLD, .stack = (uint64_t)(uintptr_t)env->child_stack,
-                 .stack_size = CHILD_STACK_SIZE},
+                          CLONE_NEWNET | CLONE_PARENT | CLONE_VM | CLONE_VFORK,
+                 .stack = (uint64_t)(uintptr_t)env->child_stack, .stack_size = CHILD_STACK_SIZE},
         .block = env->block,
+        .hostid = hostid,
         .last_cap = env->last_cap,
         .argv = {(char *)SB_STUB_NAME, (char *)env->stub_arg, NULL},
+        .rc = -1,
     };
     int cgroup_fd = cgt->dirfd;
 
@@ -951,22 +990,29 @@ static pid_t do_clone(const struct sandbox_env *env, const struct cg_task *cgt, 
         t.args.flags |= CLONE_INTO_CGROUP;
         t.args.cgroup = (uint64_t)cgroup_fd;
     }
-    if (set_thread_uids(hostid, err) < 0) {
+    /* The trampoline is born with the task's uid as its effective one:
+     * never a moment as root's (it takes the other two itself). */
+    if (set_thread_euid(hostid, err) < 0) {
         clear_block(env);
         return -1;
     }
-    long rc = clone3_vm(&t.args, spawn_child, &t);
-    /* Cannot fail (the capabilities are kept), and must not. */
-    if (set_thread_uids(0, err) < 0) {
+    int rc = clone_child(env, &t);
+    int saved = rc < 0 ? errno : t.errnum;
+    /* Cannot fail (the real and saved uids are 0), and must not. */
+    if (set_thread_euid(0, err) < 0) {
         log_errx("fatal: %s", err->msg);
         abort();
     }
     clear_block(env);
     if (rc < 0)
-        return clone_failed((int)-rc, cgroup_fd >= 0, err);
+        return jc_fail(err, saved, "clone (spawn trampoline)");
+    if (t.failed)
+        return jc_fail(err, saved, "spawn trampoline: %s", t.failed);
+    if (t.rc < 0)
+        return clone_failed(saved, cgroup_fd >= 0, err);
     if (t.exec_errnum)
-        return stub_failed((pid_t)rc, t.exec_step, t.exec_errnum, err);
-    return open_pidfd((pid_t)rc, pidfd, err);
+        return stub_failed((pid_t)t.rc, t.exec_step, t.exec_errnum, err);
+    return open_pidfd((pid_t)t.rc, pidfd, err);
 }
 
 static int write_map(pid_t pid, const char *file, uint32_t id, struct jc_err *err)

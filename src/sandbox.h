@@ -2,11 +2,11 @@
  *
  * Parent (sandbox.c, the warden's main thread): create the task's cgroup,
  * prepare everything the child needs (its plan, plan.h: paths, argv/envp,
- * the precompiled seccomp program, fds), clone3() (CLONE_VM|CLONE_VFORK|
- * CLONE_FILES, so neither the warden's memory nor its descriptor table is
- * copied: the child takes a table of the few descriptors it needs and
+ * the precompiled seccomp program, fds), clone3() (through a trampoline
+ * that leaves the warden's descriptor table behind, clone_child(); with
+ * CLONE_VM|CLONE_VFORK, so the warden's memory is never copied: the child
  * execs the spawn stub at once) into seven new namespaces as the task's
- * host uid (the cloning thread's own uids around the clone; so the task's
+ * host uid (the trampoline's own credentials; so the task's
  * user namespace is owned, and its kernel counts charged, by that uid),
  * (v1: the child joins its cgroups itself, its first act), write the
  * uid/gid maps and release the child
@@ -59,6 +59,7 @@ struct sandbox_env {
     int last_cap;     /* highest capability number the kernel knows */
     int block;        /* first of SB_BLOCK_N reserved low descriptors (plan.h) */
     char stub_arg[12]; /* the spawn stub's argument: block, in decimal */
+    char *tramp_stack; /* top of the spawn trampoline's stack (sandbox.c) */
     char *child_stack; /* the vforked child's stack until its exec (sandbox.c) */
     struct sb_spawn *spawn; /* this spawn's part of the plan, filled before each clone */
     char dev_dir[PATH_MAX]; /* the task's /dev, prepared once (devdir.h) */
@@ -116,7 +117,7 @@ int sandbox_clone(const struct sandbox_env *env, const struct jc_spec *spec, con
                   uint32_t slot, struct sandbox_task *t, struct jc_err *err);
 
 /* The cell builder thread's own environment, a copy of `env` with a
- * plan, descriptor block and child stack of its own (so that it
+ * plan, descriptor block and trampoline stack of its own (so that it
  * clones while the main thread does); before any thread starts. */
 int sandbox_env_for_cells(const struct sandbox_env *env, struct sandbox_env *out, struct jc_err *err);
 

@@ -416,13 +416,22 @@ struct ttable *tasks_open(const struct jc_config *cfg, const char *db_path, int 
 {
     struct ttable *t = calloc(1, sizeof *t);
     struct jc_err lerr;
+    pthread_condattr_t ca;
 
     if (!t) {
         jc_fail(err, ENOMEM, "task table");
         return NULL;
     }
     pthread_mutex_init(&t->lock, NULL);
-    pthread_cond_init(&t->cond, NULL);
+    /* Its waits are timed on the monotonic clock: a step of the wall
+     * clock must not stall the queue's head. */
+    if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&t->cond, &ca) != 0) {
+        free(t);
+        jc_fail(err, 0, "task table: condition variable");
+        return NULL;
+    }
+    pthread_condattr_destroy(&ca);
     *t = (struct ttable){.lock = t->lock, .cond = t->cond, .conf = conf_of(cfg), .legacy_dirfd = legacy_dirfd,
                          .logs_dirfd = logs_dirfd, .space = space, .hooks = *hooks};
     if (!(t->store = store_open(db_path, cfg->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL, err))) {
@@ -517,6 +526,7 @@ static bool requeue_locked(struct ttable *t, struct trec *r)
     t->active--;
     queue_push_front(t, r);
     t->pause_until = mono_ms() + 1000;
+    pthread_cond_signal(&t->cond); /* it waits out the pause from now, not from its next tick */
     log_task(r->id, "back in the queue: the warden could not start it now");
     return true;
 }
@@ -545,8 +555,7 @@ static void wait_a_second(struct ttable *t)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 1;
+    jc_mono_after(&ts, 1000);
     pthread_cond_timedwait(&t->cond, &t->lock, &ts);
 }
 

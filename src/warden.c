@@ -1332,16 +1332,21 @@ static enum serve_end config_acked(struct warden *w, uint32_t gen)
     return SERVE_ON;
 }
 
-/* The front's pidfd is readable: it has exited, unasked (an asked-for
- * stop ends serve() first). */
+/* The front's pidfd is readable: it has exited, unasked (serve() reads
+ * the socket first, so an asked-for stop it sent ends serve() before).
+ * Its status is there: the wait does not block. */
 static enum serve_end front_exited(struct warden *w)
 {
     int status;
 
-    if (w->front_pid > 0 && waitpid(w->front_pid, &status, WNOHANG) == w->front_pid) {
+    while (w->front_pid > 0 && waitpid(w->front_pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            log_warn("reaping the front");
+            return SERVE_FAILED;
+        }
+    if (w->front_pid > 0)
         log_front_death(status);
-        w->front_pid = -1;
-    }
+    w->front_pid = -1;
     return SERVE_FAILED;
 }
 
@@ -1411,10 +1416,10 @@ static enum serve_end serve(struct warden *w, int sigfd)
             pool_reap(&w->pool);
         if (pfd[1].revents)
             end = handle_signal(w, sigfd);
-        if (end == SERVE_ON && pfd[3].revents)
-            end = front_exited(w);
         if (end == SERVE_ON && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
             end = handle_message(w);
+        if (end == SERVE_ON && pfd[3].revents)
+            end = front_exited(w);
         if (end == SERVE_ON)
             end = drain_check(w);
     }
@@ -1493,13 +1498,20 @@ static int setup(struct warden *w, int *sigfd, sigset_t *mask, struct jc_err *er
     if (pthread_sigmask(SIG_BLOCK, mask, NULL) != 0)
         return jc_fail(err, 0, "sigprocmask");
     *sigfd = signalfd(-1, mask, SFD_CLOEXEC);
-    /* The front's death is seen through its pidfd, not a SIGCHLD (which
-     * stays blocked, main.c, and unread): every task's init, once exec'd,
-     * has SIGCHLD for its exit signal too, and its end is the monitor's
-     * business (its own pidfd), not a wake-up of this thread. */
+    /* The front's death is seen through its pidfd, not a SIGCHLD: every
+     * child of ours sends one (the spawn trampolines, the tasks' inits),
+     * and a task's end is the monitor's business (its own pidfd), not a
+     * wake-up of this thread.  Unblocked (main.c blocked it) with its
+     * default action, SIGCHLD is discarded as it is sent, by every thread
+     * started from here on. */
     w->front_pidfd = (int)syscall(SYS_pidfd_open, w->front_pid, 0);
     if (w->front_pidfd < 0)
         return jc_fail(err, errno, "pidfd_open of the front");
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (pthread_sigmask(SIG_UNBLOCK, &chld, NULL) != 0)
+        return jc_fail(err, 0, "unblocking SIGCHLD");
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     w->nslots = w->cfg->max_running + w->cfg->pool_size;

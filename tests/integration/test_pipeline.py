@@ -13,8 +13,9 @@ same answers as one spawn at a time, under concurrency:
 - the warden keeps at most 1 descriptor per running task (init's channel;
   docs/design.md), so that 10 000 tasks fit a 20 000-descriptor limit;
 - a task's init is the warden's own child with the task's host uid as
-  all its uids, and every thread of the warden has root's uids back after
-  the clones (each cloning thread takes the task's uids around its clone);
+  all its uids, and every thread of the warden has root's uids after the
+  clones (a cloning thread switches only its effective uid, around the
+  clone of the spawn trampoline, which takes all three);
 - the warden's main thread sleeps through the tasks' ends (it watches the
   front through a pidfd; a SIGCHLD of every ending task woke it);
 - the front's table thread sleeps while nothing is queued: a task's start
@@ -270,8 +271,10 @@ class PipelineTest(DaemonTestCase):
         warden = self.warden_pid()
         path = "/proc/%d/task/%d/status" % (warden, warden)
         n = 20
-        # Ends 0.1 s apart: one wake each if they woke it.
-        ids = [self.d.submit_ok(name="sleeper", command=["/bin/sleep", "%.1f" % (1 + 0.1 * i)])["id"]
+        # Ends 0.1 s apart, the first once all run (the TCG VM needs
+        # seconds to start 20): one wake each if they woke it.
+        base = scaled(2)
+        ids = [self.d.submit_ok(name="sleeper", command=["/bin/sleep", "%.1f" % (base + 0.1 * i)])["id"]
                for i in range(n)]
         for tid in ids:
             self.d.wait_running(tid)
