@@ -34,6 +34,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "logspace.h"
+#include "idrange.h"
 #include "policy.h"
 #include "reload.h"
 #include "request.h"
@@ -260,6 +261,13 @@ static void check_one(struct jc_problems *p, int rc, struct jc_err *err)
 
 static int check_root(const struct jc_config *c, struct jc_err *err);
 
+/* The slots' host ids (uid_base + i, i < max_running + pool_size) are
+ * nobody else's (idrange.h). */
+static int check_ids(const struct jc_config *c, struct jc_err *err)
+{
+    return idrange_check(&idrange_system, c->uid_base, c->max_running + c->pool_size, err);
+}
+
 /* --check-config: every check start-up makes except those that change
  * something (cgroups, the listening socket, the state directory), each
  * independent of the others, so that every problem is listed.  Exit 0 or 2. */
@@ -278,6 +286,7 @@ static int check_config(struct startup *s, struct jc_problems *p)
         jc_err_prefix(&err, "seccomp policy: ");
     check_one(p, rc, &err);
     check_one(p, lookup_user(s, &err), &err);
+    check_one(p, check_ids(&s->cfg, &err), &err);
     check_one(p, check_state_dir(&s->cfg, &err), &err);
     for (unsigned i = 0; i < p->n && i < JC_PROBLEMS_MAX; i++)
         fprintf(stderr, "jobcelld: %s\n", p->items[i].msg);
@@ -312,7 +321,8 @@ static int prepare(struct startup *s, struct jc_err *err)
         return -1;
     if (policy_load_dir(s->cfg.policy_dir, &s->policies, err) < 0)
         return jc_err_prefix(err, "seccomp policy: ");
-    if (lookup_user(s, err) < 0 || open_state_dir(s, err) < 0 || open_listener(s, err) < 0)
+    if (lookup_user(s, err) < 0 || check_ids(&s->cfg, err) < 0 || open_state_dir(s, err) < 0 ||
+        open_listener(s, err) < 0)
         return -1;
     /* Last: from here on a failure would have to undo cgroups. */
     if (logspace_open(&s->space, &s->cfg, s->logs_dirfd, err) < 0)

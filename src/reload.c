@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "idrange.h"
+
 static int g_argc;
 static char **g_argv;
 
@@ -42,6 +44,15 @@ static void load_token(const struct jc_config *c, char token[JC_TOKEN_SIZE], str
         jc_problem(p, &err);
 }
 
+/* A reload may raise max_running or pool_size: the slots' ids grow too. */
+static void check_ids(const struct jc_config *c, struct jc_problems *p)
+{
+    struct jc_err err = {0};
+
+    if (idrange_check(&idrange_system, c->uid_base, c->max_running + c->pool_size, &err) < 0)
+        jc_problem(p, &err);
+}
+
 int reload_prepare(const struct jc_config *running, struct reload_next *n, struct jc_problems *p)
 {
     memset(n, 0, sizeof *n);
@@ -54,6 +65,7 @@ int reload_prepare(const struct jc_config *running, struct reload_next *n, struc
     config_clamp_to_ceilings(&n->cfg); /* the ceilings in force, not the file's */
     load_policies(&n->cfg, &n->policies, p);
     load_token(&n->cfg, n->token, p);
+    check_ids(&n->cfg, p);
     if (!p->n)
         return 0;
     reload_next_free(n);
