@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +17,20 @@
 
 const struct idrange_files idrange_system = {"/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid"};
 
-enum line_kind { LK_ACCOUNT, LK_SUBRANGE }; /* name:x:ID:...  or  name:START:COUNT */
+/* name:x:UID:GID:...,  name:x:GID:...,  name:START:COUNT */
+enum line_kind { LK_PASSWD, LK_GROUP, LK_SUBRANGE };
 
-/* The decimal field at *p up to the next ':' or the line's end; false: none. */
+/* The decimal field at *p up to the next ':' or the line's end; false: none.
+ * Read as the C library's parsers read it (strtoul): blanks and one '+'
+ * may lead. */
 static bool field_u64(const char *p, const char *end, uint64_t *v)
 {
     char *stop;
 
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p < end && *p == '+')
+        p++;
     if (p >= end || *p < '0' || *p > '9')
         return false;
     errno = 0;
@@ -44,26 +52,38 @@ static const char *field_at(const char *line, const char *end, int k)
     return p;
 }
 
-/* [lo, hi) of one line, or false for a line that names no id (a comment,
- * a blank, a malformed line: the tools that read the file skip it too). */
-static bool line_range(const char *line, const char *end, enum line_kind kind, uint64_t *lo, uint64_t *hi)
+/* Field k of [line, end) as an id, [lo, hi) = [id, id + 1); false: none. */
+static bool id_field(const char *line, const char *end, int k, uint64_t *lo, uint64_t *hi)
 {
-    const char *f = field_at(line, end, kind == LK_ACCOUNT ? 2 : 1);
-    uint64_t a, count;
+    const char *f = field_at(line, end, k);
 
-    if (line == end || *line == '#' || !f || !field_u64(f, end, &a))
+    if (!f || !field_u64(f, end, lo))
         return false;
-    if (kind == LK_ACCOUNT) {
-        *lo = a;
-        *hi = a + 1;
-        return true;
-    }
-    f = field_at(line, end, 2);
-    if (!f || !field_u64(f, end, &count) || count == 0 || count > UINT32_MAX)
-        return false;
-    *lo = a;
-    *hi = a + count;
+    *hi = *lo + 1;
     return true;
+}
+
+/* Whether one line names an id in [base, base + n) — its uid or its
+ * primary gid (passwd), its gid (group), its range (subuid, subgid) — and
+ * [lo, hi) the ids it names.  A comment, a blank or a malformed line names
+ * none (the tools that read the file skip it too). */
+static bool line_hits(const char *line, const char *end, enum line_kind kind, uint64_t base, uint64_t n,
+                      uint64_t *lo, uint64_t *hi)
+{
+    uint64_t count;
+
+    if (line == end || *line == '#')
+        return false;
+    if (kind == LK_PASSWD)
+        return (id_field(line, end, 2, lo, hi) && *lo < base + n && *hi > base) ||
+               (id_field(line, end, 3, lo, hi) && *lo < base + n && *hi > base);
+    if (kind == LK_GROUP)
+        return id_field(line, end, 2, lo, hi) && *lo < base + n && *hi > base;
+    const char *f = field_at(line, end, 2);
+    if (!id_field(line, end, 1, lo, hi) || !f || !field_u64(f, end, &count) || count == 0 || count > UINT32_MAX)
+        return false;
+    *hi = *lo + count;
+    return *lo < base + n && *hi > base;
 }
 
 static int overlap(const char *path, unsigned lineno, const char *line, const char *end, uint64_t lo,
@@ -79,19 +99,32 @@ static int overlap(const char *path, unsigned lineno, const char *line, const ch
                    base, (uint64_t)base + n - 1, namelen > 64 ? 64 : namelen, line, path, lineno, lo, hi - 1);
 }
 
+/* The file, a symlink followed (these are root's own, and images and
+ * configuration tools link them); absent, or a link to nothing: none. */
+static int read_ids_file(const char *path, char **text, size_t *len, struct jc_err *err)
+{
+    char real[PATH_MAX];
+
+    if (!realpath(path, real))
+        return errno == ENOENT ? 0 : jc_fail(err, errno, "%s", path);
+    if (jc_read_file_at(AT_FDCWD, real, path, FILE_CAP, text, len, err) == 0)
+        return 0;
+    if (err->errnum != ENOENT)
+        return -1;
+    jc_err_clear(err); /* gone since: none */
+    return 0;
+}
+
 static int check_file(const char *path, enum line_kind kind, uint32_t base, uint32_t n, struct jc_err *err)
 {
     _cleanup_free_ char *text = NULL;
     size_t len = 0;
     unsigned lineno = 0;
 
-    if (jc_read_file_at(AT_FDCWD, path, NULL, FILE_CAP, &text, &len, err) < 0) {
-        if (err->errnum == ENOENT) {
-            jc_err_clear(err);
-            return 0;
-        }
+    if (read_ids_file(path, &text, &len, err) < 0)
         return -1;
-    }
+    if (!text)
+        return 0;
     for (const char *line = text, *next; line < text + len; line = next) {
         const char *end = memchr(line, '\n', (size_t)(text + len - line));
         uint64_t lo, hi;
@@ -99,7 +132,7 @@ static int check_file(const char *path, enum line_kind kind, uint32_t base, uint
         end = end ? end : text + len;
         next = end + 1;
         lineno++;
-        if (line_range(line, end, kind, &lo, &hi) && lo < (uint64_t)base + n && hi > base)
+        if (line_hits(line, end, kind, base, n, &lo, &hi))
             return overlap(path, lineno, line, end, lo, hi, base, n, err);
     }
     return 0;
@@ -107,7 +140,7 @@ static int check_file(const char *path, enum line_kind kind, uint32_t base, uint
 
 int idrange_check(const struct idrange_files *f, uint32_t base, uint32_t n, struct jc_err *err)
 {
-    if (check_file(f->passwd, LK_ACCOUNT, base, n, err) < 0 || check_file(f->group, LK_ACCOUNT, base, n, err) < 0 ||
+    if (check_file(f->passwd, LK_PASSWD, base, n, err) < 0 || check_file(f->group, LK_GROUP, base, n, err) < 0 ||
         check_file(f->subuid, LK_SUBRANGE, base, n, err) < 0 || check_file(f->subgid, LK_SUBRANGE, base, n, err) < 0)
         return -1;
     return 0;

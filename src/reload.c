@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "idrange.h"
+#include "log.h"
 
 static int g_argc;
 static char **g_argv;
@@ -44,13 +45,20 @@ static void load_token(const struct jc_config *c, char token[JC_TOKEN_SIZE], str
         jc_problem(p, &err);
 }
 
-/* A reload may raise max_running or pool_size: the slots' ids grow too. */
-static void check_ids(const struct jc_config *c, struct jc_problems *p)
+/* A reload may raise max_running or pool_size: ids the slots have not
+ * used yet must be nobody's (refused otherwise); an entry that appeared
+ * since start-up among those in use is said, not made a reason to refuse
+ * every reload (a token rotation included) until a restart. */
+static void check_ids(const struct jc_config *running, const struct jc_config *c, struct jc_problems *p)
 {
+    uint32_t was = running->max_running + running->pool_size, now = c->max_running + c->pool_size;
     struct jc_err err = {0};
 
-    if (idrange_check(&idrange_system, c->uid_base, c->max_running + c->pool_size, &err) < 0)
+    if (now > was && idrange_check(&idrange_system, c->uid_base + was, now - was, &err) < 0)
         jc_problem(p, &err);
+    jc_err_clear(&err);
+    if (idrange_check(&idrange_system, c->uid_base, now < was ? now : was, &err) < 0)
+        log_warnx("reload: %s", err.msg);
 }
 
 int reload_prepare(const struct jc_config *running, struct reload_next *n, struct jc_problems *p)
@@ -65,7 +73,7 @@ int reload_prepare(const struct jc_config *running, struct reload_next *n, struc
     config_clamp_to_ceilings(&n->cfg); /* the ceilings in force, not the file's */
     load_policies(&n->cfg, &n->policies, p);
     load_token(&n->cfg, n->token, p);
-    check_ids(&n->cfg, p);
+    check_ids(running, &n->cfg, p);
     if (!p->n)
         return 0;
     reload_next_free(n);

@@ -422,18 +422,19 @@ struct ttable *tasks_open(const struct jc_config *cfg, const char *db_path, int 
         jc_fail(err, ENOMEM, "task table");
         return NULL;
     }
+    *t = (struct ttable){.conf = conf_of(cfg), .legacy_dirfd = legacy_dirfd, .logs_dirfd = logs_dirfd,
+                         .space = space, .hooks = *hooks};
     pthread_mutex_init(&t->lock, NULL);
     /* Its waits are timed on the monotonic clock: a step of the wall
      * clock must not stall the queue's head. */
     if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
         pthread_cond_init(&t->cond, &ca) != 0) {
+        pthread_mutex_destroy(&t->lock);
         free(t);
         jc_fail(err, 0, "task table: condition variable");
         return NULL;
     }
     pthread_condattr_destroy(&ca);
-    *t = (struct ttable){.lock = t->lock, .cond = t->cond, .conf = conf_of(cfg), .legacy_dirfd = legacy_dirfd,
-                         .logs_dirfd = logs_dirfd, .space = space, .hooks = *hooks};
     if (!(t->store = store_open(db_path, cfg->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL, err))) {
         free(t);
         return NULL;

@@ -1342,6 +1342,7 @@ static enum serve_end front_exited(struct warden *w)
     while (w->front_pid > 0 && waitpid(w->front_pid, &status, 0) < 0)
         if (errno != EINTR) {
             log_warn("reaping the front");
+            w->front_pid = -1; /* not ours to signal or wait for any more */
             return SERVE_FAILED;
         }
     if (w->front_pid > 0)

@@ -273,13 +273,15 @@ class PipelineTest(DaemonTestCase):
         n = 20
         # Ends 0.1 s apart, the first once all run (the TCG VM needs
         # seconds to start 20): one wake each if they woke it.
-        base = scaled(2)
+        base = scaled(4)
         ids = [self.d.submit_ok(name="sleeper", command=["/bin/sleep", "%.1f" % (base + 0.1 * i)])["id"]
                for i in range(n)]
         for tid in ids:
             self.d.wait_running(tid)
         self.d.wait_cells(POOL)
         before = int(status_field(path, "voluntary_ctxt_switches")[0])
+        # Every end is still to come, or the count below would miss some.
+        self.assertEqual(self.d.task(ids[0])["state"], "running", "the first sleeper ended before the count began")
         for tid in ids:
             self.assertRecordEnd(self.d.wait_terminal(tid), "succeeded", "exited", exit_code=0)
         time.sleep(0.2)
@@ -301,9 +303,10 @@ class PipelineTest(DaemonTestCase):
         elapsed = time.monotonic() - t0
         woken = int(status_field(path, "voluntary_ctxt_switches")[0]) - before
         print("jc-table woke %d times in %.1f s for %d tasks" % (woken, elapsed, n))
-        # Its own clock: once a second (retries, prunes).  Woken by the
-        # tasks it would be 2 per task.
-        self.assertLessEqual(woken, int(elapsed) + 3)
+        # Its own clock: once a second (retries, prunes), each tick maybe
+        # twice (t->lock taken from an HTTP thread's store write).  Woken
+        # by the tasks it would be 2-3 per task: 120 and more.
+        self.assertLessEqual(woken, int(1.5 * elapsed) + 10)
 
 
 if __name__ == "__main__":

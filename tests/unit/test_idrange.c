@@ -100,6 +100,48 @@ static void test_subordinate(void)
     CHECK(idrange_check(&files, 1000000, 66, &err) == 0);
 }
 
+static void test_as_the_c_library_reads(void)
+{
+    struct jc_err err = {0};
+
+    /* strtoul's view: blanks and a '+' before the digits. */
+    put("root:x:0:0::/root:/bin/sh\neve:x: +1000007:0::/:/bin/sh\n", GROUP, "", "");
+    CHECK(idrange_check(&files, 1000000, 66, &err) == -1);
+    CHECK_STR_CONTAINS(err.msg, "\"eve\"");
+    /* A primary gid in the range, with no group line for it. */
+    put("root:x:0:0::/root:/bin/sh\nfrank:x:1000:1000009::/:/bin/sh\n", GROUP, "", "");
+    CHECK(idrange_check(&files, 1000000, 66, &err) == -1);
+    CHECK_STR_CONTAINS(err.msg, "\"frank\"");
+    /* The last line without its newline. */
+    put("root:x:0:0::/root:/bin/sh\ngina:x:1000065:0::/:/bin/sh", GROUP, "", "");
+    CHECK(idrange_check(&files, 1000000, 66, &err) == -1);
+    CHECK_STR_CONTAINS(err.msg, "line 2");
+}
+
+/* A symlinked file is followed (images and configuration tools link
+ * them); a link to nothing holds nothing. */
+static void test_symlinks(void)
+{
+    struct jc_err err = {0};
+    char target[300];
+
+    put("", GROUP, "", "");
+    snprintf(target, sizeof target, "%s/passwd.real", dir);
+    CHECK(symlink(target, paths[0]) == 0);
+    CHECK(idrange_check(&files, 1000000, 66, &err) == 0); /* dangling */
+    put("", GROUP, "", "");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    const char *text = "hank:x:1000001:0::/:/bin/sh\n";
+    CHECK(write_file_at(dfd, "passwd.real", text, strlen(text)) == 0);
+    close(dfd);
+    CHECK(symlink(target, paths[0]) == 0);
+    CHECK(idrange_check(&files, 1000000, 66, &err) == -1);
+    CHECK_STR_CONTAINS(err.msg, "\"hank\"");
+    CHECK_STR_CONTAINS(err.msg, paths[0]);
+    unlink(paths[0]);
+    unlink(target);
+}
+
 static void test_unreadable(void)
 {
     struct jc_err err = {0};
@@ -121,6 +163,8 @@ int main(void)
     test_user();
     test_group();
     test_subordinate();
+    test_as_the_c_library_reads();
+    test_symlinks();
     test_unreadable();
     rm_tree(dir);
     return check_summary();
