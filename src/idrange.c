@@ -63,6 +63,22 @@ static bool id_field(const char *line, const char *end, int k, uint64_t *lo, uin
     return true;
 }
 
+/* The ids field k names — one (passwd, group), or START:COUNT (subuid,
+ * subgid) — as [lo, hi), and whether any is in [base, base + n). */
+static bool field_hits(const char *line, const char *end, int k, bool range, uint64_t base, uint64_t n,
+                       uint64_t *lo, uint64_t *hi)
+{
+    const char *f = field_at(line, end, k + 1);
+    uint64_t count = 1;
+
+    if (!id_field(line, end, k, lo, hi))
+        return false;
+    if (range && (!f || !field_u64(f, end, &count) || count == 0 || count > UINT32_MAX))
+        return false;
+    *hi = *lo + count;
+    return *lo < base + n && *hi > base;
+}
+
 /* Whether one line names an id in [base, base + n) — its uid or its
  * primary gid (passwd), its gid (group), its range (subuid, subgid) — and
  * [lo, hi) the ids it names.  A comment, a blank or a malformed line names
@@ -70,20 +86,12 @@ static bool id_field(const char *line, const char *end, int k, uint64_t *lo, uin
 static bool line_hits(const char *line, const char *end, enum line_kind kind, uint64_t base, uint64_t n,
                       uint64_t *lo, uint64_t *hi)
 {
-    uint64_t count;
-
     if (line == end || *line == '#')
         return false;
-    if (kind == LK_PASSWD)
-        return (id_field(line, end, 2, lo, hi) && *lo < base + n && *hi > base) ||
-               (id_field(line, end, 3, lo, hi) && *lo < base + n && *hi > base);
-    if (kind == LK_GROUP)
-        return id_field(line, end, 2, lo, hi) && *lo < base + n && *hi > base;
-    const char *f = field_at(line, end, 2);
-    if (!id_field(line, end, 1, lo, hi) || !f || !field_u64(f, end, &count) || count == 0 || count > UINT32_MAX)
-        return false;
-    *hi = *lo + count;
-    return *lo < base + n && *hi > base;
+    if (kind == LK_SUBRANGE)
+        return field_hits(line, end, 1, true, base, n, lo, hi);
+    return field_hits(line, end, 2, false, base, n, lo, hi) ||
+           (kind == LK_PASSWD && field_hits(line, end, 3, false, base, n, lo, hi));
 }
 
 static int overlap(const char *path, unsigned lineno, const char *line, const char *end, uint64_t lo,

@@ -10,7 +10,8 @@
  * Ownership: the builder only adds cells; the main thread takes them,
  * discards the dead ones (it polls an epoll set of their pidfds, which the
  * builder adds each new cell to: the main thread need not wake to see it)
- * and, on a reload or a stop, the rest.  The list, the size and the defaults are under p->lock.
+ * and, on a reload or a stop, the rest.  The list, the size and the
+ * defaults are under p->lock.
  *
  * Runs in: the warden's main thread (pool_*), the builder thread. */
 #pragma once
@@ -36,7 +37,7 @@ struct pool {
     pthread_mutex_t lock;
     pthread_cond_t wake;                 /* the builder waits on it */
     struct sandbox_cell cells[POOL_MAX]; /* [0, n): waiting, oldest first (lock) */
-    int deaths_fd;                       /* epoll set of the waiting cells' pidfds (lock) */
+    int deaths_fd;                       /* epoll set of the listed cells' pidfds (changed with the list) */
     unsigned n, want;                    /* lock */
     unsigned landing;                    /* lock: cells taken whose tasks have not
                                             started or failed yet: no build meanwhile */

@@ -1338,16 +1338,15 @@ static enum serve_end config_acked(struct warden *w, uint32_t gen)
 static enum serve_end front_exited(struct warden *w)
 {
     int status;
+    pid_t rc = -1;
 
-    while (w->front_pid > 0 && waitpid(w->front_pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            log_warn("reaping the front");
-            w->front_pid = -1; /* not ours to signal or wait for any more */
-            return SERVE_FAILED;
-        }
-    if (w->front_pid > 0)
+    while (w->front_pid > 0 && (rc = waitpid(w->front_pid, &status, 0)) < 0 && errno == EINTR)
+        ;
+    if (rc > 0)
         log_front_death(status);
-    w->front_pid = -1;
+    else if (w->front_pid > 0)
+        log_warn("reaping the front");
+    w->front_pid = -1; /* reaped, or not ours to signal or wait for any more */
     return SERVE_FAILED;
 }
 
@@ -1406,8 +1405,8 @@ static enum serve_end serve(struct warden *w, int sigfd)
         /* While reports wait, wake up to measure the stall; while draining,
          * to see the tasks end (the monitor thread removes them); with a
          * watchdog, to ping it.  The pool's set: a waiting cell died. */
-        if (poll(pfd, JC_ARRAY_LEN(pfd), poll_timeout((pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1,
-                                      notify_watchdog())) < 0) {
+        int timeout = poll_timeout((pfd[0].events & POLLOUT) || w->drain_until_ms ? 200 : -1, notify_watchdog());
+        if (poll(pfd, JC_ARRAY_LEN(pfd), timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
