@@ -3,7 +3,9 @@
 # jobcelld (with every process it starts: front, warden, the tasks) while
 # the client (bench/postloop.c) runs N no-op tasks over HTTP, then of the limit (bench/limit.c)
 # running N spawns.  Prints `perf report --no-children --sort sym`'s top
-# entries for both, and the CPU each used per spawn.  A benchmark, not a test.
+# entries for both, the CPU each used per spawn, and bench/perfdiff.py's
+# report of where the two differ (by process, by role, by kernel symbol).
+# A benchmark, not a test.
 #
 #   sudo bench/profile.sh [-n N] [-k TOP] [-l LANES] [-a]
 #                                  (default 2000 spawns, top 15, 1 lane)
@@ -24,7 +26,7 @@ while getopts "n:k:l:ah" o; do
     k) TOP=$OPTARG ;;
     l) LANES=$OPTARG ;;
     a) WIDE=1 ;;
-    *) sed -n '2,17p' "$0"; exit 2 ;;
+    *) sed -n '2,18p' "$0"; exit 2 ;;
     esac
 done
 [[ $N =~ ^[0-9]+$ && $N -ge 10 && $TOP =~ ^[0-9]+$ && $LANES =~ ^[1-9][0-9]*$ ]] ||
@@ -92,3 +94,8 @@ for run in jobcell limit; do
     echo "$run, by process (comm):"
     perf_top "$BENCH_TMP/$run.data" comm 8
 done
+
+echo
+echo "jobcell against the limit, CPU ms per spawn (bench/perfdiff.py; $WHAT):"
+python3 "$BENCH_DIR/perfdiff.py" --names jobcell,limit "$BENCH_TMP/jobcell.data" $((N + 50)) \
+    "$BENCH_TMP/limit.data" $((N + 50)) | sed 's/^/  /'

@@ -4,7 +4,7 @@
 # same rootfs and the same no-op program, with 1, 2 and 4 lanes; every row
 # is printed as a ratio to the limit.  A benchmark, not a test.
 #
-#   sudo bench/spawn.sh [-n N] [-t MAX_SECONDS] [-p noop|true] [-L LANES] [-T TOOLS]
+#   sudo bench/spawn.sh [-n N] [-t MAX_SECONDS] [-p noop|true] [-L LANES] [-T TOOLS] [-P miss|all|none]
 #
 #   -n N      spawns per measurement (default 500); every loop is also
 #             bounded by -t seconds (default 60)
@@ -15,6 +15,13 @@
 #   -T        comma list among: limit,jobcell,jobcell-py,strict,paced,tmpfs,
 #             unshare,bwrap,crun,exec (default: all but tmpfs).  limit is always measured: it is the
 #             row every ratio is taken against.
+#   -P        after the table, the verdict against issue 10's targets
+#             (docs/performance.md), then a whole-host profile of each
+#             lane count where jobcell missed one: "miss" (default), "all"
+#             lane counts, or "none".  The same N spawns of jobcell and of
+#             the limit under `perf record -a`, and bench/perfdiff.py's
+#             report: CPU ms per spawn by process, kernel against user
+#             code, and the kernel symbols that differ most.
 #
 # From a fresh clone on a fresh machine it sets up what it needs (README's
 # set-up: `scripts/jobcell.sh setup`; BENCH_NO_BUILD=1: none), and installs
@@ -47,19 +54,21 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-N=500 MAXS=60 PROG=noop TOOLS=limit,jobcell,jobcell-py,strict,paced,unshare,bwrap,crun,exec LANES=1,2,4
-while getopts "n:t:p:L:T:h" o; do
+N=500 MAXS=60 PROG=noop TOOLS=limit,jobcell,jobcell-py,strict,paced,unshare,bwrap,crun,exec LANES=1,2,4 PROFILE=miss
+while getopts "n:t:p:L:T:P:h" o; do
     case $o in
     n) N=$OPTARG ;;
     t) MAXS=$OPTARG ;;
     p) PROG=$OPTARG ;;
     L) LANES=$OPTARG ;;
     T) TOOLS=$OPTARG ;;
-    *) sed -n '2,38p' "$0"; exit 2 ;;
+    P) PROFILE=$OPTARG ;;
+    *) sed -n '2,53p' "$0"; exit 2 ;;
     esac
 done
 [[ $N =~ ^[0-9]+$ && $N -ge 10 && $N -le 100000 ]] || bench_die "-n: 10..100000"
 [[ $LANES =~ ^[0-9]+(,[0-9]+)*$ ]] || bench_die "-L: a comma list of lane counts"
+[[ $PROFILE =~ ^(miss|all|none)$ ]] || bench_die "-P: miss, all or none"
 IFS=, read -ra LANE_LIST <<<"$LANES"
 for l in "${LANE_LIST[@]}"; do [[ $l -ge 1 && $l -le 32 ]] || bench_die "-L: 1..32 lanes"; done
 has() { [[ $1 == limit || ,$TOOLS, == *,$1,* ]]; }
@@ -279,5 +288,61 @@ done
 if [[ -n ${R[paced,1]:-} ]]; then
     a=${R[paced,1]} s=$(field "${R[limit,1]:-}" started_p50_ms)
     echo "jobcell, a POST every 20 ms (a cell ready): POST -> 202 p50 $(field "$a" p50_ms) ms ($(ratio "$(field "$a" p50_ms)" "$s")x the limit's mkdir -> STARTED p50), p99 $(field "$a" p99_ms) ms ($(ratio "$(field "$a" p99_ms)" "$(field "$a" p50_ms)")x its p50)"
+fi
+
+# --- against issue 10's targets (docs/performance.md) -------------------------
+# verdict X OP BOUND: "met" or "MISSED" (X, BOUND numbers; OP ge or le).
+verdict() { awk -v x="$1" -v b="$3" -v op="$2" 'BEGIN { ok = op == "ge" ? x >= b : x <= b; print ok ? "met" : "MISSED" }'; }
+MISSED_LANES=()
+echo
+echo "Against the targets (issue 10; a ratio in this run, never a test):"
+for l in "${LANE_LIST[@]}"; do
+    lim=$(field "${R[limit,$l]:-}" rate) j=$(field "${R[jobcell,$l]:-}" rate)
+    [[ -n $j && -n $lim ]] || continue
+    v=$(verdict "$(ratio "$j" "$lim")" ge 0.8) line="jobcell $(ratio "$j" "$lim")x the limit (>= 0.8: $v)"
+    miss=$v
+    bw=$(field "${R[bwrap,$l]:-}" rate)
+    if [[ -n $bw ]]; then
+        v=$(verdict "$(ratio "$j" "$bw")" ge 1.0001) line+="; $(ratio "$j" "$bw")x bwrap (ahead: $v)"
+        [[ $v == met ]] || miss=$v
+    fi
+    cr=$(field "${R[crun,$l]:-}" rate)
+    if [[ -n $cr ]]; then
+        v=$(verdict "$(ratio "$j" "$cr")" ge 3) line+="; $(ratio "$j" "$cr")x crun (>= 3: $v"
+        [[ $(verdict "$(ratio "$lim" "$cr")" ge 3) == met ]] || v+=": the limit itself is $(ratio "$lim" "$cr")x crun"
+        line+=")"
+        [[ $v == met ]] || miss=MISSED
+    fi
+    echo "  $l lane(s): $line"
+    [[ $miss == met && $PROFILE != all ]] || MISSED_LANES+=("$l")
+done
+if [[ -n ${R[paced,1]:-} ]]; then
+    a=${R[paced,1]} s=$(field "${R[limit,1]:-}" started_p50_ms)
+    p50r=$(ratio "$(field "$a" p50_ms)" "$s") p99r=$(ratio "$(field "$a" p99_ms)" "$(field "$a" p50_ms)")
+    echo "  paced: POST -> 202 p50 ${p50r}x the limit's (<= 1: $(verdict "$p50r" le 1)); p99 ${p99r}x its p50 (<= 3: $(verdict "$p99r" le 3))"
+fi
+
+# --- a profile of each lane count that missed (-P miss), or of all (-P all) ---
+# The same N spawns under `perf record -a`, jobcell then the limit, and
+# bench/perfdiff.py's report of where jobcell's CPU per spawn differs.
+if [[ $PROFILE != none && ${#MISSED_LANES[@]} -gt 0 ]] && has jobcell; then
+    if ! command -v perf >/dev/null && ! bench_need perf linux-perf; then
+        echo "# no profile: perf missing (apt-get install linux-perf)" >&2
+    else
+        jc_start "$ROOTFS" "{\"max_running\": 65536, \"per_ip_connections\": 256, \"log_level\": \"warn\", \"pool_size\": ${JC_POOL_SIZE:-2}}"
+        body="{\"name\": \"bench\", \"command\": [\"$NOOP\"]}"
+        for l in "${MISSED_LANES[@]}"; do
+            echo
+            echo "Profile, $l lane(s) (perf record -a -e cpu-clock, $((N + WARM)) spawns each, warm-up included):"
+            perf record -q -a -e cpu-clock -o "$BENCH_TMP/prof-jobcell-$l.data" -- \
+                "$POSTLOOP" -P "$JC_PORT" -n "$N" -j "$l" -t "$MAXS" -w "$WARM" -b "$body" >/dev/null
+            perf record -q -a -e cpu-clock -o "$BENCH_TMP/prof-limit-$l.data" -- \
+                "$LIMIT" --rootfs "$ROOTFS" --lanes "$l" --count "$N" --warmup "$WARM" --max-seconds "$MAXS" \
+                --cgroup-name "$LIMIT_CG" --policy-dir "$REPO/policy" -- "$NOOP" >/dev/null
+            python3 "$BENCH_DIR/perfdiff.py" --names jobcell,limit "$BENCH_TMP/prof-jobcell-$l.data" "$((N + WARM))" \
+                "$BENCH_TMP/prof-limit-$l.data" "$((N + WARM))" | sed 's/^/  /'
+        done
+        jc_stop
+    fi
 fi
 exit "$FAILED"

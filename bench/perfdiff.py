@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""bench/perfdiff.py — two whole-host profiles of the same spawns side by
+side: where one tool's CPU per spawn goes against the other's.  A
+benchmark's report, not a test; run by bench/spawn.sh (a target missed)
+and usable by hand:
+
+    perfdiff.py A.data A_SPAWNS B.data B_SPAWNS [--names A,B] [--top K]
+
+Each DATA is a `perf record -a -e cpu-clock` of the host while one tool
+ran SPAWNS spawns.  Every figure is milliseconds of CPU per spawn (the
+sampled time of the whole host, idle excluded, over the spawns): by
+process (threads named apart: jc-ipc, MHD-worker, ...; kworker/u4:2 and
+its kind counted together), kernel against user code, and by kernel
+symbol, the largest differences first.  Needs perf (linux-perf)."""
+import argparse
+import collections
+import re
+import subprocess
+import sys
+
+
+def load(path):
+    """{(comm, kernel?, sym): samples}, total samples, ns per sample."""
+    out = subprocess.run(
+        ["perf", "report", "-i", path, "--no-children", "--sort", "comm,dso,sym", "--stdio",
+         "-g", "none", "-n", "-t", "|"],
+        capture_output=True, text=True, check=True).stdout
+    events = re.search(r"^# Event count \(approx\.\): (\d+)", out, re.M)
+    counts = collections.Counter()
+    total = 0
+    for line in out.splitlines():
+        if line.startswith("#") or line.count("|") < 4:
+            continue
+        _, samples, comm, dso, sym = (f.strip() for f in line.split("|", 4))
+        if not samples.isdigit():
+            continue
+        n = int(samples)
+        total += n
+        counts[(group(comm), dso == "[kernel.kallsyms]", sym.split("] ", 1)[-1])] += n
+    if not events or not total:
+        sys.exit("perfdiff: %s: no samples" % path)
+    return counts, int(events.group(1)) / total
+
+
+def group(comm):
+    """One name for a kind of kernel thread (kworker/u4:2-events: kworker)."""
+    return re.sub(r"/.*", "", comm)
+
+
+# What each process does for a spawn, so that jobcell's processes can be
+# set against the limit's, which does the same steps in fewer of them.
+ROLES = [
+    ("the sandbox's making", ("jobcell-limit", "jc-cells", "jobcelld", "jobcell-spawn"),
+     "limit: its lanes; jobcell: jc-cells and the warden's main thread (cgroup, clone3, "
+     "the trampoline), the stub jobcell-spawn (mounts, pivot_root, seccomp)"),
+    ("jobcell-init and the task", ("jobcell-init", "jc-noop", "true"), ""),
+    ("cgroup removal", ("jc-sweeper",), "limit: in its lanes"),
+    ("jobcell's HTTP, records, monitor", ("MHD-worker", "MHD-listen", "jc-ipc", "jc-monitor", "jc-table",
+                                          "jc-checkpoint", "jc-waits", "jc-follow", "jc-conn-reaper"),
+     "the limit has none"),
+    ("the HTTP client", ("jobcell-postloo",), "bench/postloop.c"),
+    ("kernel threads", ("kworker", "ksoftirqd", "rcu_preempt", "rcu_sched", "migration", "kdamond.0",
+                        "kcompactd0", "khugepaged"), "deferred work: namespaces' and cgroups' teardown"),
+]
+
+
+def role(comm):
+    for name, comms, _ in ROLES:
+        if comm in comms or (name == "jobcell's HTTP, records, monitor" and comm.startswith("MHD-")):
+            return name
+    return "other"
+
+
+def per_spawn(counts, ns, spawns, key):
+    """ms per spawn by key(comm, kernel, sym); the idle loop left out."""
+    ms = collections.Counter()
+    for (comm, kernel, sym), n in counts.items():
+        if comm != "swapper":
+            ms[key(comm, kernel, sym)] += n * ns / 1e6 / spawns
+    return ms
+
+
+def table(title, a, b, names, top, order):
+    keys = sorted(set(a) | set(b), key=order)[:top]
+    print(title)
+    print("  %-44s %10s %10s %10s" % ("", names[0], names[1], "difference"))
+    for k in keys:
+        print("  %-44s %10.3f %10.3f %+10.3f" % (k[:44], a[k], b[k], a[k] - b[k]))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("a")
+    p.add_argument("a_spawns", type=int)
+    p.add_argument("b")
+    p.add_argument("b_spawns", type=int)
+    p.add_argument("--names", default="A,B")
+    p.add_argument("--top", type=int, default=10)
+    o = p.parse_args()
+    names = o.names.split(",", 1)
+    (ca, nsa), (cb, nsb) = load(o.a), load(o.b)
+
+    def view(key):
+        return per_spawn(ca, nsa, o.a_spawns, key), per_spawn(cb, nsb, o.b_spawns, key)
+
+    a, b = view(lambda c, k, s: "all")
+    print("CPU ms per spawn, the whole host (idle excluded): %s %.3f, %s %.3f, difference %+.3f"
+          % (names[0], a["all"], names[1], b["all"], a["all"] - b["all"]))
+    code_a, code_b = view(lambda c, k, s: "kernel code" if k else "user code")
+    table("By code:", code_a, code_b, names, 2, lambda k: k)
+    a, b = view(lambda c, k, s: c)
+    table("By process (the largest first):", a, b, names, o.top, lambda k: -max(a[k], b[k]))
+    a, b = view(lambda c, k, s: role(c))
+    order = [r[0] for r in ROLES] + ["other"]
+    table("By role:", a, b, names, len(order), order.index)
+    for name, _, what in ROLES:
+        if what:
+            print("    (%s: %s)" % (name, what))
+    most = sorted(set(a) | set(b), key=lambda k: -(a[k] - b[k]))[:3]
+    summary = ("In short: %s - %s = kernel code %+.3f ms, user code %+.3f ms per spawn; the "
+               "roles that differ most: %s" % (names[0], names[1],
+                                         code_a["kernel code"] - code_b["kernel code"],
+                                         code_a["user code"] - code_b["user code"],
+                                         ", ".join("%s %+.3f" % (k, a[k] - b[k]) for k in most)))
+    a, b = view(lambda c, k, s: s if k else None)
+    a.pop(None, None)
+    b.pop(None, None)
+    table("Kernel symbols, by the difference (%s - %s):" % tuple(names), a, b, names, o.top,
+          lambda k: -abs(a[k] - b[k]))
+    table("Kernel symbols, %s's largest:" % names[1], a, b, names, o.top, lambda k: -b[k])
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
