@@ -50,11 +50,10 @@ def group(comm):
 # What each process does for a spawn, so that jobcell's processes can be
 # set against the limit's, which does the same steps in fewer of them.
 ROLES = [
-    ("the sandbox's making", ("jobcell-limit", "jc-cells", "jobcelld", "jobcell-spawn"),
+    ("the sandbox, made and removed", ("jobcell-limit", "jc-cells", "jobcelld", "jobcell-spawn", "jc-sweeper"),
      "limit: its lanes; jobcell: jc-cells and the warden's main thread (cgroup, clone3, "
-     "the trampoline), the stub jobcell-spawn (mounts, pivot_root, seccomp)"),
+     "the trampoline), the stub jobcell-spawn (mounts, pivot_root, seccomp), jc-sweeper (rmdir)"),
     ("jobcell-init and the task", ("jobcell-init", "jc-noop", "true"), ""),
-    ("cgroup removal", ("jc-sweeper",), "limit: in its lanes"),
     ("jobcell's HTTP, records, monitor", ("MHD-worker", "MHD-listen", "jc-ipc", "jc-monitor", "jc-table",
                                           "jc-checkpoint", "jc-waits", "jc-follow", "jc-conn-reaper"),
      "the limit has none"),

@@ -8,7 +8,8 @@
 # reaped children (the tasks: stub, init, program).  Deterministic where a
 # rate is not: a wake-up saved is counted here even when the host's
 # speed, which drifts by ±15 % from one minute to the next on these VMs,
-# hides its CPU.  A benchmark, not a test.
+# hides its CPU.  Ends with what one wake-up costs here, on one CPU and
+# across two (build/bench/jobcell-wakeup).  A benchmark, not a test.
 #
 #   sudo bench/threads.sh [-n N] [-l LANES]   (default 3000 spawns, 4 lanes)
 #
@@ -21,7 +22,7 @@ while getopts "n:l:h" o; do
     case $o in
     n) N=$OPTARG ;;
     l) LANES=$OPTARG ;;
-    *) sed -n '2,15p' "$0"; exit 2 ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
     esac
 done
 [[ $N =~ ^[0-9]+$ && $N -ge 10 && $LANES =~ ^[1-9][0-9]*$ ]] || bench_die "-n: at least 10; -l: at least 1"
@@ -76,3 +77,6 @@ join <(sort "$BENCH_TMP/before") <(sort "$BENCH_TMP/after") |
           tc += cpu; if ($1 !~ /reaped/) { td += cpu; ts += cs } }
         END { printf "| %-34s | %12.3f | %16.2f |\n", "the daemon'"'"'s threads", td, ts
               printf "| %-34s | %12.3f | %16s |\n", "with its reaped children", tc, "" }'
+echo
+echo "What a wake-up costs on this host (build/bench/jobcell-wakeup: a token passed between two threads):"
+"$REPO/build/bench/jobcell-wakeup" 20000 | tail -n +2
