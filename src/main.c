@@ -48,6 +48,13 @@ struct startup {
     gid_t gid;
     int listen_fd, tasks_dirfd, logs_dirfd;
     struct logspace *space;
+    /* unix:PATH — its directory (opened before the bind) and its name
+     * there; the file bind() made, once made (remove_socket()). */
+    int sock_dirfd;
+    char sock_name[sizeof ((struct jc_config *)0)->listen_unix];
+    bool sock_bound;
+    dev_t sock_dev;
+    ino_t sock_ino;
 };
 
 static int check_rootfs(const struct jc_config *c, struct jc_err *err)
@@ -142,29 +149,83 @@ static int check_exposure(const struct jc_config *c, struct jc_err *err)
                      c->listen_host, c->listen_port);
 }
 
+/* The socket's directory, opened once: the file is checked, replaced and
+ * removed from there, not by a path the warden resolves later in a mount
+ * namespace of its own (devdir.c), maybe with other mounts in it. */
+static int open_sock_dir(struct startup *s, struct jc_err *err)
+{
+    char dir[sizeof s->cfg.listen_unix];
+    char *slash;
+
+    snprintf(dir, sizeof dir, "%s", s->cfg.listen_unix);
+    slash = strrchr(dir, '/'); /* there is one: the path is absolute (config.c) */
+    snprintf(s->sock_name, sizeof s->sock_name, "%s", slash + 1);
+    if (!s->sock_name[0])
+        return jc_fail(err, 0, "--listen unix:%s: names a directory", s->cfg.listen_unix);
+    *(slash == dir ? slash + 1 : slash) = 0;
+    s->sock_dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (s->sock_dirfd < 0)
+        return jc_fail(err, errno, "--listen unix:%s: opening its directory", s->cfg.listen_unix);
+    return 0;
+}
+
+/* A socket file at the path is a previous run's only if nobody listens
+ * on it (connect: ECONNREFUSED); a running daemon's stays its own, or it
+ * would be cut off, and its exit would then remove ours. */
+static int clear_stale(const struct startup *s, const struct sockaddr_un *a, struct jc_err *err)
+{
+    struct stat st;
+    _cleanup_close_ int probe = -1;
+
+    if (fstatat(s->sock_dirfd, s->sock_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode))
+        return 0; /* nothing there, or no socket: bind() fails on it */
+    if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+        return jc_fail(err, errno, "socket");
+    if (connect(probe, (const struct sockaddr *)a, sizeof *a) == 0 || errno == EAGAIN)
+        return jc_fail(err, 0, "--listen unix:%s: in use: a running process listens on it", a->sun_path);
+    if (errno != ECONNREFUSED)
+        return jc_fail(err, errno, "--listen unix:%s: probing the socket already there", a->sun_path);
+    if (unlinkat(s->sock_dirfd, s->sock_name, 0) < 0)
+        return jc_fail(err, errno, "--listen unix:%s: removing the old socket", a->sun_path);
+    return 0;
+}
+
+/* The file bind() made: which one remove_socket() may remove. */
+static int note_bound(struct startup *s)
+{
+    struct stat st;
+
+    if (fstatat(s->sock_dirfd, s->sock_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return -1;
+    s->sock_dev = st.st_dev;
+    s->sock_ino = st.st_ino;
+    s->sock_bound = true;
+    return 0;
+}
+
 /* unix:PATH — mode 0660, group of the service user; peers are checked too. */
 static int open_unix_listener(struct startup *s, struct jc_err *err)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    struct stat st;
     _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
     if (fd < 0)
         return jc_fail(err, errno, "socket");
     snprintf(a.sun_path, sizeof a.sun_path, "%s", s->cfg.listen_unix);
-    /* Replace a stale socket of a previous run, and nothing else. */
-    if (lstat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(a.sun_path) < 0)
-        return jc_fail(err, errno, "--listen unix:%s: removing the old socket", a.sun_path);
+    if (open_sock_dir(s, err) < 0 || clear_stale(s, &a, err) < 0)
+        return -1;
     /* The mode comes from the umask at bind(): no chmod by path that a
-     * swapped-in symlink could redirect; lchown never follows one. */
+     * swapped-in symlink could redirect; the chown never follows one. */
     mode_t old = umask(0117);
     int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
     umask(old);
     if (rc < 0)
         return jc_fail(err, errno, "--listen unix:%s", a.sun_path);
-    if (lchown(a.sun_path, 0, s->gid) < 0 || listen(fd, 1024) < 0) {
+    if (note_bound(s) < 0 || fchownat(s->sock_dirfd, s->sock_name, 0, s->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+        listen(fd, 1024) < 0) {
         int e = errno;
-        (void)unlink(a.sun_path); /* ours: bound a moment ago */
+        (void)unlinkat(s->sock_dirfd, s->sock_name, 0); /* ours: bound a moment ago */
+        s->sock_bound = false;
         return jc_fail(err, e, "--listen unix:%s", a.sun_path);
     }
     s->listen_fd = JC_STEAL_FD(fd);
@@ -376,6 +437,8 @@ static int split(struct startup *s)
         struct front f = {.cfg = &s->cfg, .policies = &s->policies, .cg = &s->cg,
                           .sock = sv[1], .logs_dirfd = s->logs_dirfd, .space = s->space};
         close(sv[0]);
+        if (s->sock_dirfd >= 0)
+            close(s->sock_dirfd); /* the socket file is the warden's to remove */
         _exit(front_run(&f, s->listen_fd, s->tasks_dirfd, s->uid, s->gid));
     }
     close(sv[1]);
@@ -434,16 +497,33 @@ static void raise_fd_limit(void)
     }
 }
 
-/* A start-up that fails after the bind must not leave the socket file. */
+/* At exit, and after a start-up that fails once bound: the socket file
+ * goes — the one bind() made, not one that has taken the path since (a
+ * successor's, say), which stays its owner's. */
 static void remove_socket(const struct startup *s)
 {
-    if (s->cfg.listen_unix[0] && s->listen_fd >= 0 && unlink(s->cfg.listen_unix) < 0 && errno != ENOENT)
+    struct stat st;
+
+    if (!s->sock_bound)
+        return;
+    if (fstatat(s->sock_dirfd, s->sock_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+            log_warnx("%s was removed by someone else before our exit", s->cfg.listen_unix);
+        else
+            log_warn("%s", s->cfg.listen_unix);
+        return;
+    }
+    if (st.st_dev != s->sock_dev || st.st_ino != s->sock_ino) {
+        log_warnx("%s is no longer the socket we made: left to its owner", s->cfg.listen_unix);
+        return;
+    }
+    if (unlinkat(s->sock_dirfd, s->sock_name, 0) < 0 && errno != ENOENT)
         log_warn("removing %s", s->cfg.listen_unix);
 }
 
 int main(int argc, char **argv)
 {
-    static struct startup s = {.listen_fd = -1, .tasks_dirfd = -1, .logs_dirfd = -1};
+    static struct startup s = {.listen_fd = -1, .tasks_dirfd = -1, .logs_dirfd = -1, .sock_dirfd = -1};
     static struct jc_problems problems;
     struct jc_err err = {0};
     int rc;

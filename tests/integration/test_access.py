@@ -244,35 +244,60 @@ class StartupRefusals(unittest.TestCase):
 
 
 class UnixSocket(unittest.TestCase):
+    def start(self, path, n=0):
+        """A jobcelld listening on unix:path, with a state dir and cgroup name
+        of its own (n tells a test's second daemon from its first)."""
+        state = harness.make_state_dir(harness.service_user())
+        self.states.append(state)
+        return subprocess.Popen(
+            [JOBCELLD, "--listen", "unix:" + path, "--state-dir", state,
+             "--cgroup-name", "jobcell-test-unix-%d-%d" % (os.getpid(), n)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="jobcell-sock-")
         os.chmod(self.dir, 0o755)
         self.path = os.path.join(self.dir, "jobcell.sock")
-        self.state = harness.make_state_dir(harness.service_user())
-        self.proc = subprocess.Popen(
-            [JOBCELLD, "--listen", "unix:" + self.path, "--state-dir", self.state,
-             "--cgroup-name", "jobcell-test-unix-%d" % os.getpid()],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True)
+        self.states = []
+        self.proc = self.start(self.path)
         # Ready once it answers (the file exists a moment before listen()).
+        # A daemon that never answers fails here, with its log: a test run
+        # against one still starting (or gone) would blame the wrong thing.
         deadline = harness.time.monotonic() + scaled(10)
         while harness.time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 if "200 OK" in self.get("/healthz"):
-                    break
+                    self.inode = os.lstat(self.path).st_ino
+                    return
             except OSError:
                 pass
             harness.time.sleep(0.05)
+        self.stop()
+        err = self.proc.stderr.read().decode(errors="replace")
+        self.clean()
+        self.fail("jobcelld (exit status %s) did not answer on %s within %.0f s; its log:\n%s"
+                  % (self.proc.returncode, self.path, scaled(10), err[-2000:]))
+
+    def stop(self, proc=None):
+        proc = proc or self.proc
+        proc.terminate()
+        return proc.wait(timeout=scaled(20))
+
+    def clean(self):
+        subprocess.run(["rm", "-rf", self.dir] + self.states)
 
     def tearDown(self):
-        self.proc.terminate()
-        rc = self.proc.wait(timeout=scaled(20))
+        rc = self.stop()
         left = os.path.exists(self.path)
+        # The daemon's own file (never removed), or one made after its removal?
+        mine = left and os.lstat(self.path).st_ino == self.inode
         err = self.proc.stderr.read().decode(errors="replace")
-        subprocess.run(["rm", "-rf", self.dir, self.state])
+        self.clean()
         # How the daemon ended says why a socket file would be left behind.
         self.assertEqual(rc, 0, "jobcelld exited %s; its log:\n%s" % (rc, err[-2000:]))
-        self.assertFalse(left, "socket file left behind; jobcelld's log:\n%s" % err[-2000:])
+        self.assertFalse(left, "socket file left behind (%s); jobcelld's log:\n%s"
+                         % ("the one it bound" if mine else "not the one it bound", err[-2000:]))
 
     def get(self, path, uid=None):
         def body():
@@ -327,6 +352,61 @@ class UnixSocket(unittest.TestCase):
     def test_other_users_cannot(self):
         out = self.get("/healthz", uid=65534)   # nobody: refused by the file mode
         self.assertIn("OSError 13", out)
+
+    def test_a_running_daemons_socket_is_not_taken_over(self):
+        """A second daemon on the path of a running one's socket refuses to
+        start: the file is not "a stale socket of a previous run"."""
+        second = self.start(self.path, 1)
+        try:
+            rc = second.wait(timeout=scaled(20))
+        except subprocess.TimeoutExpired:
+            rc = None
+            self.stop(second)
+        err = second.stderr.read().decode(errors="replace")
+        self.assertIsNotNone(rc, "a second daemon started on a running one's socket; its log:\n" + err[-2000:])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("in use", err)
+        self.assertEqual(os.lstat(self.path).st_ino, self.inode, "the socket file was replaced")
+        self.assertIn("200 OK", self.get("/healthz"))
+
+    def test_a_stale_socket_is_replaced(self):
+        """A socket file nobody listens on (a previous run killed with -9)."""
+        path = os.path.join(self.dir, "stale.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.bind(path)
+        other = self.start(path, 1)
+        deadline = harness.time.monotonic() + scaled(10)
+        while not self.answers(path) and other.poll() is None and harness.time.monotonic() < deadline:
+            harness.time.sleep(0.05)
+        ready = self.answers(path)
+        rc = self.stop(other)
+        err = other.stderr.read().decode(errors="replace")
+        self.assertTrue(ready, "no answer on a replaced stale socket; log:\n" + err[-2000:])
+        self.assertEqual(rc, 0, err[-2000:])
+        self.assertFalse(os.path.exists(path), "socket file left behind")
+
+    def test_a_socket_that_replaced_ours_is_left_alone(self):
+        """At exit the daemon removes the file it made, not whatever holds the
+        path by then (a successor's socket, say)."""
+        os.unlink(self.path)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.bind(self.path)
+            rc = self.stop()
+            kept = os.path.exists(self.path)
+            if kept:
+                os.unlink(self.path)
+        self.assertEqual(rc, 0)
+        self.assertTrue(kept, "jobcelld removed a socket file that was not its own")
+
+    def answers(self, path):
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(scaled(5))
+                s.connect(path)
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return s.recv(12).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
 
 
 if __name__ == "__main__":
