@@ -54,6 +54,19 @@ def scaled(seconds):
     return seconds * SLOW
 
 
+def unix_healthz_ok(path):
+    """Whether a daemon listening on the unix socket PATH answers
+    GET /healthz with 200 (False when nothing answers)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(scaled(5))
+            s.connect(path)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return s.recv(12).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
 # --------------------------------------------------------------------------
 # Skipping (meson: exit code 77 = skipped)
 

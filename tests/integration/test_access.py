@@ -376,9 +376,9 @@ class UnixSocket(unittest.TestCase):
             s.bind(path)
         other = self.start(path, 1)
         deadline = harness.time.monotonic() + scaled(10)
-        while not self.answers(path) and other.poll() is None and harness.time.monotonic() < deadline:
+        while not harness.unix_healthz_ok(path) and other.poll() is None and harness.time.monotonic() < deadline:
             harness.time.sleep(0.05)
-        ready = self.answers(path)
+        ready = harness.unix_healthz_ok(path)
         rc = self.stop(other)
         err = other.stderr.read().decode(errors="replace")
         self.assertTrue(ready, "no answer on a replaced stale socket; log:\n" + err[-2000:])
@@ -397,16 +397,6 @@ class UnixSocket(unittest.TestCase):
                 os.unlink(self.path)
         self.assertEqual(rc, 0)
         self.assertTrue(kept, "jobcelld removed a socket file that was not its own")
-
-    def answers(self, path):
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(scaled(5))
-                s.connect(path)
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                return s.recv(12).startswith(b"HTTP/1.1 200")
-        except OSError:
-            return False
 
 
 if __name__ == "__main__":

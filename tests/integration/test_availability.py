@@ -460,17 +460,6 @@ class StartupStop(unittest.TestCase):
     """SIGTERM at many points of start-up, on a unix-socket listener (whose
     file is what a stop by the default action leaves behind)."""
 
-    @staticmethod
-    def answers(path):
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(scaled(5))
-                s.connect(path)
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                return s.recv(12).startswith(b"HTTP/1.1 200")
-        except OSError:
-            return False
-
     def run_once(self, delay, n, after_socket=False, until_ready=False):
         d = tempfile.mkdtemp(prefix="jobcell-sock-")
         os.chmod(d, 0o755)
@@ -485,7 +474,7 @@ class StartupStop(unittest.TestCase):
         if after_socket:   # the window between bind() and a running warden
             wait_for(lambda: os.path.exists(path) or p.poll() is not None, scaled(10), 0)
         if until_ready:
-            self.assertTrue(wait_for(lambda: self.answers(path), scaled(10)), "never ready")
+            self.assertTrue(wait_for(lambda: harness.unix_healthz_ok(path), scaled(10)), "never ready")
         ready = time.monotonic() - t0
         time.sleep(delay)
         p.send_signal(signal.SIGTERM)
