@@ -54,7 +54,7 @@ ROLES = [
      "limit: its lanes; jobcell: jc-cells and the warden's main thread (cgroup, clone3, "
      "the trampoline), the stub jobcell-spawn (mounts, pivot_root, seccomp), jc-sweeper (rmdir)"),
     ("jobcell-init and the task", ("jobcell-init", "jc-noop", "true"), ""),
-    ("jobcell's HTTP, records, monitor", ("MHD-worker", "MHD-listen", "jc-ipc", "jc-monitor", "jc-table",
+    ("jobcell's HTTP, records, monitor", ("MHD-", "jc-ipc", "jc-monitor", "jc-table",
                                           "jc-checkpoint", "jc-waits", "jc-follow", "jc-conn-reaper"),
      "the limit has none"),
     ("the HTTP client", ("jobcell-postloo",), "bench/postloop.c"),
@@ -64,8 +64,9 @@ ROLES = [
 
 
 def role(comm):
+    """A name ending in '-' stands for every thread it begins (MHD-worker, ...)."""
     for name, comms, _ in ROLES:
-        if comm in comms or (name == "jobcell's HTTP, records, monitor" and comm.startswith("MHD-")):
+        if any(comm == c or (c.endswith("-") and comm.startswith(c)) for c in comms):
             return name
     return "other"
 
@@ -97,6 +98,8 @@ def main():
     p.add_argument("--top", type=int, default=10)
     o = p.parse_args()
     names = o.names.split(",", 1)
+    if len(names) != 2:
+        p.error("--names: two names, a comma between them")
     (ca, nsa), (cb, nsb) = load(o.a), load(o.b)
 
     def view(key):

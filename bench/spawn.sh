@@ -136,11 +136,15 @@ loop() { # ROW LANES CMD...   (spawnloop)
 # --- the limit ---------------------------------------------------------------
 LIMIT_CG=$BENCH_CG-limit
 BENCH_CLEANUP_HOOKS+=("bench_rm_cgroups '$LIMIT_CG'")
+limit_cmd() { # LANES: the limit's N spawns in LANES lanes, as CMD
+    CMD=("$LIMIT" --rootfs "$ROOTFS" --lanes "$1" --count "$N" --warmup "$WARM" --max-seconds "$MAXS"
+        --cgroup-name "$LIMIT_CG" --policy-dir "$REPO/policy" -- "$NOOP")
+}
 limit_row() { # KEY LANES
     local out
+    limit_cmd "$2"
     cpu_mark
-    out=$("$LIMIT" --rootfs "$ROOTFS" --lanes "$2" --count "$N" --warmup "$WARM" --max-seconds "$MAXS" \
-        --cgroup-name "$LIMIT_CG" --policy-dir "$REPO/policy" -- "$NOOP") || echo "# limit ($2 lanes): FAILED" >&2
+    out=$("${CMD[@]}") || echo "# limit ($2 lanes): FAILED" >&2
     R[$1,$2]=$out
     cpu_add "$1" "$2"
     note "$1" "$2" "${R[$1,$2]}"
@@ -159,12 +163,17 @@ limit_mean() { # LANES
 }
 
 # --- jobcell over HTTP -------------------------------------------------------
+JC_CONF="{\"max_running\": 65536, \"per_ip_connections\": 256, \"log_level\": \"warn\", \"pool_size\": ${JC_POOL_SIZE:-2}}"
+BODY="{\"name\": \"bench\", \"command\": [\"$NOOP\"]}"
+postloop_cmd() { # LANES: N POSTs in LANES lanes, each at once after the last 202, as CMD
+    CMD=("$POSTLOOP" -P "$JC_PORT" -n "$N" -j "$1" -t "$MAXS" -w "$WARM" -b "$BODY")
+}
 jc_row() { # ROW MODE LANES: MODE pipelined, strict (jcclient.py), c (postloop), paced
-    local body="{\"name\": \"bench\", \"command\": [\"$NOOP\"]}"
+    postloop_cmd "$3"
     cpu_mark
     case $2 in
-    c) R[$1,$3]=$("$POSTLOOP" -P "$JC_PORT" -n "$N" -j "$3" -t "$MAXS" -w "$WARM" -b "$body") ;;
-    paced) R[$1,$3]=$("$POSTLOOP" -P "$JC_PORT" -n "$N" -i 20 -t "$((MAXS + N / 50))" -w "$WARM" -b "$body" |
+    c) R[$1,$3]=$("${CMD[@]}") ;;
+    paced) R[$1,$3]=$("$POSTLOOP" -P "$JC_PORT" -n "$N" -i 20 -t "$((MAXS + N / 50))" -w "$WARM" -b "$BODY" |
         sed 's/ rate=[^ ]*//') ;;
     *) R[$1,$3]=$(python3 "$BENCH_DIR/jcclient.py" spawn --mode "$2" --port "$JC_PORT" --n "$N" --lanes "$3" \
         --warmup "$WARM" --max-seconds "$MAXS" --cmd "[\"$NOOP\"]") ;;
@@ -219,7 +228,7 @@ if has crun; then
     fi
 fi
 if has jobcell || has jobcell-py || has strict || has paced; then
-    jc_start "$ROOTFS" "{\"max_running\": 65536, \"per_ip_connections\": 256, \"log_level\": \"warn\", \"pool_size\": ${JC_POOL_SIZE:-2}}"
+    jc_start "$ROOTFS" "$JC_CONF"
 fi
 
 # --- the runs: for each lane count, every row, the limit first ----------------
@@ -245,7 +254,7 @@ jc_stop
 if has tmpfs; then
     JC_STATE=$(mktemp -d /dev/shm/jcbench-state.XXXXXX)
     BENCH_CLEANUP_HOOKS+=("rm -rf --one-file-system '$JC_STATE'")
-    jc_start "$ROOTFS" "{\"max_running\": 65536, \"per_ip_connections\": 256, \"log_level\": \"warn\", \"pool_size\": ${JC_POOL_SIZE:-2}}"
+    jc_start "$ROOTFS" "$JC_CONF"
     for l in "${LANE_LIST[@]}"; do jc_row tmpfs c "$l"; done
     jc_stop
     unset JC_STATE
@@ -304,7 +313,7 @@ for l in "${LANE_LIST[@]}"; do
     bw=$(field "${R[bwrap,$l]:-}" rate)
     if [[ -n $bw ]]; then
         v=$(verdict "$(ratio "$j" "$bw")" ge 1.0001) line+="; $(ratio "$j" "$bw")x bwrap (ahead: $v)"
-        [[ $v == met ]] || miss=$v
+        [[ $v == met ]] || miss=MISSED
     fi
     cr=$(field "${R[crun,$l]:-}" rate)
     if [[ -n $cr ]]; then
@@ -328,16 +337,14 @@ if [[ $PROFILE != none && ${#MISSED_LANES[@]} -gt 0 ]] && has jobcell; then
     if ! command -v perf >/dev/null && ! bench_need perf linux-perf; then
         echo "# no profile: perf missing (apt-get install linux-perf)" >&2
     else
-        jc_start "$ROOTFS" "{\"max_running\": 65536, \"per_ip_connections\": 256, \"log_level\": \"warn\", \"pool_size\": ${JC_POOL_SIZE:-2}}"
-        body="{\"name\": \"bench\", \"command\": [\"$NOOP\"]}"
+        jc_start "$ROOTFS" "$JC_CONF"
         for l in "${MISSED_LANES[@]}"; do
             echo
             echo "Profile, $l lane(s) (perf record -a -e cpu-clock, $((N + WARM)) spawns each, warm-up included):"
-            perf record -q -a -e cpu-clock -o "$BENCH_TMP/prof-jobcell-$l.data" -- \
-                "$POSTLOOP" -P "$JC_PORT" -n "$N" -j "$l" -t "$MAXS" -w "$WARM" -b "$body" >/dev/null
-            perf record -q -a -e cpu-clock -o "$BENCH_TMP/prof-limit-$l.data" -- \
-                "$LIMIT" --rootfs "$ROOTFS" --lanes "$l" --count "$N" --warmup "$WARM" --max-seconds "$MAXS" \
-                --cgroup-name "$LIMIT_CG" --policy-dir "$REPO/policy" -- "$NOOP" >/dev/null
+            postloop_cmd "$l"
+            perf record -q -a -e cpu-clock -o "$BENCH_TMP/prof-jobcell-$l.data" -- "${CMD[@]}" >/dev/null
+            limit_cmd "$l"
+            perf record -q -a -e cpu-clock -o "$BENCH_TMP/prof-limit-$l.data" -- "${CMD[@]}" >/dev/null
             python3 "$BENCH_DIR/perfdiff.py" --names jobcell,limit "$BENCH_TMP/prof-jobcell-$l.data" "$((N + WARM))" \
                 "$BENCH_TMP/prof-limit-$l.data" "$((N + WARM))" | sed 's/^/  /'
         done

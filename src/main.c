@@ -510,7 +510,7 @@ static void remove_socket(const struct startup *s)
         if (errno == ENOENT)
             log_warnx("%s was removed by someone else before our exit", s->cfg.listen_unix);
         else
-            log_warn("%s", s->cfg.listen_unix);
+            log_warn("%s: looking at it before removing it", s->cfg.listen_unix);
         return;
     }
     if (st.st_dev != s->sock_dev || st.st_ino != s->sock_ino) {
