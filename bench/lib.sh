@@ -198,6 +198,18 @@ bench_cgroup_mode() {
     esac
 }
 
+# field LINE KEY: the value of KEY=value in a result line.
+field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
+# ratio A B: A / B to two decimals, "-" when either is missing or B is 0.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'; }
+# target X OP BOUND: "met" or "MISSED" (X and BOUND numbers; OP ge, gt, le or lt):
+# a figure against one of issue 10's targets (docs/performance.md).
+target() {
+    awk -v x="$1" -v b="$3" -v op="$2" 'BEGIN {
+        ok = op == "ge" ? x >= b : op == "gt" ? x > b : op == "le" ? x <= b : x < b
+        print (x ~ /^-?[0-9.]+$/ && ok) ? "met" : "MISSED" }'
+}
+
 # perf report's top N symbols by self time, indented (bench_perf_top DATA N).
 bench_perf_top() {
     perf report -i "$1" --no-children --sort sym --stdio -g none 2>/dev/null |
@@ -208,3 +220,7 @@ bench_perf_comms() {
     perf report -i "$1" --no-children --sort comm --stdio -g none 2>/dev/null |
         grep -E '^ +[0-9]' | head -n "$2" | sed 's/^/  /' || true
 }
+# The K largest kernel symbols by self time, on one line ("sym 9.1 %, ..."):
+# what a verdict names as the kernel's cost (bench_perf_kernel DATA K).
+# Shares of the host's busy time (the idle loop, swapper, left out).
+bench_perf_kernel() { python3 "$BENCH_DIR/perfdiff.py" --kernel "$2" "$1" || true; }

@@ -59,7 +59,6 @@ sampler() {
 sampler >"$BENCH_TMP/healthz.txt" &
 BENCH_PIDS+=("$!")
 
-field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 declare -A P
 phase() { # NAME SECONDS CONNS DELAY_MS
     local out

@@ -111,3 +111,13 @@ if [[ $RET -gt 0 ]]; then
     echo "per retained finished record: warden $(perr "$w3 - $w2") kB, front $(perr "$f3 - $f2") kB," \
         "daemon total $(perr "$w3 + $f3 - $w2 - $f2") kB (RSS $((w2 + f2)) -> $((w3 + f3)) kB)"
 fi
+
+# Issue 10's targets (docs/performance.md): jobcelld's own bookkeeping.
+echo
+echo "Against the targets (issue 10; figures of this run, never a test):"
+k=$(per "$w1 + $f1 - $w0 - $f0")
+echo "  bookkeeping: $k kB per running task, at $N (<= 13: $(target "$k" le 13))"
+if [[ $RET -gt 0 ]]; then
+    k=$(perr "$w3 + $f3 - $w2 - $f2")
+    echo "  bookkeeping: $k kB per retained finished record, at $RET (<= 2: $(target "$k" le 2))"
+fi

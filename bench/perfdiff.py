@@ -5,13 +5,18 @@ benchmark's report, not a test; run by bench/spawn.sh (a target missed)
 and usable by hand:
 
     perfdiff.py A.data A_SPAWNS B.data B_SPAWNS [--names A,B] [--top K]
+    perfdiff.py --kernel K DATA     (one line: DATA's K largest kernel
+                                     symbols, % of the host's busy time)
 
 Each DATA is a `perf record -a -e cpu-clock` of the host while one tool
 ran SPAWNS spawns.  Every figure is milliseconds of CPU per spawn (the
 sampled time of the whole host, idle excluded, over the spawns): by
 process (threads named apart: jc-ipc, MHD-worker, ...; kworker/u4:2 and
 its kind counted together), kernel against user code, and by kernel
-symbol, the largest differences first.  Needs perf (linux-perf)."""
+symbol, the largest differences first.  Ends with two lines a script
+can quote: "In short: ..." (where A's CPU per spawn differs from B's),
+"Kernel symbols A spends most more on ...", and "B alone: ..." (B's own
+CPU per spawn, its kernel share and its largest kernel entries).  Needs perf (linux-perf)."""
 import argparse
 import collections
 import re
@@ -88,7 +93,21 @@ def table(title, a, b, names, top, order):
         print("  %-44s %10.3f %10.3f %+10.3f" % (k[:44], a[k], b[k], a[k] - b[k]))
 
 
+def kernel_line(path, k):
+    """One profile's K largest kernel symbols, as shares of the host's busy time."""
+    counts, _ = load(path)
+    busy = sum(n for (comm, _, _), n in counts.items() if comm != "swapper")
+    syms = collections.Counter()
+    for (comm, kernel, sym), n in counts.items():
+        if kernel and comm != "swapper":
+            syms[sym] += n
+    print(", ".join("%s %.1f %%" % (s, 100 * n / busy) for s, n in syms.most_common(k)))
+    return 0
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--kernel":
+        return kernel_line(sys.argv[3], int(sys.argv[2]))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("a")
     p.add_argument("a_spawns", type=int)
@@ -131,6 +150,15 @@ def main():
           lambda k: -abs(a[k] - b[k]))
     table("Kernel symbols, %s's largest:" % names[1], a, b, names, o.top, lambda k: -b[k])
     print(summary)
+    grown = sorted(a, key=lambda k: -(a[k] - b[k]))[:3] if a else []
+    print("Kernel symbols %s spends most more on than %s: %s" % (names[0], names[1], ", ".join(
+        "%s %+.3f ms" % (k, a[k] - b[k]) for k in grown)))
+    # What B (the limit) costs alone: the kernel's part of the steps both do.
+    largest = sorted(b, key=lambda k: -b[k])[:3]
+    print("%s alone: %.3f ms per spawn, %.0f %% of it kernel code; its largest kernel entries: %s"
+          % (names[1], code_b["kernel code"] + code_b["user code"],
+             100 * code_b["kernel code"] / max(code_b["kernel code"] + code_b["user code"], 1e-9),
+             ", ".join("%s %.3f ms" % (k, b[k]) for k in largest)))
     return 0
 
 
