@@ -418,7 +418,9 @@ if [[ -n $ALL ]]; then
         read -ra cmd <<<"${ALL_RUNS[i]}"
         echo
         echo "=== bench/${ALL_RUNS[i]}"
-        BENCH_NO_BUILD=1 "$BENCH_DIR/${cmd[0]}" "${cmd[@]:1}" 2>&1 | tee "$BENCH_TMP/all-$i.log" ||
+        # (each after a quiet host: the last one's deferred teardown can take a minute)
+        BENCH_NO_BUILD=1 BENCH_WAIT_QUIET=${BENCH_WAIT_QUIET:-120} "$BENCH_DIR/${cmd[0]}" "${cmd[@]:1}" 2>&1 |
+            tee "$BENCH_TMP/all-$i.log" ||
             { echo "# bench/${ALL_RUNS[i]} failed" >&2; FAILED=1; }
     done
     echo
@@ -428,7 +430,8 @@ if [[ -n $ALL ]]; then
     for i in "${!ALL_RUNS[@]}"; do
         echo "=== bench/${ALL_RUNS[i]}"
         if [[ ${ALL_RUNS[i]} == load.sh* ]]; then
-            echo "  the load test (k6.js's checks and thresholds, under wrk): $(grep -o 'load.sh: [A-Z]*' "$BENCH_TMP/all-$i.log" || echo "no verdict: it failed")"
+            v=$(sed -n 's/^load\.sh: \(PASS\|FAIL.*\)$/\1/p' "$BENCH_TMP/all-$i.log")
+            echo "  the load test (k6.js's checks and thresholds, under wrk): ${v:-no verdict: it failed}"
         else
             sed -n '/^Against the target/,$p' "$BENCH_TMP/all-$i.log" | sed 1d
         fi
