@@ -160,7 +160,7 @@ if [[ $(target "$p99" lt 10) == MISSED ]]; then
     prof=""
     if [[ -n $PERF ]]; then
         prof="the largest kernel entries while jobcell's $N started: $(bench_perf_kernel "$BENCH_TMP/submit.data" 4)"
-        [[ ! -s $BENCH_TMP/limit.data ]] || prof+="; while the limit's did: $(bench_perf_kernel "$BENCH_TMP/limit.data" 4)"
+        [[ ! -s $BENCH_TMP/limit.data ]] || prof+="; in the limit's run (its starts, then its kill): $(bench_perf_kernel "$BENCH_TMP/limit.data" 4)"
     fi
     way "GET p99" "$lp99" lt 10 "the same probes while the limit's $N started: p99 $lp99 ms" "$prof"
 fi
