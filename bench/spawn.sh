@@ -27,7 +27,7 @@
 #             limit's CPU per spawn and largest kernel entries), else
 #             jobcell's own work over the limit's.
 #   -A        then the rest of issue 10's targets, each by its own script
-#             (about 25 minutes more): memory.sh -n 1000 -R 10000,
+#             (10–15 minutes more on 2 CPUs): memory.sh -n 1000 -R 10000,
 #             tenk.sh -L -p (10 000 sleepers, the limit beside them,
 #             profiled), flat.sh -p, http.sh, load.sh; each ends with its
 #             own verdict and what stands in the way of a miss, and
