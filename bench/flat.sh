@@ -148,11 +148,7 @@ if [[ $hi != "$lo" ]]; then
         v=$(target "$j" ge 0.8)
         echo "  flat within 20 % from $lo to $hi running, $l lane(s): ${j}x ($v)"
         [[ $v == MISSED ]] || continue
-        if [[ $(target "$b" ge 0.8) == met ]]; then
-            w="the limit meets it (${b}x with the same sleepers alive): jobcell's own work, not the kernel's"
-        else
-            w="the limit misses it too (${b}x with the same sleepers alive): the kernel's cost with $hi tasks running"
-        fi
+        w=$(limit_says "$(target "$b" ge 0.8)" "${b}x with the same sleepers alive" "with $hi tasks running")
         if [[ -n $PERF && $l == "${LANE_LIST[0]}" ]]; then
             w+="; $(python3 "$BENCH_DIR/perfdiff.py" --names "$hi,$lo" "$BENCH_TMP/spawn-$hi.data" "$((N + 20))" \
                 "$BENCH_TMP/spawn-$lo.data" "$((N + 20))" | sed -n "s/^Kernel symbols $hi spends most more on than $lo: /the kernel symbols whose CPU per spawn grew most: /p")"

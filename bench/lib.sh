@@ -210,6 +210,18 @@ target() {
         print (x ~ /^-?[0-9.]+$/ && ok) ? "met" : "MISSED" }'
 }
 
+# limit_says LIMIT_VERDICT LIMIT_FIGURE WHAT: what stands in the way of a
+# target jobcell missed, by whether the limit (the isolation steps and
+# nothing else, in the same run) met it (LIMIT_VERDICT from target):
+# jobcell's own work, or the kernel's cost WHAT.
+limit_says() {
+    if [[ $1 == met ]]; then
+        echo "the limit meets it ($2): jobcell's own work stands in the way, not the kernel's"
+    else
+        echo "the limit misses it too ($2): the kernel's cost $3"
+    fi
+}
+
 # perf report's top N symbols by self time, indented (bench_perf_top DATA N).
 bench_perf_top() {
     perf report -i "$1" --no-children --sort sym --stdio -g none 2>/dev/null |

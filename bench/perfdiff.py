@@ -13,10 +13,11 @@ ran SPAWNS spawns.  Every figure is milliseconds of CPU per spawn (the
 sampled time of the whole host, idle excluded, over the spawns): by
 process (threads named apart: jc-ipc, MHD-worker, ...; kworker/u4:2 and
 its kind counted together), kernel against user code, and by kernel
-symbol, the largest differences first.  Ends with two lines a script
+symbol, the largest differences first.  Ends with three lines a script
 can quote: "In short: ..." (where A's CPU per spawn differs from B's),
 "Kernel symbols A spends most more on ...", and "B alone: ..." (B's own
-CPU per spawn, its kernel share and its largest kernel entries).  Needs perf (linux-perf)."""
+CPU per spawn, its kernel share and its largest kernel entries).  Needs
+perf (linux-perf)."""
 import argparse
 import collections
 import re
@@ -95,13 +96,11 @@ def table(title, a, b, names, top, order):
 
 def kernel_line(path, k):
     """One profile's K largest kernel symbols, as shares of the host's busy time."""
-    counts, _ = load(path)
-    busy = sum(n for (comm, _, _), n in counts.items() if comm != "swapper")
-    syms = collections.Counter()
-    for (comm, kernel, sym), n in counts.items():
-        if kernel and comm != "swapper":
-            syms[sym] += n
-    print(", ".join("%s %.1f %%" % (s, 100 * n / busy) for s, n in syms.most_common(k)))
+    counts, ns = load(path)
+    busy = per_spawn(counts, ns, 1, lambda c, kernel, s: "all")["all"]
+    syms = per_spawn(counts, ns, 1, lambda c, kernel, s: s if kernel else None)
+    syms.pop(None, None)
+    print(", ".join("%s %.1f %%" % (s, 100 * t / busy) for s, t in syms.most_common(k)))
     return 0
 
 
@@ -150,7 +149,7 @@ def main():
           lambda k: -abs(a[k] - b[k]))
     table("Kernel symbols, %s's largest:" % names[1], a, b, names, o.top, lambda k: -b[k])
     print(summary)
-    grown = sorted(a, key=lambda k: -(a[k] - b[k]))[:3] if a else []
+    grown = sorted(a, key=lambda k: -(a[k] - b[k]))[:3]
     print("Kernel symbols %s spends most more on than %s: %s" % (names[0], names[1], ", ".join(
         "%s %+.3f ms" % (k, a[k] - b[k]) for k in grown)))
     # What B (the limit) costs alone: the kernel's part of the steps both do.

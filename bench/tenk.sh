@@ -147,10 +147,8 @@ echo "  all $N cancelled and terminal: in $ended_s s (<= 5: $(target "$ended_s" 
 way() { # WHAT LIMIT_VALUE OP BOUND LIMIT_TEXT PROFILE_TEXT
     if [[ -z $2 ]]; then
         echo "    $1: run with -L to see whether the limit misses it too${6:+; $6}"
-    elif [[ $(target "$2" "$3" "$4") == met ]]; then
-        echo "    $1: the limit meets it ($5): jobcell's own work stands in the way, not the kernel's${6:+; $6}"
     else
-        echo "    $1: the limit misses it too ($5): the kernel's cost with $N tasks${6:+; $6}"
+        echo "    $1: $(limit_says "$(target "$2" "$3" "$4")" "$5" "with $N tasks")${6:+; $6}"
     fi
 }
 if [[ $(target "$p99" lt 10) == MISSED || $(target "$ended_s" le 5) == MISSED ]]; then
